@@ -1,0 +1,88 @@
+"""Classification heads built from a :class:`~sklearn_hier.taxonomy.Taxonomy`."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from sklearn_hier.taxonomy import Taxonomy
+
+__all__ = ["HeadOutputs", "HierarchicalHeads"]
+
+
+class HeadOutputs(NamedTuple):
+    """Logits of the three kinds of head, for one batch.
+
+    Attributes
+    ----------
+    leaf : Tensor of shape (B, taxonomy.n_leaves)
+        Columns follow ``taxonomy.leaves``.
+    levels : dict of int to Tensor
+        ``levels[d]`` has shape (B, len(taxonomy.levels[d])), columns following
+        ``taxonomy.levels[d]``, for each ``d`` in ``taxonomy.informative_levels``.
+    nodes : Tensor of shape (B, taxonomy.n_nodes - 1)
+        One logit per node but the root; columns follow ``taxonomy.nodes[1:]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = HeadOutputs(torch.zeros(2, 3), {1: torch.zeros(2, 2)}, torch.zeros(2, 5))
+    >>> out.leaf.shape, sorted(out.levels)
+    (torch.Size([2, 3]), [1])
+    """
+
+    leaf: torch.Tensor
+    levels: dict[int, torch.Tensor]
+    nodes: torch.Tensor
+
+
+class HierarchicalHeads(nn.Module):
+    """One linear head per task: the leaf, each informative level, every node.
+
+    The leaf head feeds the leaf cross-entropy ("L"), the level heads the
+    per-level cross-entropy ("PL"), the node head the binary cross-entropy
+    on path multi-hot targets ("B"). Levels holding a single node are left out:
+    a one-class softmax teaches nothing.
+
+    Parameters
+    ----------
+    taxonomy : Taxonomy
+        The label tree; it fixes the number and order of the columns.
+    embedding_dim : int
+        Size of the embeddings the heads read.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
+    >>> heads = HierarchicalHeads(tax, embedding_dim=4)
+    >>> out = heads(torch.zeros(5, 4))
+    >>> out.leaf.shape, {d: t.shape[1] for d, t in out.levels.items()}, out.nodes.shape
+    (torch.Size([5, 3]), {1: 2, 2: 3}, torch.Size([5, 5]))
+    """
+
+    def __init__(self, taxonomy: Taxonomy, embedding_dim: int) -> None:
+        super().__init__()
+        if not isinstance(taxonomy, Taxonomy):
+            raise TypeError(f"taxonomy must be a Taxonomy; got {type(taxonomy).__name__}.")
+        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be a positive int; got {embedding_dim!r}.")
+        self.taxonomy = taxonomy
+        self.level_depths = taxonomy.informative_levels
+        self.leaf = nn.Linear(embedding_dim, taxonomy.n_leaves)
+        # ModuleDict keys must be strings.
+        self.levels = nn.ModuleDict(
+            {str(d): nn.Linear(embedding_dim, len(taxonomy.levels[d])) for d in self.level_depths}
+        )
+        self.nodes = nn.Linear(embedding_dim, taxonomy.n_nodes - 1)
+
+    def forward(self, z: torch.Tensor) -> HeadOutputs:
+        """Logits of every head for a batch of embeddings ``z`` of shape (B, embedding_dim)."""
+        return HeadOutputs(
+            leaf=self.leaf(z),
+            levels={d: self.levels[str(d)](z) for d in self.level_depths},
+            nodes=self.nodes(z),
+        )

@@ -1,0 +1,54 @@
+"""HierarchicalHeads: one head per task, columns in taxonomy order."""
+
+import pickle
+
+import pytest
+import torch
+
+from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
+from sklearn_hier.taxonomy import Taxonomy
+
+MINI = [
+    "Brass/Horn/open/ordinario",
+    "Brass/Horn/open/flatterzunge",
+    "Brass/Horn/straight/ordinario",
+    "Brass/Trumpet/open/ordinario",
+    "Brass/Trumpet/harmon/ordinario",
+    "Strings/Violin/open/pizzicato",
+    "Strings/Violin/open/ordinario",
+    "Strings/Violin/sordina/ordinario",
+]
+
+
+def test_head_shapes_follow_the_taxonomy():
+    tax = Taxonomy.from_paths(MINI)
+    out = HierarchicalHeads(tax, embedding_dim=6)(torch.randn(4, 6))
+    assert isinstance(out, HeadOutputs)
+    assert out.leaf.shape == (4, 8)
+    assert {d: t.shape for d, t in out.levels.items()} == {1: (4, 2), 2: (4, 3), 3: (4, 6), 4: (4, 8)}
+    assert out.nodes.shape == (4, 19)
+
+
+def test_single_node_levels_get_no_head():
+    # "Music" is alone at level 1 and "Music/Brass" alone at level 2: only level 3 is informative.
+    tax = Taxonomy.from_paths(["Music/Brass/Horn", "Music/Brass/Tuba"])
+    heads = HierarchicalHeads(tax, embedding_dim=3)
+    out = heads(torch.zeros(2, 3))
+    assert list(out.levels) == [3]
+    assert out.nodes.shape == (2, 4)
+
+
+def test_flat_labels():
+    tax = Taxonomy.from_y(["cat", "dog", "cow"])
+    out = HierarchicalHeads(tax, embedding_dim=3)(torch.zeros(1, 3))
+    assert out.leaf.shape == out.levels[1].shape == out.nodes.shape == (1, 3)
+
+
+def test_heads_pickle_and_reject_bad_arguments():
+    tax = Taxonomy.from_paths(MINI)
+    heads = pickle.loads(pickle.dumps(HierarchicalHeads(tax, 4)))
+    assert heads.taxonomy == tax
+    with pytest.raises(TypeError, match="taxonomy must be a Taxonomy; got list"):
+        HierarchicalHeads(MINI, 4)
+    with pytest.raises(ValueError, match="embedding_dim must be a positive int; got 0"):
+        HierarchicalHeads(tax, 0)
