@@ -1,0 +1,565 @@
+"""Tests of sklearn_hier/embedder.py and sklearn_hier/_training.py: the skorch estimator."""
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from sklearn_hier._training import TensorData, TripletBatches, leaf_stratified_split
+from sklearn_hier.embedder import HierarchicalEmbedder
+from sklearn_hier.taxonomy import Taxonomy
+
+LEAVES = ["a/i/1", "a/i/2", "a/j/1", "a/j/2", "b/k/1", "b/k/2", "b/l/1", "b/l/2"]
+FAST = dict(embedding_dim=8, module__hidden=(16,), triplets_per_batch=8, lr=1e-2, verbose=0)
+
+
+# ---------------------------------------------------------------- data
+def _centres(n_features, seed):
+    """One centre per leaf, the sum of a family, an instrument and a leaf offset (smaller down the tree)."""
+    rng = np.random.default_rng(seed)
+    offsets = {}
+    centres = []
+    for leaf in LEAVES:
+        names = leaf.split("/")
+        centre = np.zeros(n_features)
+        for depth, scale in zip(range(1, 4), (4.0, 2.0, 1.0), strict=True):
+            key = "/".join(names[:depth])
+            if key not in offsets:
+                offsets[key] = scale * rng.normal(size=n_features) / np.sqrt(n_features) * 2
+            centre += offsets[key]
+        centres.append(centre)
+    return np.array(centres)
+
+
+def tree_blobs(n_per_leaf=12, seed=0, shape=(4,), noise=0.3, centres_seed=42):
+    """Gaussian blobs whose centres follow the tree; X of shape (n, *shape), y label paths."""
+    size = int(np.prod(shape))
+    centres = _centres(size, centres_seed)
+    rng = np.random.default_rng(seed)
+    codes = np.repeat(np.arange(len(LEAVES)), n_per_leaf)
+    X = centres[codes] + noise * rng.normal(size=(len(codes), size))
+    return X.reshape(len(codes), *shape).astype(np.float32), np.array(LEAVES, dtype=object)[codes]
+
+
+def brute_mnr(Z, y, taxonomy):
+    """Mean normalised rank, written out query by query (paper-notes: Metrics)."""
+    Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+    sim = Z @ Z.T
+    codes = taxonomy.level_codes(y)
+    n = len(Z)
+    per_query = []
+    for q in range(n):
+        others = [j for j in range(n) if j != q]
+        ranking = sorted(others, key=lambda j: -sim[q, j])
+        rank = {j: r for r, j in enumerate(ranking)}
+        per_level = []
+        for depth in taxonomy.informative_levels:
+            mine = codes[q, depth - 1]
+            partners = [j for j in others if mine >= 0 and codes[j, depth - 1] == mine]
+            if partners:
+                per_level.append(np.mean([rank[j] for j in partners]) / (n - 1))
+        if per_level:
+            per_query.append(np.mean(per_level))
+    return float(np.mean(per_query))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # The models here are tiny: a second intra-op thread only adds contention on a busy machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return tree_blobs(seed=0), tree_blobs(n_per_leaf=6, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    (X, y), _ = blobs
+    return HierarchicalEmbedder(losses="PL+T", max_epochs=30, random_state=0, **FAST).fit(X, y)
+
+
+# ------------------------------------------------------------ training
+@pytest.mark.parametrize(
+    "losses, triplets",
+    [
+        ("L", "tree"),
+        ("L+T", "tree"),
+        ("PL", "tree"),
+        ("PL+T", "tree"),
+        ("PL+B", "tree"),
+        ("PL+B+T", "tree"),
+        ("PL+T", "batch_hard"),
+        ("PL+T", "semi_hard"),
+    ],
+)
+def test_each_config_learns_the_tree(blobs, losses, triplets):
+    (X, y), (X_test, y_test) = blobs
+    emb = HierarchicalEmbedder(losses=losses, triplets=triplets, max_epochs=40, random_state=0, **FAST).fit(X, y)
+    train_loss = emb.history[:, "train_loss"]
+    assert np.mean(train_loss[-3:]) < 0.8 * np.mean(train_loss[:3])
+    mnr = brute_mnr(emb.transform(X_test), y_test, emb.taxonomy_)
+    chance = brute_mnr(np.random.default_rng(0).normal(size=(len(X_test), 8)), y_test, emb.taxonomy_)
+    assert chance > 0.4
+    assert mnr < 0.5 * chance
+
+
+def test_fit_sets_the_documented_attributes(fitted, blobs):
+    (X, y), _ = blobs
+    assert fitted.taxonomy_ == Taxonomy.from_paths(LEAVES)
+    assert list(fitted.classes_) == LEAVES
+    assert fitted.n_features_in_ == 4 and fitted.input_shape_ == (4,)
+    assert len(fitted.history) == 30 and {"train_loss", "valid_loss", "event_lr"} <= set(fitted.history[-1])
+    Z = fitted.transform(X)
+    assert Z.dtype == np.float32 and Z.shape == (len(X), 8)
+    assert list(fitted.get_feature_names_out()) == [f"hierarchicalembedder{i}" for i in range(8)]
+
+
+def test_conv_backbone_is_sized_from_the_mels_and_takes_any_frame_count():
+    X, y = tree_blobs(n_per_leaf=6, shape=(8, 16))
+    emb = HierarchicalEmbedder(
+        losses="PL", embedding_dim=6, module__channels=4, module__n_blocks=2, max_epochs=3, verbose=0, random_state=0
+    ).fit(X, y)
+    assert emb.module_.backbone.n_mels == 8 and emb.n_features_in_ == 8
+    assert emb.transform(np.zeros((3, 8, 24), np.float32)).shape == (3, 6)
+    with pytest.raises(ValueError, match="expecting 8 features"):
+        emb.transform(np.zeros((3, 16, 16), np.float32))
+    with pytest.raises(ValueError, match="expected a 3-D X"):
+        emb.transform(np.zeros((3, 8), np.float32))
+
+
+def test_too_few_frames_for_the_conv_blocks_fails_before_training():
+    X, y = tree_blobs(n_per_leaf=3, shape=(16, 4))
+    emb = HierarchicalEmbedder(module__channels=2, verbose=0)  # 4 blocks need 16 frames
+    with pytest.raises(ValueError, match="at least 16 frames"):
+        emb.fit(X, y)
+    assert not hasattr(emb, "history_") or emb.history_ is None
+
+
+def test_a_module_instance_is_copied_not_trained_in_place(blobs):
+    (X, y), _ = blobs
+    backbone = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 5))
+    before = [p.detach().clone() for p in backbone.parameters()]
+    emb = HierarchicalEmbedder(module=backbone, max_epochs=3, verbose=0, random_state=0).fit(X, y)
+    assert emb.transform(X).shape == (len(X), 5)  # the module fixes the width, not embedding_dim
+    assert all(torch.equal(a, b) for a, b in zip(before, backbone.parameters(), strict=True))
+    assert emb.module_.backbone is not backbone
+
+
+class _Width(torch.nn.Module):
+    def __init__(self, width=3):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, width)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def test_a_module_class_receives_the_nested_parameters(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(module=_Width, module__width=7, max_epochs=2, verbose=0).fit(X, y)
+    assert emb.transform(X).shape == (len(X), 7)
+
+
+def test_same_random_state_gives_identical_embeddings_on_cpu(blobs):
+    (X, y), _ = blobs
+    params = dict(losses="PL+T", max_epochs=5, device="cpu", random_state=3, **FAST)
+    Z1 = HierarchicalEmbedder(**params).fit(X, y).transform(X)
+    Z2 = HierarchicalEmbedder(**params).fit(X, y).transform(X)
+    np.testing.assert_array_equal(Z1, Z2)
+    Z3 = HierarchicalEmbedder(**{**params, "random_state": 4}).fit(X, y).transform(X)
+    assert not np.allclose(Z1, Z3)
+
+
+def test_fit_leaves_the_callers_arrays_and_torch_rng_alone(blobs):
+    (X, y), _ = blobs
+    X_before, y_before = X.copy(), y.copy()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    HierarchicalEmbedder(max_epochs=2, random_state=0, **FAST).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+
+
+# --------------------------------------------------------------- labels
+def test_labels_come_back_in_the_users_type(blobs):
+    (X, y), _ = blobs
+    ints = np.unique(y, return_inverse=True)[1] * 10
+    emb = HierarchicalEmbedder(losses="L", max_epochs=30, random_state=0, **FAST).fit(X, ints)
+    assert emb.classes_.dtype.kind == "i" and emb.taxonomy_.depth == 1  # a flat tree
+    assert emb.predict(X).dtype.kind == "i"
+    assert emb.score(X, ints) > 0.8
+
+    rows = np.array([path.split("/") for path in y], dtype=object)
+    emb = HierarchicalEmbedder(losses="PL", max_epochs=30, random_state=0, **FAST).fit(X, rows)
+    assert emb.taxonomy_ == Taxonomy.from_paths(LEAVES)
+    assert emb.classes_.shape == (8, 3) and emb.predict(X[:5]).shape == (5, 3)
+    hits = [list(row) == list(pred) for row, pred in zip(rows, emb.predict(X), strict=True)]
+    assert emb.score(X, rows) == pytest.approx(np.mean(hits))
+
+
+def test_a_given_taxonomy_checks_labels_and_accepts_leaf_names(blobs):
+    (X, y), _ = blobs
+    tax = Taxonomy.from_paths(["p/x", "p/y", "q/z", "q/unused"])
+    names = np.array(["x", "y", "z"] * 32)
+    emb = HierarchicalEmbedder(taxonomy=tax, losses="PL", max_epochs=2, verbose=0).fit(X, names)
+    assert emb.taxonomy_.leaves == ("p/x", "p/y", "q/z")  # seen = the leaves trained on
+    assert list(emb.classes_) == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="Unknown label 'w'"):
+        HierarchicalEmbedder(taxonomy=tax, verbose=0).fit(X[:4], ["x", "y", "z", "w"])
+
+
+def test_score_counts_unseen_labels_as_misses(fitted, blobs):
+    (X, y), _ = blobs
+    predicted = fitted.predict(X)
+    y_other = y.copy()
+    y_other[:10] = "c/new/leaf"
+    expected = np.mean(predicted[10:] == y[10:]) * (len(y) - 10) / len(y)
+    assert fitted.score(X, y_other) == pytest.approx(expected)
+
+
+# --------------------------------------------------------- bad input
+def _bad_inputs():
+    X, y = tree_blobs(n_per_leaf=3)
+    nan = X.copy()
+    nan[1, 2] = np.nan
+    inf = X.copy()
+    inf[0, 0] = np.inf
+    return [
+        ("nan", dict(), nan, y, "contains NaN"),
+        ("inf", dict(), inf, y, "infinity"),
+        ("1-D X", dict(), X[:, 0], y, "Expected 2D array"),
+        ("4-D X", dict(), X.reshape(len(X), 2, 2, 1), y, "must be 2-D .* or 3-D"),
+        ("y length", dict(), X, y[:-1], "inconsistent numbers of samples"),
+        ("one leaf", dict(), X, np.full(len(X), "a/b"), "1 class"),
+        ("y None", dict(), X, None, "requires y"),
+        ("losses", dict(losses="PL+Q"), X, y, "Unknown loss term 'Q'.*valid names: B, HXE, L, PL, SOFT, T"),
+        ("triplets", dict(triplets="hard"), X, y, "'triplets' parameter"),
+        ("not a leaf", dict(taxonomy=Taxonomy.from_paths(["a/i/1"])), X, y, "Unknown label 'a/i/2'"),
+        ("internal node", dict(), X, np.where(np.arange(len(y)) == 0, "a/i", y), "internal node"),
+        ("nested", dict(module__n_features=3), X, y, "module__n_features cannot be set"),
+        ("typo", dict(modul__hidden=(3,)), X, y, "unexpected argument"),
+    ]
+
+
+@pytest.mark.parametrize("params, X, y, match", [case[1:] for case in _bad_inputs()], ids=[c[0] for c in _bad_inputs()])
+def test_bad_input_fails_before_training(params, X, y, match):
+    emb = HierarchicalEmbedder(max_epochs=1, verbose=0, **params)
+    with pytest.raises((ValueError, TypeError), match=match):
+        emb.fit(X, y)
+    assert "module_" not in vars(emb)
+
+
+def test_cuda_requested_without_cuda_is_an_error(blobs):
+    (X, y), _ = blobs
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")  # pragma: no cover
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        HierarchicalEmbedder(device="cuda", verbose=0).fit(X, y)
+
+
+def test_a_triplet_term_without_any_triplet_warns_and_still_trains():
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    y = ["a", "b", "c", "d", "e", "f"]  # one clip per leaf: no anchor has a positive
+    emb = HierarchicalEmbedder(losses="L+T", valid_size=None, max_epochs=3, verbose=0, embedding_dim=4)
+    with pytest.warns(UserWarning, match="no triplet can be formed"):
+        emb.fit(X, y)
+    assert len(emb.history) == 3 and np.isfinite(emb.history[:, "train_loss"]).all()
+
+
+def test_no_warning_when_triplets_exist(blobs):
+    (X, y), _ = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        HierarchicalEmbedder(losses="PL+T", max_epochs=1, **FAST).fit(X, y)
+
+
+# ------------------------------------------------------- validation
+def test_leaf_stratified_split_keeps_every_leaf_in_training():
+    codes = np.repeat(np.arange(5), [1, 2, 3, 10, 40])
+    train, valid = leaf_stratified_split(codes, 0.2, random_state=0)
+    assert np.array_equal(np.sort(np.concatenate([train, valid])), np.arange(len(codes)))
+    assert set(np.unique(codes[train])) == set(range(5))
+    assert len(valid) == round(0.2 * len(codes))
+    assert np.bincount(codes[valid], minlength=5)[[0, 3, 4]].tolist() == [0, 2, 8]
+    with pytest.raises(ValueError, match="single clip"):
+        leaf_stratified_split(np.arange(4), 0.5)
+
+
+def test_leaf_stratified_split_caps_each_leaf():
+    codes = np.repeat([0, 1, 2, 3], [30, 1, 1, 1])
+    train, valid = leaf_stratified_split(codes, 0.6, random_state=1)
+    # round(0.6 * 33) = 20 held out: floor(0.6 * 30) = 18 from leaf 0, then 2 more from the only leaf with room.
+    assert np.bincount(codes[train], minlength=4).tolist() == [10, 1, 1, 1]
+
+
+def test_validation_loss_leaves_the_triplet_term_out(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="T", max_epochs=3, callbacks__early_stopping=None, random_state=0, **FAST)
+    emb.fit(X, y)
+    assert np.all(np.array(emb.history[:, "valid_loss"]) == 0.0)
+    assert np.all(np.array(emb.history[:, "train_loss"]) > 0.0)
+    with pytest.raises(ValueError, match="trains no classification head"):
+        emb.predict(X)
+
+
+def test_without_validation_the_callbacks_monitor_the_training_loss(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(valid_size=None, max_epochs=2, **FAST).fit(X, y)
+    callbacks = dict(emb.callbacks_)
+    assert callbacks["early_stopping"].monitor == "train_loss"
+    assert callbacks["lr_scheduler"].monitor == "train_loss"
+    assert "valid_loss" not in emb.history[-1]
+
+
+# --------------------------------------------------------- batches
+def test_triplet_batches_follow_the_anchor_positive_negative_layout():
+    tax = Taxonomy.from_paths(LEAVES)
+    codes = np.repeat(np.arange(8), 4)
+    data = TensorData.from_arrays(np.arange(32, dtype=np.float32)[:, None], codes, "cpu", seed=0)
+    batches = list(TripletBatches(data, tax, triplets_per_batch=5))
+    n_triplets = sum(len(a) for _, (_, (a, _, _)) in batches)
+    assert n_triplets == 14  # 2 at the root, 4 under the families, 8 under the instruments
+    levels = tax.leaf_level_codes()
+    for X_batch, (batch_codes, (a, p, n)) in batches:
+        k = len(a)
+        assert len(X_batch) == 3 * k and torch.equal(a, torch.arange(k)) and torch.equal(n, torch.arange(2 * k, 3 * k))
+        assert torch.equal(batch_codes, torch.as_tensor(codes)[X_batch[:, 0].long()])
+        c = levels[batch_codes.numpy()]
+        lca_ap = [(c[i] == c[j]).cumprod().sum() for i, j in zip(a.tolist(), p.tolist(), strict=True)]
+        lca_an = [(c[i] == c[j]).cumprod().sum() for i, j in zip(a.tolist(), n.tolist(), strict=True)]
+        assert all(x > z for x, z in zip(lca_ap, lca_an, strict=True))
+
+
+def test_class_weights_follow_the_parameter(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="L", class_weight="balanced", max_epochs=2, **FAST).fit(X, y)
+    weight = emb.criterion_.terms["L"].class_weight
+    assert weight is not None and weight.shape == (8,) and float(weight.sum()) == pytest.approx(1.0)
+    emb.set_params(class_weight=None).partial_fit(X, y)
+    assert emb.criterion_.terms["L"].class_weight is None
+
+
+# ------------------------------------------------------- prediction
+def _on_model_device(X, estimator):
+    return torch.as_tensor(X, device=next(estimator.module_.parameters()).device)
+
+
+def test_predict_proba_from_the_level_heads_is_the_normalised_path_product(fitted, blobs):
+    (X, _), _ = blobs
+    proba = fitted.predict_proba(X[:7])
+    tax = fitted.taxonomy_
+    with torch.no_grad():
+        fitted.module_.eval()
+        _, out = fitted.module_(_on_model_device(X[:7], fitted))
+    expected = np.ones((7, tax.n_leaves))
+    for j, leaf in enumerate(tax.leaves):
+        for depth in tax.informative_levels:
+            node = "/".join(leaf.split("/")[:depth])
+            expected[:, j] *= torch.softmax(out.levels[depth], 1)[:, tax.levels[depth].index(node)].cpu().numpy()
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, expected, rtol=1e-4, atol=1e-6)
+    assert list(fitted.predict(X[:7])) == [tax.leaves[i] for i in proba.argmax(1)]
+
+
+def test_predict_proba_from_the_node_head_is_the_path_likelihood(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="B", max_epochs=2, random_state=0, **FAST).fit(X, y)
+    tax = emb.taxonomy_
+    with torch.no_grad():
+        emb.module_.eval()
+        p_node = torch.sigmoid(emb.module_(_on_model_device(X[:4], emb))[1].nodes).cpu().numpy()
+    expected = np.ones((4, tax.n_leaves))
+    for j, leaf in enumerate(tax.leaves):
+        on_path = set(tax.ancestors(leaf)) | {leaf}
+        for col, node in enumerate(tax.nodes[1:]):
+            expected[:, j] *= p_node[:, col] if node in on_path else 1 - p_node[:, col]
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(emb.predict_proba(X[:4]), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_predict_level_sources(fitted, blobs):
+    (X, y), _ = blobs
+    level_head = fitted.predict_level(X, 2, source="level")
+    walked_up = fitted.predict_level(X, 2, source="leaf")
+    assert set(level_head) <= set(fitted.taxonomy_.levels[2]) and level_head.dtype == object
+    assert list(walked_up) == [leaf.rsplit("/", 1)[0] for leaf in fitted.predict(X)]
+    np.testing.assert_array_equal(fitted.predict_level(X, 2), level_head)  # PL was trained
+    assert np.mean(level_head == np.array([p.rsplit("/", 1)[0] for p in y])) > 0.9
+    with pytest.raises(ValueError, match=r"level must be an int in \[1, 3\]"):
+        fitted.predict_level(X, 0)
+    with pytest.raises(ValueError, match="source must be one of"):
+        fitted.predict_level(X, 1, source="head")
+
+
+def test_predict_level_on_a_ragged_tree_returns_shallow_leaves_as_they_are():
+    X, _ = tree_blobs(n_per_leaf=4)
+    y = np.repeat(["a/x", "a/y", "b", "c"], 8)
+    emb = HierarchicalEmbedder(losses="L", max_epochs=2, random_state=0, **FAST).fit(X, y)
+    leaves = emb.predict(X)
+    walked = emb.predict_level(X, 2, source="leaf")
+    np.testing.assert_array_equal(walked, leaves)  # depth-2 ancestors of a/x, a/y are themselves; b, c stay
+    assert set(emb.predict_level(X, 1, source="leaf")) <= {"a", "b", "c"}
+
+
+# ------------------------------------------------- sklearn and skorch API
+def test_pickle_and_joblib_round_trips_give_identical_embeddings(fitted, blobs):
+    (X, _), _ = blobs
+    Z = fitted.transform(X)
+    for loaded in (pickle.loads(pickle.dumps(fitted)), _joblib_round_trip(fitted)):
+        np.testing.assert_array_equal(loaded.transform(X), Z)
+        assert loaded.device == "auto" and loaded.taxonomy_ == fitted.taxonomy_
+
+
+def _joblib_round_trip(estimator):
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    buffer.seek(0)
+    return joblib.load(buffer)
+
+
+def test_clone_of_a_fitted_estimator_is_unfitted(fitted):
+    copy = clone(fitted)
+    assert copy.get_params()["losses"] == "PL+T" and copy.module__hidden == (16,)
+    assert "module_" not in vars(copy) and "taxonomy_" not in vars(copy)
+    with pytest.raises(Exception, match="not fitted"):
+        copy.transform(np.zeros((1, 4)))
+
+
+def test_nested_parameters_and_callbacks_by_name(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(max_epochs=2, **FAST)
+    emb.set_params(module__hidden=(5,), callbacks__early_stopping__patience=7, callbacks__lr_scheduler=None)
+    emb.fit(X, y)
+    assert emb.module_.backbone.layers[0].out_features == 5
+    callbacks = dict(emb.callbacks_)
+    assert callbacks["early_stopping"].patience == 7 and "lr_scheduler" not in callbacks
+    assert callbacks["gradient_clipping"].gradient_clip_value == 1.0
+    assert emb.optimizer_.param_groups[0]["weight_decay"] == 1e-5
+
+
+def test_default_patience_follows_the_paper():
+    callbacks = dict(HierarchicalEmbedder(losses="PL").get_default_callbacks())
+    assert (callbacks["early_stopping"].patience, callbacks["lr_scheduler"].kwargs["patience"]) == (100, 50)
+    callbacks = dict(HierarchicalEmbedder(losses="PL+T").get_default_callbacks())
+    assert (callbacks["early_stopping"].patience, callbacks["lr_scheduler"].kwargs["patience"]) == (500, 250)
+    assert callbacks["lr_scheduler"].kwargs["factor"] == 0.6 and callbacks["early_stopping"].monitor == "valid_loss"
+
+
+def test_early_stopping_ends_training_and_keeps_the_best_epoch(blobs):
+    (X, y), _ = blobs
+    params = {**FAST, "lr": 0.5, "random_state": 0}  # a rate this large stops improving within a few epochs
+    emb = HierarchicalEmbedder(losses="PL", max_epochs=200, callbacks__early_stopping__patience=2, **params)
+    emb.fit(X, y)
+    valid_loss = np.array(emb.history[:, "valid_loss"])
+    assert len(emb.history) == np.argmin(valid_loss) + 3 < 200  # the best epoch, then 2 without progress
+    best = HierarchicalEmbedder(losses="PL", max_epochs=int(np.argmin(valid_loss)) + 1, **params)
+    best.set_params(callbacks__early_stopping=None)
+    np.testing.assert_allclose(best.fit(X, y).transform(X), emb.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def test_grid_search_over_losses(blobs):
+    (X, y), _ = blobs
+    search = GridSearchCV(HierarchicalEmbedder(max_epochs=2, **FAST), {"losses": ["PL", "PL+T"]}, cv=2)
+    search.fit(X, y)
+    assert search.best_params_["losses"] in ("PL", "PL+T") and 0 <= search.best_score_ <= 1
+
+
+def test_partial_fit_and_warm_start_continue_and_check_labels(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(max_epochs=2, **FAST).partial_fit(X, y)
+    module = emb.module_
+    emb.partial_fit(X, y)
+    assert len(emb.history) == 4 and emb.module_ is module
+    with pytest.raises(ValueError, match="Unknown label 'c/new'"):
+        emb.partial_fit(X[:2], ["a/i/1", "c/new"])
+    emb.fit(X, y)
+    assert len(emb.history) == 2 and emb.module_ is not module
+    module = emb.module_
+    emb.set_params(warm_start=True).fit(X, y)
+    assert len(emb.history) == 4 and emb.module_ is module
+
+
+def test_bfloat16_precision_trains_and_returns_float32(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(precision="bfloat16", max_epochs=2, device="cpu", **FAST).fit(X, y)
+    assert emb.transform(X).dtype == np.float32 and emb.predict_proba(X).dtype == np.float32
+    assert np.isfinite(emb.history[:, "train_loss"]).all()
+
+
+def test_verbose_prints_the_epoch_log_and_zero_silences_it(blobs, capsys):
+    (X, y), _ = blobs
+    HierarchicalEmbedder(max_epochs=2, **{**FAST, "verbose": 1}).fit(X, y)
+    assert "train_loss" in capsys.readouterr().out
+    HierarchicalEmbedder(max_epochs=2, **FAST).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_readme_pipeline_mel_then_embedder():
+    mel = pytest.importorskip("sklearn_hier.audio").MelTransformer
+    rng = np.random.default_rng(0)
+    sr, n = 8000, 2000
+    t = np.arange(n) / sr
+    freqs = {"lo/a": 300, "lo/b": 450, "hi/c": 1800, "hi/d": 2600}
+    y = np.repeat(list(freqs), 6)
+    X = np.stack([np.sin(2 * np.pi * freqs[label] * t) + 0.05 * rng.normal(size=n) for label in y]).astype(np.float32)
+    pipe = Pipeline(
+        [
+            ("mel", mel(sr=sr, n_fft=256, hop_length=64, n_mels=16, backend="torch", device="cpu")),
+            (
+                "emb",
+                HierarchicalEmbedder(
+                    losses="PL+T", embedding_dim=8, module__channels=4, module__n_blocks=2, max_epochs=3, verbose=0
+                ),
+            ),
+        ]
+    )
+    pipe.fit(X, y)
+    Z = pipe.transform(X)
+    assert Z.shape == (len(X), 8) and Z.dtype == np.float32
+    assert pipe.named_steps["emb"].n_features_in_ == 16
+
+
+# ------------------------------------------------------------------ GPU
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_cuda
+def test_cuda_fit_learns_the_tree(blobs):
+    (X, y), (X_test, y_test) = blobs
+    emb = HierarchicalEmbedder(losses="PL+T", device="cuda", max_epochs=40, random_state=0, **FAST).fit(X, y)
+    assert next(emb.module_.parameters()).is_cuda
+    assert brute_mnr(emb.transform(X_test), y_test, emb.taxonomy_) < 0.25
+
+
+@needs_cuda
+def test_a_model_fit_on_cuda_transforms_on_a_cpu_only_machine(blobs, tmp_path):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="PL+T", device="auto", max_epochs=3, random_state=0, **FAST).fit(X, y)
+    np.save(tmp_path / "X.npy", X)
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(emb))
+    script = (
+        "import pickle, numpy as np, torch; assert not torch.cuda.is_available(); "
+        f"m = pickle.loads(open({str(tmp_path / 'model.pkl')!r}, 'rb').read()); "
+        f"np.save({str(tmp_path / 'Z.npy')!r}, m.transform(np.load({str(tmp_path / 'X.npy')!r})))"
+    )
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "Z.npy"), emb.transform(X), atol=1e-4)
