@@ -1,0 +1,22 @@
+"""Datasets: synthetic hierarchical sounds, soundfont-rendered instruments, local audio trees.
+
+Every loader returns a :class:`sklearn.utils.Bunch` with ``data``, ``target``
+(label paths), ``taxonomy``, ``frame`` (metadata DataFrame with
+``as_frame=True``, else None) and ``DESCR``. Rendered data is cached in the
+data home: ``SKLEARN_HIER_DATA`` or ``~/sklearn_hier_data``.
+"""
+
+from sklearn_hier.datasets._base import clear_data_home, get_data_home
+from sklearn_hier.datasets._local import load_audio_folder, load_orchideasol
+from sklearn_hier.datasets._soundfont import TECHNIQUES, load_soundfont_instruments
+from sklearn_hier.datasets._synthetic import make_hierarchical_sounds
+
+__all__ = [
+    "TECHNIQUES",
+    "clear_data_home",
+    "get_data_home",
+    "load_audio_folder",
+    "load_orchideasol",
+    "load_soundfont_instruments",
+    "make_hierarchical_sounds",
+]
