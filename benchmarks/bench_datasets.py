@@ -13,16 +13,9 @@ import shutil
 import tempfile
 import time
 
+from _timing import best_of
+
 from sklearn_hier.datasets import load_soundfont_instruments, make_hierarchical_sounds
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import platform
 import random
-import time
 
 import numpy as np
 import torch
+from _timing import best_rate
 
 from sklearn_hier.nn.sampling import HierarchicalTripletMiner, TreeTripletSampler, _NodePools, _triplet_plan
 from sklearn_hier.taxonomy import Taxonomy
@@ -75,22 +75,6 @@ def reference_style(tax: Taxonomy, codes: np.ndarray, seed: int) -> callable:
     return sample
 
 
-def rate(fn: callable, per_call: int, windows: int = 5, min_seconds: float = 0.3) -> float:
-    """Items per second of ``fn`` (``per_call`` items each): the best of several timing windows.
-
-    The best window (as ``timeit`` advises) is the least disturbed by other processes on the machine.
-    """
-    fn()
-    best = 0.0
-    for _ in range(windows):
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < min_seconds:
-            fn()
-            calls += 1
-        best = max(best, calls * per_call / elapsed)
-    return best
-
-
 def bench_offline() -> None:
     rng = np.random.default_rng(0)
     print("Offline: TreeTripletSampler.sample() (one epoch per call)")
@@ -100,8 +84,8 @@ def bench_offline() -> None:
         ("balanced 6^5 = 7776 leaves, 78k clips", balanced(6, 5, 10)),
     ]:
         sampler = TreeTripletSampler(tax, codes, random_state=0)
-        fast = rate(sampler.sample, sampler.n_triplets)
-        slow = rate(reference_style(tax, codes, 0), sampler.n_triplets)
+        fast = best_rate(sampler.sample, sampler.n_triplets)
+        slow = best_rate(reference_style(tax, codes, 0), sampler.n_triplets)
         print(f"{name:<38}{sampler.n_triplets:>15,}{fast:>16,.0f}{slow:>16,.0f}{fast / slow:>7.0f}x")
 
 
@@ -123,7 +107,7 @@ def bench_online(device: str) -> None:
                     torch.cuda.synchronize()
 
             n_mined = len(miner(z, level_codes[pick])[0])
-            per_second = rate(mine, 1)
+            per_second = best_rate(mine, 1)
             print(f"{size:>6}{strategy:>12}{n_mined:>16,}{per_second:>12,.1f}{per_second * n_mined:>18,.0f}")
 
 

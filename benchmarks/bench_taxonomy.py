@@ -8,20 +8,11 @@ Run: python benchmarks/bench_taxonomy.py
 """
 
 import platform
-import time
 
 import numpy as np
+from _timing import best_of
 
 from sklearn_hier.taxonomy import Taxonomy
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def orchidea_like_leaves():

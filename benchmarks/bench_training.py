@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import numpy as np
 import torch
+from _timing import best_rate
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader
 
@@ -36,19 +36,6 @@ def full_tree(branching: tuple[int, ...], clips_per_leaf: int) -> tuple[Taxonomy
     tax = Taxonomy.from_paths(paths)
     y = np.repeat(np.array(tax.leaves, dtype=object), clips_per_leaf)
     return tax, y, tax.encode(y)
-
-
-def best_rate(fn: callable, per_call: int, windows: int = 5, min_seconds: float = 0.5) -> float:
-    """Items per second of ``fn``: the best of several timing windows (the least disturbed one)."""
-    fn()
-    best = 0.0
-    for _ in range(windows):
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < min_seconds:
-            fn()
-            calls += 1
-        best = max(best, calls * per_call / elapsed)
-    return best
 
 
 def bench_batches(device: str) -> None:

@@ -717,6 +717,16 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         check_is_fitted(self)
         return np.concatenate([z.cpu().numpy() for z in self._run(X, heads=False)], dtype=np.float32)
 
+    @property
+    def level_heads_trained_(self) -> bool:
+        """Whether the per-level heads were trained (PL in ``losses``).
+
+        ``predict_level(..., source="level")`` needs them; the
+        ``lsa_accuracy_aware`` scorer is NaN without them.
+        """
+        check_is_fitted(self)
+        return "PL" in self._trained_terms()
+
     def _trained_terms(self) -> set[str]:
         return {name for name, weight in parse_losses(self.losses).items() if weight > 0}
 
@@ -816,7 +826,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
             prediction); ``"leaf"``: the most probable leaf, walked up to that
             depth (the "blind" prediction; a leaf shallower than ``level`` is
             returned as is). ``"auto"`` uses the per-level head when ``losses``
-            includes PL, else the leaf.
+            includes PL, else the leaf. ``"level"`` without PL in ``losses``
+            raises: those heads were never trained.
 
         Returns
         -------
@@ -839,6 +850,12 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
             raise ValueError(f"source must be one of 'auto', 'level', 'leaf'; got {source!r}.")
         if source == "auto":
             source = "level" if "PL" in self._trained_terms() else "leaf"
+        if source == "level" and not self.level_heads_trained_:
+            # An untrained head would answer at random and pass for a measurement.
+            raise ValueError(
+                f"source='level' needs the per-level heads, which losses={self.losses!r} does not train; "
+                "add 'PL' to losses or use source='leaf'."
+            )
         nodes = np.asarray(tax.levels[level], dtype=object)
         if source == "level" and level not in tax.informative_levels:
             return np.repeat(nodes, len(self._validate_X(X, reset=False)))  # a single node at this depth

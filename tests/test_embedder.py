@@ -563,3 +563,12 @@ def test_a_model_fit_on_cuda_transforms_on_a_cpu_only_machine(blobs, tmp_path):
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     np.testing.assert_allclose(np.load(tmp_path / "Z.npy"), emb.transform(X), atol=1e-4)
+
+
+def test_per_level_predictions_need_trained_per_level_heads(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="L", embedding_dim=4, max_epochs=1, device="cpu", verbose=0, random_state=0)
+    emb.fit(X, y)
+    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses='L'"):
+        emb.predict_level(X, level=1, source="level")
+    assert set(emb.predict_level(X, level=1)) <= set(emb.taxonomy_.levels[1])  # "auto" walks the leaf head up

@@ -110,7 +110,9 @@ class Targets(NamedTuple):
         if codes.ndim != 1 or codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"leaf_codes must be a 1-D integer tensor; got shape {tuple(codes.shape)}, {codes.dtype}.")
         codes = codes.long()
-        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= taxonomy.n_leaves):
+        # The range check reads values back to the host; on an accelerator that would stall
+        # every training step, and an out-of-range index fails in the gather below anyway.
+        if codes.numel() and codes.device.type == "cpu" and (int(codes.min()) < 0 or int(codes.max()) >= taxonomy.n_leaves):
             raise ValueError(
                 f"leaf_codes must lie in [0, {taxonomy.n_leaves}) for a taxonomy of {taxonomy.n_leaves} leaves; "
                 f"got values in [{int(codes.min())}, {int(codes.max())}]."
