@@ -442,6 +442,34 @@ class Taxonomy:
         """Level codes of every leaf, in leaf order (read-only, shape (n_leaves, depth))."""
         return self._leaf_level_codes
 
+    def node_level_codes(self, nodes: Any) -> np.ndarray:
+        """(n, depth) level codes of any nodes, internal ones and the root included.
+
+        Like :meth:`level_codes`, but a row may stop above the leaves, so that
+        :func:`lca_depth` also compares predictions made at a coarser level.
+
+        Raises
+        ------
+        ValueError
+            Naming the first node that is not in this taxonomy.
+
+        Examples
+        --------
+        >>> Taxonomy.from_paths(["a/x", "b"]).node_level_codes(["a", "a/x", ""])
+        array([[ 0, -1],
+               [ 0,  0],
+               [-1, -1]])
+        """
+        keys = label_paths(nodes, self.sep)
+        unique = {key: None for key in keys}
+        table = np.full((len(unique), self.depth), -1, dtype=np.int64)
+        for row, key in enumerate(unique):
+            self._check_node(key)
+            names = _split(key, self.sep)
+            table[row, : len(names)] = [self._index[self.sep.join(names[: d + 1])] for d in range(len(names))]
+        row_of = {key: row for row, key in enumerate(unique)}
+        return table[np.fromiter((row_of[k] for k in keys), dtype=np.int64, count=len(keys))]
+
     def path_multi_hot(self, y: Any) -> np.ndarray:
         """(n, n_nodes - 1) float32 targets: 1 on each node of the path, the root excluded.
 

@@ -1,0 +1,176 @@
+"""Cross-validation that hides whole leaves: the paper's unseen-class protocol as a splitter."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+
+from sklearn_hier.taxonomy import Taxonomy
+
+__all__ = ["UnseenLeafKFold"]
+
+
+class UnseenLeafKFold(BaseCrossValidator):
+    """K-fold over leaves: each fold hides some leaves entirely and holds out a share of the others.
+
+    Like :class:`~sklearn.model_selection.GroupKFold` with the groups being
+    the leaves of ``y``. The leaves with at least ``min_samples_leaf`` clips
+    (the *eligible* leaves) are shuffled and dealt into ``n_splits`` chunks.
+    Fold ``k`` puts in its test set:
+
+    - every clip of the leaves of chunk ``k`` (unseen in training),
+    - every clip of the leaves with fewer than ``min_samples_leaf`` clips
+      (unseen in every fold),
+    - ``ceil(test_size * n)`` of the ``n`` clips of each other eligible leaf (at
+      most ``n - 1``, so that the leaf keeps a training clip): the test set of
+      seen leaves.
+
+    All remaining clips are the training set. Every eligible leaf is unseen in
+    exactly one fold. Scored with :func:`~sklearn_hier.metrics.hierarchy_scorers`,
+    the test clips of seen leaves and the clips of unseen leaves are told apart
+    by the fitted estimator's ``taxonomy_``.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds, at least 2.
+    min_samples_leaf : int, default=10
+        Leaves with fewer clips are never trained on.
+    test_size : float, default=0.1
+        Share of each seen leaf's clips held out for testing, in [0, 1).
+    shuffle : bool, default=True
+        Shuffle the leaves before dealing them into folds and draw the held-out
+        clips at random. False deals the leaves in path order and holds out the
+        last clips of each leaf, in sample order.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling when ``shuffle`` is True; an int gives the same
+        folds at every call of :meth:`split`.
+
+    See Also
+    --------
+    sklearn.model_selection.GroupKFold : The same idea with explicit groups.
+
+    Notes
+    -----
+    Parameters are validated when :meth:`split` or :meth:`get_n_splits` is
+    called. ``groups`` is ignored: the leaves come from ``y``. The paper's
+    protocol is ``UnseenLeafKFold(5, min_samples_leaf=10, test_size=0.1)``
+    (its 10 % validation share of seen leaves stays in our training set).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_hier.model_selection import UnseenLeafKFold
+    >>> y = np.repeat(np.array(["a/x", "a/y", "b/z", "b/w"], dtype=object), 4)
+    >>> cv = UnseenLeafKFold(n_splits=2, min_samples_leaf=3, test_size=0.25, random_state=0)
+    >>> # each fold hides two leaves (8 clips) and holds out 1 of the 4 clips of the others
+    >>> for train, test in cv.split(np.zeros((16, 1)), y):
+    ...     print(sorted(set(y[test]) - set(y[train])), len(train), len(test))
+    ['b/w', 'b/z'] 6 10
+    ['a/x', 'a/y'] 6 10
+    """
+
+    _parameter_constraints: dict = {
+        "n_splits": [Interval(Integral, 2, None, closed="left")],
+        "min_samples_leaf": [Interval(Integral, 1, None, closed="left")],
+        "test_size": [Interval(Real, 0, 1, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_splits: int = 5,
+        *,
+        min_samples_leaf: int = 10,
+        test_size: float = 0.1,
+        shuffle: bool = True,
+        random_state: Any = None,
+    ) -> None:
+        self.n_splits = n_splits
+        self.min_samples_leaf = min_samples_leaf
+        self.test_size = test_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Number of folds.
+
+        Examples
+        --------
+        >>> UnseenLeafKFold(3).get_n_splits()
+        3
+        """
+        self._validate_params()
+        return self.n_splits
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Generate train and test indices for each fold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training data (only its length is used).
+        y : array-like of shape (n_samples,) or (n_samples, depth)
+            Label paths; required, they define the leaves.
+        groups : None
+            Ignored.
+
+        Yields
+        ------
+        train, test : ndarray of int
+            Sorted indices of the fold's training and test clips.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is missing, or there are fewer eligible leaves than folds.
+        """
+        self._validate_params()
+        if y is None:
+            raise ValueError("UnseenLeafKFold needs y: the leaves of the label paths are what it splits.")
+        if groups is not None:
+            warnings.warn("UnseenLeafKFold ignores groups; the leaves of y are its groups.", UserWarning, stacklevel=2)
+        return super().split(X, y, groups)
+
+    def _validate_params(self) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+        if not self.shuffle and self.random_state is not None:
+            raise ValueError("Setting random_state has no effect since shuffle is False; leave it as None.")
+
+    def _iter_test_indices(self, X: Any = None, y: Any = None, groups: Any = None) -> Iterator[np.ndarray]:
+        leaf = Taxonomy.from_y(y).encode(y)
+        counts = np.bincount(leaf)
+        eligible = np.flatnonzero(counts >= self.min_samples_leaf)
+        if len(eligible) < self.n_splits:
+            raise ValueError(
+                f"n_splits={self.n_splits} cannot exceed the number of eligible leaves={len(eligible)} "
+                f"(leaves with at least min_samples_leaf={self.min_samples_leaf} clips)."
+            )
+        rng = check_random_state(self.random_state) if self.shuffle else None
+        clips_of = np.split(np.argsort(leaf, kind="stable"), np.cumsum(counts)[:-1])
+        chunks = np.array_split(rng.permutation(eligible) if rng is not None else eligible, self.n_splits)
+        always_unseen = [clips_of[i] for i in np.flatnonzero(counts < self.min_samples_leaf)]
+        for chunk in chunks:
+            hidden = set(chunk.tolist())
+            held_out = [self._held_out(clips_of[i], rng) for i in eligible if i not in hidden]
+            yield np.sort(np.concatenate([*always_unseen, *(clips_of[i] for i in chunk), *held_out]))
+
+    def _held_out(self, clips: np.ndarray, rng: np.random.RandomState | None) -> np.ndarray:
+        # The tolerance keeps float error (0.1 * 30 = 3.0000000000000004) from adding a clip.
+        n_test = min(math.ceil(self.test_size * len(clips) - 1e-9), len(clips) - 1)
+        if rng is None:
+            return clips[len(clips) - n_test :]
+        return rng.choice(clips, size=n_test, replace=False)

@@ -1,0 +1,135 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.dummy import DummyClassifier
+from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
+
+from sklearn_hier.model_selection import UnseenLeafKFold
+
+
+def labels_from_counts(counts, seed):
+    # Leaves of a two-level tree, in shuffled sample order.
+    y = np.repeat(np.array([f"f{i % 3}/leaf{i}" for i in range(len(counts))], dtype=object), counts)
+    return y[np.random.default_rng(seed).permutation(len(y))]
+
+
+@st.composite
+def protocols(draw):
+    counts = draw(st.lists(st.integers(1, 25), min_size=2, max_size=12))
+    return {
+        "counts": counts,
+        "n_splits": draw(st.integers(2, 5)),
+        "min_samples_leaf": draw(st.integers(1, 12)),
+        "test_size": draw(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(protocols())
+def test_folds_partition_hide_each_eligible_leaf_once_and_hold_out_the_rest(p):
+    y = labels_from_counts(p["counts"], p["seed"])
+    cv = UnseenLeafKFold(
+        p["n_splits"], min_samples_leaf=p["min_samples_leaf"], test_size=p["test_size"], random_state=p["seed"]
+    )
+    X = np.zeros((len(y), 1))
+    leaves, counts = np.unique(y, return_counts=True)
+    eligible = set(leaves[counts >= p["min_samples_leaf"]])
+    if len(eligible) < p["n_splits"]:
+        with pytest.raises(ValueError, match=f"n_splits={p['n_splits']} cannot exceed"):
+            list(cv.split(X, y))
+        return
+    folds = list(cv.split(X, y))
+    assert len(folds) == cv.get_n_splits() == p["n_splits"]
+    hidden_in = {leaf: 0 for leaf in eligible}
+    for train, test in folds:
+        assert len(np.intersect1d(train, test)) == 0
+        np.testing.assert_array_equal(np.sort(np.r_[train, test]), np.arange(len(y)))
+        for leaf, n in zip(leaves, counts, strict=True):
+            n_train, n_test = np.sum(y[train] == leaf), np.sum(y[test] == leaf)
+            if leaf not in eligible:
+                assert n_train == 0 and n_test == n
+            elif n_train == 0:
+                hidden_in[leaf] += 1
+            else:
+                assert n_test == min(math.ceil(p["test_size"] * n - 1e-9), n - 1)
+    assert set(hidden_in.values()) == {1}
+    again = list(cv.split(X, y))
+    for (train_a, test_a), (train_b, test_b) in zip(folds, again, strict=True):
+        np.testing.assert_array_equal(train_a, train_b)
+        np.testing.assert_array_equal(test_a, test_b)
+
+
+@settings(max_examples=20, deadline=None)
+@given(protocols())
+def test_unshuffled_folds_are_deterministic_and_deal_leaves_in_order(p):
+    y = labels_from_counts(p["counts"], p["seed"])
+    cv = UnseenLeafKFold(p["n_splits"], min_samples_leaf=1, test_size=p["test_size"], shuffle=False)
+    if len(p["counts"]) < p["n_splits"]:
+        return
+    X = np.zeros((len(y), 1))
+    first = [test for _, test in cv.split(X, y)]
+    hidden = [sorted(set(y[test]) - set(y[train])) for train, test in cv.split(X, y)]
+    assert [leaf for fold in hidden for leaf in fold] == sorted(set(y))
+    for test, again in zip(first, (test for _, test in cv.split(X, y)), strict=True):
+        np.testing.assert_array_equal(test, again)
+
+
+def test_seen_leaf_keeps_its_last_clips_for_testing_without_shuffle():
+    y = np.array(["a/x"] * 10 + ["a/y"] * 10 + ["b/z"] * 3, dtype=object)
+    cv = UnseenLeafKFold(2, min_samples_leaf=5, test_size=0.2, shuffle=False)
+    (train0, test0), (train1, test1) = cv.split(np.zeros((23, 1)), y)
+    # fold 0 hides a/x (0-9) and b/z (always), holds out the last 2 of a/y
+    np.testing.assert_array_equal(test0, [*range(10), 18, 19, 20, 21, 22])
+    np.testing.assert_array_equal(test1, [8, 9, *range(10, 23)])
+
+
+def test_two_dimensional_y_gives_the_same_folds_as_paths():
+    y = labels_from_counts([5, 6, 7, 8], seed=0)
+    y2 = np.array([p.split("/") for p in y], dtype=object)
+    cv = UnseenLeafKFold(2, min_samples_leaf=1, random_state=3)
+    for (_, a), (_, b) in zip(cv.split(y, y), cv.split(y2, y2), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_works_with_cross_validate_cross_val_score_and_grid_search():
+    y = labels_from_counts([12, 12, 12, 12, 4], seed=1)
+    X = np.random.default_rng(0).standard_normal((len(y), 3))
+    cv = UnseenLeafKFold(4, random_state=0)
+    assert len(cross_val_score(DummyClassifier(), X, y, cv=cv)) == 4
+    assert len(cross_validate(DummyClassifier(), X, y, cv=cv)["test_score"]) == 4
+    search = GridSearchCV(DummyClassifier(), {"strategy": ["most_frequent", "uniform"]}, cv=cv).fit(X, y)
+    assert search.n_splits_ == 4
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_splits": 1}, "'n_splits' parameter of UnseenLeafKFold"),
+        ({"min_samples_leaf": 0}, "'min_samples_leaf' parameter"),
+        ({"test_size": 1.0}, "'test_size' parameter"),
+        ({"shuffle": False, "random_state": 0}, "no effect since shuffle is False"),
+    ],
+)
+def test_bad_parameters_are_named_at_split_time(params, message):
+    cv = UnseenLeafKFold(**params)
+    assert all(getattr(cv, name) == value for name, value in params.items())  # stored untouched
+    with pytest.raises(ValueError, match=message):
+        list(cv.split(np.zeros((4, 1)), ["a", "b", "c", "d"]))
+
+
+def test_missing_y_and_ignored_groups():
+    cv = UnseenLeafKFold(2, min_samples_leaf=1)
+    with pytest.raises(ValueError, match="needs y"):
+        list(cv.split(np.zeros((4, 1))))
+    with pytest.warns(UserWarning, match="ignores groups"):
+        list(cv.split(np.zeros((4, 1)), ["a", "b", "c", "d"], groups=[0, 0, 1, 1]))
+
+
+def test_repr_shows_parameters():
+    assert repr(UnseenLeafKFold(3, random_state=1)) == (
+        "UnseenLeafKFold(min_samples_leaf=10, n_splits=3, random_state=1, shuffle=True,\n        test_size=0.1)"
+    )
