@@ -112,7 +112,8 @@ class Targets(NamedTuple):
         codes = codes.long()
         # The range check reads values back to the host; on an accelerator that would stall
         # every training step, and an out-of-range index fails in the gather below anyway.
-        if codes.numel() and codes.device.type == "cpu" and (int(codes.min()) < 0 or int(codes.max()) >= taxonomy.n_leaves):
+        on_host = codes.device.type == "cpu"
+        if codes.numel() and on_host and (int(codes.min()) < 0 or int(codes.max()) >= taxonomy.n_leaves):
             raise ValueError(
                 f"leaf_codes must lie in [0, {taxonomy.n_leaves}) for a taxonomy of {taxonomy.n_leaves} leaves; "
                 f"got values in [{int(codes.min())}, {int(codes.max())}]."
