@@ -25,6 +25,13 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     return ax
 
 
+def _finite_stat(stat: Any, values: Sequence[float]) -> float:
+    """``stat`` over the finite values; NaN (without a warning) when there are none."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(stat(finite)) if finite.size else float("nan")
+
+
 def _prefixes(y: Any, level: int, sep: str) -> np.ndarray:
     """Ancestor of each label at ``level`` (the label itself where it is shallower)."""
     return np.array([sep.join(p.split(sep)[:level]) for p in label_paths(y, sep)], dtype=object)
@@ -68,8 +75,8 @@ class MetricComparisonDisplay:
         for row in rows:
             if metrics is None or row["metric"] in metrics:
                 values.setdefault(row["config"], {}).setdefault(row["metric"], []).append(float(row["value"]))
-        means = {c: {m: float(np.nanmean(v)) for m, v in ms.items()} for c, ms in values.items()}
-        stds = {c: {m: float(np.nanstd(v)) for m, v in ms.items()} for c, ms in values.items()}
+        means = {c: {m: _finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
+        stds = {c: {m: _finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
         return cls(means, stds).plot(ax=ax)
 
     def plot(self, ax: Any = None) -> MetricComparisonDisplay:
@@ -210,7 +217,8 @@ class LevelSimilarityDisplay:
 
     def plot(self, ax: Any = None, cmap: str = "viridis") -> LevelSimilarityDisplay:
         """Draw the heatmap with a colour bar."""
-        ax = _axes(ax, (6, 5))
+        side = max(6.0, 0.28 * len(self.node_labels) + 3)  # room for one readable label per row
+        ax = _axes(ax, (side + 1, side))
         image = ax.imshow(self.similarity, cmap=cmap)
         ticks = np.arange(len(self.node_labels))
         ax.set_xticks(ticks, self.node_labels, rotation=90, fontsize="small")
