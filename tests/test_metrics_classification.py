@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from _trees import common, names, prefix
 from sklearn.base import BaseEstimator
 
 from sklearn_hier.metrics import (
@@ -29,24 +30,6 @@ def random_labels(n, seed, internal=True):
 
 
 # ------------------------------------------------------------------ references
-def names(path):
-    return path.split("/") if path else []
-
-
-def prefix(path, level):
-    parts = names(path)
-    return "/".join(parts[:level]) if len(parts) >= level else None
-
-
-def common(a, b):
-    n = 0
-    for x, z in zip(names(a), names(b), strict=False):
-        if x != z:
-            break
-        n += 1
-    return n
-
-
 def ref_macro_f1(true, pred):
     classes = sorted(set(true) | set(pred), key=str)
     scores = []

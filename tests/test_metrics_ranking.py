@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _trees import common, names, prefix
 from sklearn.metrics import ndcg_score
 
 from sklearn_hier.metrics import (
@@ -42,24 +43,6 @@ def tied_data(n, seed):
 
 
 # ------------------------------------------------------------------ references
-def names(path):
-    return path.split("/")
-
-
-def prefix(path, level):
-    parts = names(path)
-    return "/".join(parts[:level]) if len(parts) >= level else None
-
-
-def lca(a, b):
-    n = 0
-    for x, z in zip(names(a), names(b), strict=False):
-        if x != z:
-            break
-        n += 1
-    return n
-
-
 def similarities(emb, metric):
     e = np.asarray(emb, dtype=np.float32).astype(np.float64)
     if metric == "cosine":
@@ -103,10 +86,10 @@ def ref_mnr(S, y, levels=None):
 def ref_gains(y, relevance):
     depth = max(len(names(p)) for p in y)
     leaves = sorted(set(y))
-    diameter = max(len(names(a)) + len(names(b)) - 2 * lca(a, b) for a in leaves for b in leaves)
+    diameter = max(len(names(a)) + len(names(b)) - 2 * common(a, b) for a in leaves for b in leaves)
 
     def gain(a, b):
-        c = lca(a, b)
+        c = common(a, b)
         up, down = len(names(a)) - c, len(names(b)) - c
         if relevance == "lca_depth":
             return c / depth

@@ -4,20 +4,10 @@ import pickle
 
 import pytest
 import torch
+from _trees import ORCHIDEA_MINI as MINI
 
 from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
 from sklearn_hier.taxonomy import Taxonomy
-
-MINI = [
-    "Brass/Horn/open/ordinario",
-    "Brass/Horn/open/flatterzunge",
-    "Brass/Horn/straight/ordinario",
-    "Brass/Trumpet/open/ordinario",
-    "Brass/Trumpet/harmon/ordinario",
-    "Strings/Violin/open/pizzicato",
-    "Strings/Violin/open/ordinario",
-    "Strings/Violin/sordina/ordinario",
-]
 
 
 def test_head_shapes_follow_the_taxonomy():

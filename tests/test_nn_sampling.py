@@ -6,23 +6,13 @@ from math import comb
 import numpy as np
 import pytest
 import torch
+from _trees import ORCHIDEA_MINI as MINI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_hier.nn.distances import pairwise_similarity
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
 from sklearn_hier.taxonomy import Taxonomy, lca_depth
-
-MINI = [
-    "Brass/Horn/open/ordinario",
-    "Brass/Horn/open/flatterzunge",
-    "Brass/Horn/straight/ordinario",
-    "Brass/Trumpet/open/ordinario",
-    "Brass/Trumpet/harmon/ordinario",
-    "Strings/Violin/open/pizzicato",
-    "Strings/Violin/open/ordinario",
-    "Strings/Violin/sordina/ordinario",
-]
 
 
 def _lca_of_triplets(tax, leaf_codes, triplets):

@@ -3,22 +3,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _trees import ORCHIDEA_MINI as MINI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_hier.taxonomy import Taxonomy, label_paths, lca_depth
-
-# A miniature of OrchideaSOL: family / instrument / mute / technique.
-MINI = [
-    "Brass/Horn/open/ordinario",
-    "Brass/Horn/open/flatterzunge",
-    "Brass/Horn/straight/ordinario",
-    "Brass/Trumpet/open/ordinario",
-    "Brass/Trumpet/harmon/ordinario",
-    "Strings/Violin/open/pizzicato",
-    "Strings/Violin/open/ordinario",
-    "Strings/Violin/sordina/ordinario",
-]
 
 
 @pytest.fixture
