@@ -34,6 +34,7 @@ from skorch.callbacks import (
 )
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from sklearn_hier._device import auto_device, check_device
 from sklearn_hier._training import (
     EmbeddingNetwork,
     MinedBatches,
@@ -63,12 +64,6 @@ __all__ = ["HierarchicalEmbedder"]
 # Which head a loss term trains; the leaf scores used by predict come from the first trained one.
 _LEAF_HEAD_TERMS = ("L", "HXE", "SOFT")
 _PROBE_TAXONOMY = Taxonomy.from_paths(["a", "b"])
-
-
-def _resolve_device(device: Any) -> Any:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def _uses_triplet_term(losses: Any) -> bool:
@@ -404,15 +399,12 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         return isinstance(self.valid_size, Real) and not isinstance(self.valid_size, bool) and self.valid_size > 0
 
     # ------------------------------------------------------------- devices
-    def _device(self) -> Any:
-        return _resolve_device(self.device)
-
     @contextmanager
     def _concrete_device(self) -> Iterator[None]:
         # skorch moves modules with `self.device`, which may be "auto": show it the
         # device "auto" stands for while it does.
         requested = self.device
-        vars(self)["device"] = _resolve_device(requested)
+        vars(self)["device"] = auto_device(requested)
         try:
             yield
         finally:
@@ -434,7 +426,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
     def __setstate__(self, state: dict[str, Any]) -> None:
         requested = state["device"]
         if requested == "auto":
-            state["device"] = _resolve_device(requested)  # the map location on this machine
+            state["device"] = auto_device(requested)  # the map location on this machine
         super().__setstate__(state)
         if requested == "auto":
             vars(self)["device"] = requested
@@ -582,8 +574,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         y = self._validate_y(y, X)
         codes = self._learn_labels(y) if reset else self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
         parse_losses(self.losses)  # an unknown term name fails here, listing the valid names
-        device = self._device()
-        self._check_device_available(device)
+        device = check_device(self.device)
         rng = check_random_state(self.random_state)
         split_seed, torch_seed, train_seed, valid_seed = rng.randint(np.iinfo(np.int32).max, size=4)
         if self._validates():
@@ -645,14 +636,6 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         self.taxonomy_ = taxonomy
         self.classes_ = y[first]
         return codes
-
-    def _check_device_available(self, device: Any) -> None:
-        try:
-            kind = torch.device(device).type
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(f"device={self.device!r} is not a torch device ('cpu', 'cuda', 'cuda:1', ...).") from error
-        if kind == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but CUDA is not available here; use device='auto' or 'cpu'.")
 
     def _warn_if_no_triplet(self, train_codes: np.ndarray) -> None:
         if not _uses_triplet_term(self.losses):

@@ -422,6 +422,7 @@ def _versions() -> dict[str, str]:
 def _device(device: str) -> str:
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return f"{device} ({torch.cuda.get_device_name(0)})" if device.startswith("cuda") else device
+    from sklearn_hier._device import check_device
+
+    resolved = check_device(device)
+    return f"{resolved} ({torch.cuda.get_device_name(resolved)})" if resolved.type == "cuda" else str(resolved)

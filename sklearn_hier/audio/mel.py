@@ -14,6 +14,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_hier._device import check_device
+
 __all__ = ["MelTransformer"]
 
 # Floor of both dB conversions; torchaudio's AmplitudeToDB uses it for power and magnitude alike,
@@ -183,7 +185,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         >>> MelTransformer(device="cpu").fit(np.zeros((2, 4096))).n_features_in_
         4096
         """
-        _resolve_device(self.device)
+        check_device(self.device)
         _check_mel_bands(self.sr, self.n_fft, self.n_mels, self.mel_scale, self.norm)
         _check_waveforms(self, X, reset=True)
         return self
@@ -210,7 +212,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         waveforms = _check_waveforms(self, X, reset=False)
-        device = _resolve_device(self.device)
+        device = check_device(self.device)
         if self._resolved_backend() == "librosa":
             mels = self._librosa_mels(waveforms)
             return mels if self.output == "numpy" else torch.from_numpy(mels).to(device)
@@ -282,25 +284,6 @@ def _stype(power: float) -> str:
 
 def _output_shape(mel: MelTransformer, waveforms: np.ndarray) -> tuple[int, int, int]:
     return len(waveforms), mel.n_mels, 1 + waveforms.shape[1] // mel.hop_length
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    """The torch device that ``device`` names, ``"auto"`` being CUDA when available.
-
-    Examples
-    --------
-    >>> _resolve_device("cpu")
-    device(type='cpu')
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device must be 'auto' or a torch device ('cpu', 'cuda:0', ...); got {device!r}.") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use device='auto' or 'cpu'.")
-    return resolved
 
 
 def _check_mel_bands(sr: float, n_fft: int, n_mels: int, mel_scale: str, norm: str | None) -> None:
