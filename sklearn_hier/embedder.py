@@ -845,9 +845,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         if source == "level":
             parts = [out.levels[level].argmax(1).cpu().numpy() for _, out in self._run(X, True)]
             return nodes[np.concatenate(parts)]
-        leaves = self._predict_codes(X)
-        codes = tax.leaf_level_codes()[leaves, level - 1]
-        return np.where(codes >= 0, nodes[np.maximum(codes, 0)], np.asarray(tax.leaves, dtype=object)[leaves])
+        return tax.ancestor_at(tax.decode(self._predict_codes(X)), level)
 
     def score(self, X: Any, y: Any) -> float:
         """Leaf accuracy: the fraction of samples whose predicted leaf is their label.

@@ -401,16 +401,12 @@ def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary
     Z, y = embeddings[best]
     for name, display in (
         ("projection.png", EmbeddingProjectionDisplay.from_embeddings(Z, y)),
-        ("similarity.png", LevelSimilarityDisplay.from_embeddings(Z, y, level=min(2, _depth(y)))),
+        ("similarity.png", LevelSimilarityDisplay.from_embeddings(Z, y, level=2)),
     ):
         display.ax_.set_title(f"{best}, fold 0 test clips")
         display.figure_.tight_layout()
         display.figure_.savefig(out / name, dpi=120)
         plt.close(display.figure_)
-
-
-def _depth(y: np.ndarray) -> int:
-    return max(str(p).count("/") + 1 for p in y)
 
 
 def _versions() -> dict[str, str]:

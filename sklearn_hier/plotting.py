@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sklearn_hier.taxonomy import label_paths
+from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["EmbeddingProjectionDisplay", "LevelSimilarityDisplay", "MetricComparisonDisplay"]
 
@@ -34,7 +34,8 @@ def _finite_stat(stat: Any, values: Sequence[float]) -> float:
 
 def _prefixes(y: Any, level: int, sep: str) -> np.ndarray:
     """Ancestor of each label at ``level`` (the label itself where it is shallower)."""
-    return np.array([sep.join(p.split(sep)[:level]) for p in label_paths(y, sep)], dtype=object)
+    taxonomy = Taxonomy.from_y(y, sep=sep)
+    return taxonomy.ancestor_at(y, min(level, taxonomy.depth))
 
 
 class MetricComparisonDisplay:

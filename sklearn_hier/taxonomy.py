@@ -470,6 +470,21 @@ class Taxonomy:
         row_of = {key: row for row, key in enumerate(unique)}
         return table[np.fromiter((row_of[k] for k in keys), dtype=np.int64, count=len(keys))]
 
+    def ancestor_at(self, y: Any, level: int) -> np.ndarray:
+        """Node at depth ``level`` on each label's path; a shallower label is returned as is.
+
+        Examples
+        --------
+        >>> Taxonomy.from_paths(["a/x/1", "b"]).ancestor_at(["a/x/1", "b"], level=2)
+        array(['a/x', 'b'], dtype=object)
+        """
+        if not 1 <= level <= self.depth:
+            raise ValueError(f"level must be in [1, {self.depth}] (the depths of this taxonomy); got {level!r}.")
+        leaves = self.encode(y)
+        codes = self._leaf_level_codes[leaves, level - 1]
+        nodes = np.asarray(self.levels[level], dtype=object)
+        return np.where(codes >= 0, nodes[np.maximum(codes, 0)], np.asarray(self.leaves, dtype=object)[leaves])
+
     def path_multi_hot(self, y: Any) -> np.ndarray:
         """(n, n_nodes - 1) float32 targets: 1 on each node of the path, the root excluded.
 

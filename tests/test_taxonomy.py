@@ -203,3 +203,13 @@ def test_properties_on_random_trees(paths, data):
     assert all(sub.lowest_seen_ancestor(leaf) == leaf for leaf in subset)
     assert Taxonomy.from_json(tax.to_json()) == tax
     assert pickle.loads(pickle.dumps(tax)) == tax
+
+
+def test_ancestor_at_walks_up_and_keeps_shallow_labels(mini):
+    y = ["Brass/Horn/open/ordinario", "Strings/Violin/sordina/ordinario"]
+    np.testing.assert_array_equal(mini.ancestor_at(y, 1), ["Brass", "Strings"])
+    np.testing.assert_array_equal(mini.ancestor_at(y, 3), ["Brass/Horn/open", "Strings/Violin/sordina"])
+    ragged = Taxonomy.from_paths(["Keys/Piano", "Perc"])
+    np.testing.assert_array_equal(ragged.ancestor_at(["Perc", "Keys/Piano"], 2), ["Perc", "Keys/Piano"])
+    with pytest.raises(ValueError, match=r"level must be in \[1, 4\]"):
+        mini.ancestor_at(y, 5)
