@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from sklearn_hier.plotting import _finite_stat
+
 __all__ = ["PAPER_CONFIGS", "TABLE_COLUMNS", "CompareSettings", "compare", "summary_table"]
 
 PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
@@ -295,20 +297,10 @@ def _summarise(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[s
         for header, key, _ in TABLE_COLUMNS:
             sign = -1.0 if key.startswith("neg_") else 1.0
             v = sign * np.asarray(metrics.get(key, [np.nan]), dtype=float)
-            summary[config][header] = (_nanmean(v), _nanstd(v))
-        aware, blind = (
-            np.asarray(metrics.get(k, [np.nan]), dtype=float) for k in ("lsa_accuracy_aware", "lsa_accuracy_blind")
-        )
-        summary[config]["blind/aware"] = (_nanmean(blind) / _nanmean(aware), math.nan)
+            summary[config][header] = (_finite_stat(np.mean, v), _finite_stat(np.std, v))
+        aware, blind = summary[config]["Acc_aware"][0], summary[config]["Acc_blind"][0]
+        summary[config]["blind/aware"] = (blind / aware if aware else math.nan, math.nan)
     return summary
-
-
-def _nanmean(v: np.ndarray) -> float:
-    return float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
-
-
-def _nanstd(v: np.ndarray) -> float:
-    return float(np.nanstd(v)) if np.isfinite(v).any() else math.nan
 
 
 def summary_table(summary: dict[str, dict[str, tuple[float, float]]]) -> str:
