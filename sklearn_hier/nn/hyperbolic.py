@@ -1,0 +1,383 @@
+"""Embeddings on the Poincaré ball: the map onto the ball, geodesic distances, and the way back.
+
+The ball of curvature ``-c`` (``c > 0``) holds the points of norm below
+``1 / sqrt(c)``. A backbone's Euclidean features ``v`` reach it through the
+exponential map at the origin,
+
+    exp0(v) = tanh(sqrt(c) ||v||) v / (sqrt(c) ||v||),
+
+and come back to the tangent space at the origin (a plain vector space, where
+linear classification heads work) through the logarithmic map,
+
+    log0(y) = artanh(sqrt(c) ||y||) y / (sqrt(c) ||y||).
+
+The geodesic distance is
+
+    d(x, y) = arcosh(1 + 2 c ||x - y||^2 / ((1 - c ||x||^2) (1 - c ||y||^2))) / sqrt(c).
+
+The maps and the paired distance are geoopt's (``geoopt.manifolds.stereographic.math``
+with sectional curvature ``k = -c``). The pairwise ``(n, m)`` distance is the
+closed form above written on the Gram matrix, because geoopt's broadcast
+distance materialises several ``(n, m, d)`` tensors (``benchmarks/bench_hyperbolic.py``).
+
+Numerical safety, where the ball's maths breaks down near its boundary:
+
+- every function computes in float32 (float64 input stays float64), with
+  autocast disabled, so bf16 / fp16 activations never reach artanh or arcosh;
+- :class:`PoincareEmbedding` clips the Euclidean feature norm before exp0
+  (Guo et al., 2022) and projects the result to the norm
+  ``(1 - eps) / sqrt(c)``, with a larger ``eps`` when the input is in half
+  precision (see :func:`boundary_eps`);
+- norms are computed on rescaled vectors, so inputs as large as 1e30 do not
+  overflow float32.
+
+References
+----------
+Nickel & Kiela (2017), Poincaré embeddings for learning hierarchical representations.
+Ganea, Bécigneul & Hofmann (2018), Hyperbolic neural networks.
+Guo, Chen & Yu (2022), Clipped hyperbolic classifiers are super-hyperbolic classifiers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import warnings
+
+import torch
+from torch import nn
+
+with warnings.catch_warnings():
+    # geoopt 0.5.1 compiles its maths with torch.jit.script, deprecated in torch 2.11 but working.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
+    from geoopt import PoincareBall
+    from geoopt.manifolds.stereographic import math as stereographic
+
+__all__ = [
+    "PoincareEmbedding",
+    "boundary_eps",
+    "expmap0",
+    "logmap0",
+    "pairwise_poincare_distance",
+    "poincare_distance",
+    "poincare_similarity",
+]
+
+HALF_PRECISION_EPS = 1e-2
+_EPS = {torch.float64: 1e-5, torch.float32: 4e-3}
+_HALF = (torch.float16, torch.bfloat16)
+# geoopt clamps tanh's argument at 15, where tanh is 1 in float32: a tangent
+# vector longer than 15 / sqrt(c) lands on the boundary whatever its length.
+_TANH_SATURATION = 15.0
+# Below this a squared distance is treated as zero: the square root's gradient stays finite.
+_TINY_SQUARE = 1e-15
+
+
+def boundary_eps(dtype: torch.dtype, device_type: str = "cpu") -> float:
+    """The margin ``eps`` that keeps points at norm ``(1 - eps) / sqrt(c)`` at most.
+
+    geoopt's margins for float32 (4e-3) and float64 (1e-5); ``HALF_PRECISION_EPS``
+    (1e-2) when ``dtype`` is float16 / bfloat16 or autocast to one of them is
+    active on ``device_type``: a point then cast to half precision (bf16 keeps 8
+    significant bits, a relative error up to 2**-9 on each coordinate) must still
+    lie inside the ball.
+
+    Parameters
+    ----------
+    dtype : torch.dtype
+        Dtype of the features that are mapped onto the ball.
+    device_type : str, default="cpu"
+        Device type whose autocast state is consulted.
+
+    Returns
+    -------
+    eps : float
+
+    Examples
+    --------
+    >>> import torch
+    >>> boundary_eps(torch.float32), boundary_eps(torch.bfloat16)
+    (0.004, 0.01)
+    """
+    autocast_half = torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) in _HALF
+    if dtype in _HALF or autocast_half:
+        return HALF_PRECISION_EPS
+    return _EPS.get(dtype, _EPS[torch.float32])
+
+
+def _upcast(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32, or float64 when it already is: the precision the ball's maths runs in."""
+    return x if x.dtype == torch.float64 else x.to(torch.float32)
+
+
+def _curvature(c: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``c`` as a tensor on ``like``'s device and dtype; a number must be positive."""
+    if not isinstance(c, torch.Tensor):
+        if not (math.isfinite(c) and c > 0):
+            raise ValueError(f"The curvature c must be a positive finite number (the ball has curvature -c); got {c}.")
+    return torch.as_tensor(c, device=like.device).to(like.dtype)
+
+
+def _no_autocast(x: torch.Tensor) -> torch.autocast:
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
+def _safe_norm(x: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm of the last dimension (keepdim) that does not overflow for entries near 1e30."""
+    scale = x.detach().abs().amax(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    return scale * (x / scale).norm(dim=-1, keepdim=True)
+
+
+def _clip_norm(x: torch.Tensor, radius: float | torch.Tensor) -> torch.Tensor:
+    """Rescale the rows longer than ``radius`` to that length (gradients stay finite at zero)."""
+    # radius / max(norm, radius) = min(1, radius / norm) without a division by a zero norm.
+    return x * (radius / _safe_norm(x).clamp_min(radius))
+
+
+def expmap0(v: torch.Tensor, c: float | torch.Tensor = 1.0, *, eps: float | None = None) -> torch.Tensor:
+    """Map tangent vectors at the origin onto the Poincaré ball (exponential map at 0).
+
+    Parameters
+    ----------
+    v : Tensor of shape (..., d)
+        Euclidean vectors (e.g. a backbone's features), any floating dtype.
+    c : float or Tensor, default=1.0
+        The ball's curvature is ``-c``; ``c > 0``.
+    eps : float, default=None
+        The result is projected to norm ``(1 - eps) / sqrt(c)`` at most; by
+        default :func:`boundary_eps` of ``v``'s dtype.
+
+    Returns
+    -------
+    y : Tensor of shape (..., d)
+        Points on the ball, float32 (float64 for float64 input).
+
+    Examples
+    --------
+    >>> import torch
+    >>> y = expmap0(torch.tensor([[0.0, 1.0], [3.0, 4.0]]))
+    >>> y[0]  # tanh(1) along the same direction
+    tensor([0.0000, 0.7616])
+    >>> y.norm(dim=1)  # tanh(5) lies beyond 1 - eps: projected to norm 0.996
+    tensor([0.7616, 0.9960])
+    """
+    eps = boundary_eps(v.dtype, v.device.type) if eps is None else eps
+    with _no_autocast(v):
+        v = _upcast(v)
+        c = _curvature(c, v)
+        # Past the saturation length exp0 only keeps the direction; clipping there avoids overflow.
+        v = _clip_norm(v, _TANH_SATURATION / c.sqrt())
+        return stereographic.project(stereographic.expmap0(v, k=-c), k=-c, eps=eps)
+
+
+def logmap0(y: torch.Tensor, c: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Map points of the Poincaré ball to the tangent space at the origin (logarithmic map at 0).
+
+    The tangent space is a plain vector space: classification heads (linear
+    layers and softmax) work on ``logmap0(y)`` exactly as on Euclidean features,
+    and ``logmap0(expmap0(v)) == v`` for vectors inside the projection radius.
+
+    Parameters
+    ----------
+    y : Tensor of shape (..., d)
+        Points on the ball of curvature ``-c``.
+    c : float or Tensor, default=1.0
+
+    Returns
+    -------
+    v : Tensor of shape (..., d)
+        Float32 (float64 for float64 input).
+
+    Examples
+    --------
+    >>> import torch
+    >>> logmap0(expmap0(torch.tensor([[3.0, 4.0]]), c=0.1), c=0.1)
+    tensor([[3.0000, 4.0000]])
+    """
+    with _no_autocast(y):
+        y = _upcast(y)
+        return stereographic.logmap0(y, k=-_curvature(c, y))
+
+
+def poincare_distance(x: torch.Tensor, y: torch.Tensor, c: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Geodesic distance between paired rows of ``x`` and ``y`` (broadcasting), e.g. anchors and positives.
+
+    Parameters
+    ----------
+    x, y : Tensor of shape (..., d)
+        Points on the ball of curvature ``-c``, broadcastable against each other.
+    c : float or Tensor, default=1.0
+
+    Returns
+    -------
+    d : Tensor of shape (...)
+        Float32 (float64 for float64 input).
+
+    See Also
+    --------
+    pairwise_poincare_distance : every row of one set against every row of another.
+
+    Examples
+    --------
+    >>> import torch
+    >>> poincare_distance(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.5, 0.0]]))
+    tensor([1.0986])
+    """
+    with _no_autocast(x):
+        x, y = _upcast(x), _upcast(y)
+        return stereographic.dist(x, y, k=-_curvature(c, x))
+
+
+def pairwise_poincare_distance(a: torch.Tensor, b: torch.Tensor, c: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Geodesic distance of every row of ``a`` to every row of ``b``.
+
+    The closed form ``arcosh(1 + 2 c ||x - y||^2 / ((1 - c ||x||^2)(1 - c ||y||^2))) / sqrt(c)``
+    on the Gram matrix ``a @ b.T``: memory O(n m), where geoopt's broadcast
+    distance needs several (n, m, d) tensors. ``arcosh(1 + z)`` is evaluated as
+    ``log1p(z + sqrt(z (z + 2)))``, accurate for small distances. Like
+    ``torch.cdist``, squared distances come from ``||x||^2 + ||y||^2 - 2 x.y``,
+    so distances below about 1e-3 (float32) are rounding noise; identical rows
+    have distance 0 and a zero gradient.
+
+    Parameters
+    ----------
+    a : Tensor of shape (n, d)
+    b : Tensor of shape (m, d)
+        Points on the ball of curvature ``-c``.
+    c : float or Tensor, default=1.0
+
+    Returns
+    -------
+    d : Tensor of shape (n, m)
+        Float32 (float64 for float64 input).
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = torch.tensor([[0.0, 0.0], [0.5, 0.0]])
+    >>> pairwise_poincare_distance(a, a)
+    tensor([[0.0000, 1.0986],
+            [1.0986, 0.0000]])
+    """
+    with _no_autocast(a):
+        a, b = _upcast(a), _upcast(b)
+        dtype = torch.promote_types(a.dtype, b.dtype)
+        a, b = a.to(dtype), b.to(dtype)
+        c = _curvature(c, a)
+        a2 = a.pow(2).sum(dim=1, keepdim=True)
+        b2 = b.pow(2).sum(dim=1, keepdim=True)
+        squared = (a2 + b2.T - 2 * a @ b.T).clamp_min(0)
+        # Points projected inside the ball keep 1 - c||x||^2 > 0; the floor guards unprojected input.
+        tiny = torch.finfo(dtype).tiny
+        denominator = (1 - c * a2).clamp_min(tiny) * (1 - c * b2.T).clamp_min(tiny)
+        z = 2 * c * squared / denominator
+        # arcosh(1 + z) = log1p(z + sqrt(z (z + 2))); the floor keeps sqrt's gradient finite at z = 0.
+        w = z * (z + 2)
+        root = torch.where(w > _TINY_SQUARE, w.clamp_min(_TINY_SQUARE).sqrt(), torch.zeros_like(w))
+        return torch.log1p(z + root) / c.sqrt()
+
+
+def poincare_similarity(a: torch.Tensor, b: torch.Tensor, c: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Similarity of every row of ``a`` to every row of ``b`` on the ball: minus the geodesic distance.
+
+    Same call shape as :func:`sklearn_hier.nn.distances.pairwise_similarity`
+    (higher = closer), so rankings can use it in place of a Euclidean metric.
+
+    Parameters
+    ----------
+    a : Tensor of shape (n, d)
+    b : Tensor of shape (m, d)
+        Points on the ball of curvature ``-c``.
+    c : float or Tensor, default=1.0
+        Rankings depend on ``c`` only through ``sqrt(c) * a`` and ``sqrt(c) * b``.
+
+    Returns
+    -------
+    sim : Tensor of shape (n, m)
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.9, 0.0]])
+    >>> poincare_similarity(a[:1], a)
+    tensor([[-0.0000, -1.0986, -2.9444]])
+    """
+    return -pairwise_poincare_distance(a, b, c)
+
+
+class PoincareEmbedding(nn.Module):
+    """Map Euclidean features onto the Poincaré ball: norm clipping, then the exponential map at 0.
+
+    ``forward(x) = project(exp0(min(1, clip_norm / ||x||) x))``. Clipping the
+    feature norm first (Guo et al., 2022) keeps points away from the boundary,
+    where gradients vanish; the projection to norm ``(1 - eps) / sqrt(c)`` is a
+    last guard. The computation runs in float32 with autocast disabled; the
+    output is float32 (float64 for float64 input).
+
+    Parameters
+    ----------
+    c : float, default=1.0
+        Initial curvature magnitude; the ball has curvature ``-c``, ``c > 0``.
+    learn_curvature : bool, default=False
+        Whether ``c`` is learned. It is parametrised as ``c = softplus(isp_c)``
+        (geoopt's ``PoincareBall``), so it stays positive under any update; the
+        parameter ``ball.isp_c`` is Euclidean and trains with any optimizer.
+    clip_norm : float or None, default=1.0
+        Largest Euclidean feature norm before the exponential map; None turns
+        clipping off (features longer than ``15 / sqrt(c)`` still land on the
+        boundary, their direction kept).
+    eps : float or None, default=None
+        Projection margin; None picks :func:`boundary_eps` of the input's
+        dtype (and autocast state) at each call.
+
+    Attributes
+    ----------
+    ball : geoopt.PoincareBall
+        Holds the curvature.
+
+    Examples
+    --------
+    >>> import torch
+    >>> embed = PoincareEmbedding(c=1.0, clip_norm=1.0)
+    >>> y = embed(torch.tensor([[30.0, 40.0], [0.3, 0.4]]))
+    >>> y
+    tensor([[0.4570, 0.6093],
+            [0.2773, 0.3697]])
+    >>> embed.logmap0(y)  # back in the tangent space: the clipped features
+    tensor([[0.6000, 0.8000],
+            [0.3000, 0.4000]])
+    """
+
+    def __init__(
+        self, c: float = 1.0, *, learn_curvature: bool = False, clip_norm: float | None = 1.0, eps: float | None = None
+    ) -> None:
+        super().__init__()
+        if not (isinstance(c, int | float) and math.isfinite(c) and c > 0):
+            raise ValueError(f"c must be a positive finite number (the ball has curvature -c); got {c!r}.")
+        if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
+            raise ValueError(f"clip_norm must be a positive finite number or None; got {clip_norm!r}.")
+        if eps is not None and not 0 < eps < 1:
+            raise ValueError(f"eps must lie in (0, 1); got {eps!r}.")
+        self.ball = PoincareBall(c=float(c), learnable=learn_curvature)
+        self.clip_norm = clip_norm
+        self.eps = eps
+
+    @property
+    def curvature(self) -> torch.Tensor:
+        """The magnitude ``c > 0`` (a 0-d tensor, differentiable when learned)."""
+        return self.ball.c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        eps = boundary_eps(x.dtype, x.device.type) if self.eps is None else self.eps
+        with _no_autocast(x):
+            x = _upcast(x)
+            if self.clip_norm is not None:
+                x = _clip_norm(x, self.clip_norm)
+            return expmap0(x, self.curvature, eps=eps)
+
+    def logmap0(self, y: torch.Tensor) -> torch.Tensor:
+        """Tangent vectors at the origin for ball points ``y`` (what classification heads take)."""
+        return logmap0(y, self.curvature)
+
+    def extra_repr(self) -> str:
+        return f"clip_norm={self.clip_norm}, eps={self.eps}"
