@@ -41,16 +41,15 @@ Guo, Chen & Yu (2022), Clipped hyperbolic classifiers are super-hyperbolic class
 from __future__ import annotations
 
 import math
-
 import warnings
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 with warnings.catch_warnings():
     # geoopt 0.5.1 compiles its maths with torch.jit.script, deprecated in torch 2.11 but working.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
-    from geoopt import PoincareBall
     from geoopt.manifolds.stereographic import math as stereographic
 
 __all__ = [
@@ -64,6 +63,7 @@ __all__ = [
 ]
 
 HALF_PRECISION_EPS = 1e-2
+MIN_CURVATURE = 1e-5
 _EPS = {torch.float64: 1e-5, torch.float32: 4e-3}
 _HALF = (torch.float16, torch.bfloat16)
 # geoopt clamps tanh's argument at 15, where tanh is 1 in float32: a tangent
@@ -115,7 +115,8 @@ def _curvature(c: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     if not isinstance(c, torch.Tensor):
         if not (math.isfinite(c) and c > 0):
             raise ValueError(f"The curvature c must be a positive finite number (the ball has curvature -c); got {c}.")
-    return torch.as_tensor(c, device=like.device).to(like.dtype)
+        return torch.tensor(c, dtype=like.dtype, device=like.device)
+    return c.to(device=like.device, dtype=like.dtype)
 
 
 def _no_autocast(x: torch.Tensor) -> torch.autocast:
@@ -237,7 +238,7 @@ def pairwise_poincare_distance(a: torch.Tensor, b: torch.Tensor, c: float | torc
     ``log1p(z + sqrt(z (z + 2)))``, accurate for small distances. Like
     ``torch.cdist``, squared distances come from ``||x||^2 + ||y||^2 - 2 x.y``,
     so distances below about 1e-3 (float32) are rounding noise; identical rows
-    have distance 0 and a zero gradient.
+    get a distance at that noise level and a zero gradient.
 
     Parameters
     ----------
@@ -319,9 +320,12 @@ class PoincareEmbedding(nn.Module):
     c : float, default=1.0
         Initial curvature magnitude; the ball has curvature ``-c``, ``c > 0``.
     learn_curvature : bool, default=False
-        Whether ``c`` is learned. It is parametrised as ``c = softplus(isp_c)``
-        (geoopt's ``PoincareBall``), so it stays positive under any update; the
-        parameter ``ball.isp_c`` is Euclidean and trains with any optimizer.
+        Whether ``c`` is learned. It is parametrised as
+        ``c = MIN_CURVATURE + softplus(raw_curvature)`` (``MIN_CURVATURE`` = 1e-5),
+        so it stays positive under any update, even where softplus underflows
+        to 0 in float32; ``raw_curvature`` is a Euclidean parameter and trains
+        with any optimizer (no Riemannian optimizer is needed: no parameter
+        lives on the ball).
     clip_norm : float or None, default=1.0
         Largest Euclidean feature norm before the exponential map; None turns
         clipping off (features longer than ``15 / sqrt(c)`` still land on the
@@ -332,8 +336,8 @@ class PoincareEmbedding(nn.Module):
 
     Attributes
     ----------
-    ball : geoopt.PoincareBall
-        Holds the curvature.
+    raw_curvature : torch.nn.Parameter
+        0-d; trainable only when ``learn_curvature=True``.
 
     Examples
     --------
@@ -352,20 +356,23 @@ class PoincareEmbedding(nn.Module):
         self, c: float = 1.0, *, learn_curvature: bool = False, clip_norm: float | None = 1.0, eps: float | None = None
     ) -> None:
         super().__init__()
-        if not (isinstance(c, int | float) and math.isfinite(c) and c > 0):
-            raise ValueError(f"c must be a positive finite number (the ball has curvature -c); got {c!r}.")
+        if not (isinstance(c, int | float) and math.isfinite(c) and c > MIN_CURVATURE):
+            raise ValueError(f"c must be a finite number above {MIN_CURVATURE} (the ball has curvature -c); got {c!r}.")
         if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
             raise ValueError(f"clip_norm must be a positive finite number or None; got {clip_norm!r}.")
         if eps is not None and not 0 < eps < 1:
             raise ValueError(f"eps must lie in (0, 1); got {eps!r}.")
-        self.ball = PoincareBall(c=float(c), learnable=learn_curvature)
+        excess = float(c) - MIN_CURVATURE
+        # The inverse of softplus, written so that it neither overflows nor cancels for any excess > 0.
+        raw = excess + math.log(-math.expm1(-excess))
+        self.raw_curvature = nn.Parameter(torch.tensor(raw), requires_grad=learn_curvature)
         self.clip_norm = clip_norm
         self.eps = eps
 
     @property
     def curvature(self) -> torch.Tensor:
         """The magnitude ``c > 0`` (a 0-d tensor, differentiable when learned)."""
-        return self.ball.c
+        return MIN_CURVATURE + F.softplus(self.raw_curvature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         eps = boundary_eps(x.dtype, x.device.type) if self.eps is None else self.eps
