@@ -10,6 +10,7 @@ from sklearn_hier.nn.hyperbolic import (
     HALF_PRECISION_EPS,
     PoincareEmbedding,
     boundary_eps,
+    check_in_ball,
     expmap0,
     logmap0,
     pairwise_poincare_distance,
@@ -274,3 +275,14 @@ def test_module_pickles_with_its_curvature():
     clone = pickle.loads(pickle.dumps(embed))
     torch.testing.assert_close(clone(x), embed(x))
     assert float(clone.curvature.detach()) == pytest.approx(0.7)
+
+
+def test_check_in_ball_names_the_row_outside():
+    check_in_ball(_ball_points(5, 3, 2.0), c=2.0)
+    points = torch.tensor([[0.1, 0.0], [0.0, 0.2], [0.6, 0.0]])
+    check_in_ball(points, c=2.0)
+    with pytest.raises(ValueError, match=r"curvature -4, of radius 1/sqrt\(c\) = 0\.5; row 2 has norm 0\.6\."):
+        check_in_ball(points, c=4.0)
+    with pytest.raises(ValueError, match="row 0 has norm nan"):
+        check_in_ball(torch.tensor([[float("nan"), 0.0]]))
+    check_in_ball(PoincareEmbedding(clip_norm=None)(torch.full((2, 4), 1e30)))

@@ -55,6 +55,7 @@ with warnings.catch_warnings():
 __all__ = [
     "PoincareEmbedding",
     "boundary_eps",
+    "check_in_ball",
     "expmap0",
     "logmap0",
     "pairwise_poincare_distance",
@@ -103,6 +104,40 @@ def boundary_eps(dtype: torch.dtype, device_type: str = "cpu") -> float:
     if dtype in _HALF or autocast_half:
         return HALF_PRECISION_EPS
     return _EPS.get(dtype, _EPS[torch.float32])
+
+
+def check_in_ball(points: torch.Tensor, c: float | torch.Tensor = 1.0) -> None:
+    """Raise ValueError unless every row of ``points`` lies strictly inside the ball of curvature ``-c``.
+
+    The distances and the log map are meaningless (or infinite) outside the
+    ball; call this where points enter from outside (a user's embeddings, a
+    scorer's input), not inside a training loop.
+
+    Parameters
+    ----------
+    points : Tensor of shape (n, d)
+    c : float or Tensor, default=1.0
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_in_ball(torch.tensor([[0.5, 0.0]]))
+    >>> check_in_ball(torch.tensor([[0.5, 0.0], [3.0, 4.0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: Points must lie inside the Poincaré ball of curvature -1, of radius 1/sqrt(c) = 1; row 1 has norm 5.
+    """
+    points = _upcast(points.detach())
+    c = _curvature(c, points)
+    radius = float(c.rsqrt())
+    norms = points.norm(dim=-1) if points.ndim else points.abs()
+    outside = ~(norms < radius)
+    if bool(outside.any()):
+        row = int(outside.reshape(-1).nonzero()[0])
+        raise ValueError(
+            f"Points must lie inside the Poincaré ball of curvature -{float(c):.4g}, of radius 1/sqrt(c) = "
+            f"{radius:.4g}; row {row} has norm {float(norms.reshape(-1)[row]):.4g}."
+        )
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -295,6 +330,8 @@ def poincare_similarity(a: torch.Tensor, b: torch.Tensor, c: float | torch.Tenso
     Returns
     -------
     sim : Tensor of shape (n, m)
+        Rows outside the ball give meaningless (possibly infinite) values:
+        check input once with :func:`check_in_ball`.
 
     Examples
     --------
@@ -387,4 +424,7 @@ class PoincareEmbedding(nn.Module):
         return logmap0(y, self.curvature)
 
     def extra_repr(self) -> str:
-        return f"clip_norm={self.clip_norm}, eps={self.eps}"
+        c = float(self.curvature.detach())
+        return (
+            f"c={c:.4g}, learn_curvature={self.raw_curvature.requires_grad}, clip_norm={self.clip_norm}, eps={self.eps}"
+        )
