@@ -202,6 +202,11 @@ def test_gradient_is_zero_at_coincident_points():
     p = _ball_points(5, 3, 1.0).requires_grad_(True)
     pairwise_poincare_distance(p, p.detach()).diagonal().sum().backward()
     assert torch.equal(p.grad, torch.zeros_like(p))
+    p.grad = None
+    d = poincare_distance(p, p.detach().clone())
+    assert torch.equal(d, torch.zeros_like(d))
+    d.sum().backward()
+    assert torch.equal(p.grad, torch.zeros_like(p))
 
 
 def test_bf16_autocast_computes_in_float32():
