@@ -147,6 +147,13 @@ def _upcast(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype == torch.float64 else x.to(torch.float32)
 
 
+def _upcast_pair(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both in float32, or both in float64 when either is."""
+    x, y = _upcast(x), _upcast(y)
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    return x.to(dtype), y.to(dtype)
+
+
 def _curvature(c: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """``c`` as a tensor on ``like``'s device and dtype; a number must be positive."""
     if not isinstance(c, torch.Tensor):
@@ -279,9 +286,7 @@ def poincare_distance(x: torch.Tensor, y: torch.Tensor, c: float | torch.Tensor 
     tensor([1.0986])
     """
     with _no_autocast(x):
-        x, y = _upcast(x), _upcast(y)
-        dtype = torch.promote_types(x.dtype, y.dtype)
-        x, y = x.to(dtype), y.to(dtype)
+        x, y = _upcast_pair(x, y)
         squared = (x - y).pow(2).sum(dim=-1)
         return _geodesic_distance(squared, x.pow(2).sum(dim=-1), y.pow(2).sum(dim=-1), _curvature(c, x))
 
@@ -292,10 +297,10 @@ def pairwise_poincare_distance(a: torch.Tensor, b: torch.Tensor, c: float | torc
     The closed form (module docstring) on the Gram matrix ``a @ b.T``: memory
     O(n m), where geoopt's broadcast distance needs several (n, m, d) tensors
     (n=256, m=4096, d=256 on a busy 2-core CPU: 26-47 ms against 4-5 s and
-    3 GB of peak memory, ``benchmarks/bench_hyperbolic.py``). Like ``torch.cdist``, squared
-    distances come from ``||x||^2 + ||y||^2 - 2 x.y``, so distances below
-    about 1e-3 (float32) are rounding noise; identical rows get a distance at
-    that noise level and a zero gradient.
+    3 GB of peak memory, ``benchmarks/bench_hyperbolic.py``). Like
+    ``torch.cdist``, squared distances come from ``||x||^2 + ||y||^2 - 2 x.y``,
+    so distances below about 1e-3 (float32) are rounding noise; identical rows
+    get a distance at that noise level and a zero gradient.
 
     Parameters
     ----------
@@ -318,9 +323,7 @@ def pairwise_poincare_distance(a: torch.Tensor, b: torch.Tensor, c: float | torc
             [1.0986, 0.0000]])
     """
     with _no_autocast(a):
-        a, b = _upcast(a), _upcast(b)
-        dtype = torch.promote_types(a.dtype, b.dtype)
-        a, b = a.to(dtype), b.to(dtype)
+        a, b = _upcast_pair(a, b)
         a2 = a.pow(2).sum(dim=1, keepdim=True)
         b2 = b.pow(2).sum(dim=1, keepdim=True).T
         squared = (a2 + b2 - 2 * a @ b.T).clamp_min(0)
