@@ -1,4 +1,4 @@
-"""Pairwise Poincaré distance: geoopt's broadcast ``dist`` against our Gram-matrix closed form.
+"""Poincaré-ball maths: our closed forms against geoopt's (distances, and graph breaks under torch.compile).
 
 Why ``pairwise_poincare_distance`` is not a call to geoopt: ``PoincareBall.dist``
 takes paired rows, so an (n, m) block needs ``x[:, None]`` against ``y[None]``,
@@ -9,6 +9,11 @@ resident memory the call added (``ru_maxrss``), and the largest error against
 the float64 closed form (points drawn up to norm 0.99 of the unit ball, float32
 input). The paired rows ("_paired": m pairs, the first point of ``a`` against
 every point of ``b``) show the float32 accuracy of the paired distance.
+
+Graph breaks: ``torch._dynamo.explain`` on exp0 -> distance -> log0, geoopt's
+``PoincareBall`` methods against ours. geoopt's maps branch on the sign of the
+curvature (``if torch.all(...)``), which breaks the graph (and synchronises
+with the host on a GPU).
 "load" is the 1-minute load average at the end: the cores are shared.
 
 Run: python benchmarks/bench_hyperbolic.py [--n 256 --m 4096 --d 256]
@@ -62,6 +67,30 @@ def one(method, n, m, d):
     return {"method": method, "seconds": seconds, "peak_added_mb": added_mb, "max_abs_error": error}
 
 
+def graph_breaks():
+    """Graph breaks of exp0 -> pairwise distance -> log0, geoopt's and ours."""
+    from torch import _dynamo
+
+    from sklearn_hier.nn.hyperbolic import expmap0, logmap0, pairwise_poincare_distance
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import geoopt
+
+    ball = geoopt.PoincareBall(c=1.0)
+
+    def theirs(v):
+        y = ball.expmap0(v)
+        return ball.dist(y[:, None], y[None]), ball.logmap0(y)
+
+    def ours(v):
+        y = expmap0(v)
+        return pairwise_poincare_distance(y, y), logmap0(y)
+
+    v = torch.randn(8, 4)
+    return {name: _dynamo.explain(fn)(v).graph_break_count for name, fn in (("geoopt", theirs), ("ours", ours))}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=256)
@@ -81,6 +110,7 @@ def main():
             f"{row['method']:>17}: {row['seconds'] * 1e3:8.1f} ms, peak +{row['peak_added_mb']:7.0f} MB, "
             f"max |error| {row['max_abs_error']:.1e}, load {os.getloadavg()[0]:.1f}"
         )
+    print("graph breaks of exp0 -> distance -> log0 under torch.compile:", graph_breaks())
 
 
 if __name__ == "__main__":

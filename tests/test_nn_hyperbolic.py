@@ -307,3 +307,18 @@ def test_check_in_ball_names_the_row_outside():
     with pytest.raises(ValueError, match="row 0 has norm nan"):
         check_in_ball(torch.tensor([[float("nan"), 0.0]]))
     check_in_ball(PoincareEmbedding(clip_norm=None)(torch.full((2, 4), 1e30)))
+
+
+def test_compiles_as_one_graph():
+    # fullgraph=True raises on a graph break (e.g. a branch on a tensor's value).
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 4), PoincareEmbedding(learn_curvature=True))
+    x = torch.randn(6, 8)
+
+    def embed_and_measure(inputs):
+        y = net(inputs)
+        return y, pairwise_poincare_distance(y, y), poincare_distance(y[:3], y[3:]), logmap0(y)
+
+    compiled = torch.compile(embed_and_measure, fullgraph=True, backend="eager")
+    for got, expected in zip(compiled(x), embed_and_measure(x), strict=True):
+        torch.testing.assert_close(got, expected)

@@ -15,12 +15,15 @@ The geodesic distance is
 
     d(x, y) = arcosh(1 + 2 c ||x - y||^2 / ((1 - c ||x||^2) (1 - c ||y||^2))) / sqrt(c).
 
-The maps and the projection are geoopt's (``geoopt.manifolds.stereographic.math``
-with sectional curvature ``k = -c``). The distances are the closed form above,
-one helper for paired rows and for ``(n, m)`` blocks, because geoopt's
-broadcast distance materialises several ``(n, m, d)`` tensors and loses up to
-1e-3 in float32 near the boundary (``benchmarks/bench_hyperbolic.py``); the
-tests check both against geoopt's values.
+These closed forms are written here rather than called from geoopt, for
+three measured reasons: geoopt's maps branch on the sign of the curvature
+(``if torch.all(k < 0)``), a host synchronisation on every call on a GPU and
+a graph break under ``torch.compile`` (4 in exp0 -> distance -> log0), where
+this module has none; its broadcast distance materialises several ``(n, m, d)`` tensors
+for an ``(n, m)`` block; and in float32 its distance loses up to 1e-3 near the
+boundary (``benchmarks/bench_hyperbolic.py``). geoopt 0.5.1 also relies on
+``torch.jit.script``, deprecated in torch 2.11. The tests check every map and
+distance against geoopt's values and against the closed forms.
 
 Numerical safety, where the ball's maths breaks down near its boundary:
 
@@ -43,16 +46,10 @@ Guo, Chen & Yu (2022), Clipped hyperbolic classifiers are super-hyperbolic class
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-with warnings.catch_warnings():
-    # geoopt 0.5.1 compiles its maths with torch.jit.script, deprecated in torch 2.11 but working.
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
-    from geoopt.manifolds.stereographic import math as stereographic
 
 __all__ = [
     "PoincareEmbedding",
@@ -69,9 +66,13 @@ HALF_PRECISION_EPS = 1e-2
 MIN_CURVATURE = 1e-5
 _EPS = {torch.float64: 1e-5, torch.float32: 4e-3}
 _HALF = (torch.float16, torch.bfloat16)
-# geoopt clamps tanh's argument at 15, where tanh is 1 in float32: a tangent
-# vector longer than 15 / sqrt(c) lands on the boundary whatever its length.
+# tanh(15) is 1 in float32: a tangent vector longer than 15 / sqrt(c) lands on
+# the boundary whatever its length.
 _TANH_SATURATION = 15.0
+# Norms are floored here (as in geoopt) so that v / ||v|| stays finite at v = 0.
+_MIN_NORM = 1e-15
+# artanh's argument is capped here (as in geoopt): artanh(1) is infinite.
+_MAX_ARTANH = 1 - 1e-7
 # Below this a squared distance is treated as zero: the square root's gradient stays finite.
 _TINY_SQUARE = 1e-15
 
@@ -211,8 +212,11 @@ def expmap0(v: torch.Tensor, c: float | torch.Tensor = 1.0, *, eps: float | None
         v = _upcast(v)
         c = _curvature(c, v)
         # Past the saturation length exp0 only keeps the direction; clipping there avoids overflow.
-        v = _clip_norm(v, _TANH_SATURATION / c.sqrt())
-        return stereographic.project(stereographic.expmap0(v, k=-c), k=-c, eps=eps)
+        sqrt_c = c.sqrt()
+        v = _clip_norm(v, _TANH_SATURATION / sqrt_c)
+        scaled_norm = sqrt_c * v.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
+        # The projection onto the ball of radius (1 - eps) / sqrt(c) is a norm clip.
+        return _clip_norm(torch.tanh(scaled_norm) * v / scaled_norm, (1 - eps) / sqrt_c)
 
 
 def logmap0(y: torch.Tensor, c: float | torch.Tensor = 1.0) -> torch.Tensor:
@@ -241,7 +245,8 @@ def logmap0(y: torch.Tensor, c: float | torch.Tensor = 1.0) -> torch.Tensor:
     """
     with _no_autocast(y):
         y = _upcast(y)
-        return stereographic.logmap0(y, k=-_curvature(c, y))
+        scaled_norm = _curvature(c, y).sqrt() * y.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
+        return torch.atanh(scaled_norm.clamp_max(_MAX_ARTANH)) * y / scaled_norm
 
 
 def _geodesic_distance(squared: torch.Tensor, x2: torch.Tensor, y2: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -296,7 +301,7 @@ def pairwise_poincare_distance(a: torch.Tensor, b: torch.Tensor, c: float | torc
 
     The closed form (module docstring) on the Gram matrix ``a @ b.T``: memory
     O(n m), where geoopt's broadcast distance needs several (n, m, d) tensors
-    (n=256, m=4096, d=256 on a busy 2-core CPU: 26-47 ms against 4-5 s and
+    (n=256, m=4096, d=256 on a busy 2-core CPU: 26-47 ms against 4-8 s and
     3 GB of peak memory, ``benchmarks/bench_hyperbolic.py``). Like
     ``torch.cdist``, squared distances come from ``||x||^2 + ||y||^2 - 2 x.y``,
     so distances below about 1e-3 (float32) are rounding noise; identical rows
