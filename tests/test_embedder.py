@@ -255,7 +255,7 @@ def _bad_inputs():
         ("not a leaf", dict(taxonomy=Taxonomy.from_paths(["a/i/1"])), X, y, "Unknown label 'a/i/2'"),
         ("internal node", dict(), X, np.where(np.arange(len(y)) == 0, "a/i", y), "internal node"),
         ("nested", dict(module__n_features=3), X, y, "module__n_features cannot be set"),
-        ("typo", dict(modul__hidden=(3,)), X, y, "unexpected argument"),
+        ("typo", dict(modul__hidden=(3,)), X, y, "Invalid parameter .modul__hidden."),
     ]
 
 
@@ -323,7 +323,7 @@ def test_validation_loss_leaves_the_triplet_term_out(blobs):
 def test_without_validation_the_callbacks_monitor_the_training_loss(blobs):
     (X, y), _ = blobs
     emb = HierarchicalEmbedder(valid_size=None, max_epochs=2, **FAST).fit(X, y)
-    callbacks = dict(emb.callbacks_)
+    callbacks = dict(emb.net_.callbacks_)
     assert callbacks["early_stopping"].monitor == "train_loss"
     assert callbacks["lr_scheduler"].monitor == "train_loss"
     assert "valid_loss" not in emb.history[-1]
@@ -353,8 +353,9 @@ def test_class_weights_follow_the_parameter(blobs):
     emb = HierarchicalEmbedder(losses="L", class_weight="balanced", max_epochs=2, **FAST).fit(X, y)
     weight = emb.criterion_.terms["L"].class_weight
     assert weight is not None and weight.shape == (8,) and float(weight.sum()) == pytest.approx(1.0)
-    emb.set_params(class_weight=None).partial_fit(X, y)
-    assert emb.criterion_.terms["L"].class_weight is None
+    emb.set_params(class_weight=None).partial_fit(X, y)  # the fitted net keeps its settings until refit
+    assert emb.criterion_.terms["L"].class_weight is not None
+    assert emb.fit(X, y).criterion_.terms["L"].class_weight is None
 
 
 # ------------------------------------------------------- prediction
@@ -449,16 +450,17 @@ def test_nested_parameters_and_callbacks_by_name(blobs):
     emb.set_params(module__hidden=(5,), callbacks__early_stopping__patience=7, callbacks__lr_scheduler=None)
     emb.fit(X, y)
     assert emb.module_.backbone.layers[0].out_features == 5
-    callbacks = dict(emb.callbacks_)
+    callbacks = dict(emb.net_.callbacks_)
     assert callbacks["early_stopping"].patience == 7 and "lr_scheduler" not in callbacks
     assert callbacks["gradient_clipping"].gradient_clip_value == 1.0
-    assert emb.optimizer_.param_groups[0]["weight_decay"] == 1e-5
+    assert emb.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-5
 
 
-def test_default_patience_follows_the_paper():
-    callbacks = dict(HierarchicalEmbedder(losses="PL").get_default_callbacks())
+def test_default_patience_follows_the_paper(blobs):
+    (X, y), _ = blobs
+    callbacks = dict(HierarchicalEmbedder(losses="PL", max_epochs=1, **FAST).fit(X, y).net_.callbacks_)
     assert (callbacks["early_stopping"].patience, callbacks["lr_scheduler"].kwargs["patience"]) == (100, 50)
-    callbacks = dict(HierarchicalEmbedder(losses="PL+T").get_default_callbacks())
+    callbacks = dict(HierarchicalEmbedder(losses="PL+T", max_epochs=1, **FAST).fit(X, y).net_.callbacks_)
     assert (callbacks["early_stopping"].patience, callbacks["lr_scheduler"].kwargs["patience"]) == (500, 250)
     assert callbacks["lr_scheduler"].kwargs["factor"] == 0.6 and callbacks["early_stopping"].monitor == "valid_loss"
 
@@ -611,6 +613,6 @@ def test_per_level_predictions_need_trained_per_level_heads(blobs):
     (X, y), _ = blobs
     emb = HierarchicalEmbedder(losses="L", embedding_dim=4, max_epochs=1, device="cpu", verbose=0, random_state=0)
     emb.fit(X, y)
-    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses='L'"):
+    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses={'L': 1.0}"):
         emb.predict_level(X, level=1, source="level")
     assert set(emb.predict_level(X, level=1)) <= set(emb.taxonomy_.levels[1])  # "auto" walks the leaf head up

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["HeadOutputs", "HierarchicalHeads"]
+__all__ = ["HEAD_NAMES", "HeadOutputs", "HierarchicalHeads", "leaf_log_scores"]
+
+HEAD_NAMES = ("leaf", "levels", "nodes")
 
 
 class HeadOutputs(NamedTuple):
@@ -86,3 +90,48 @@ class HierarchicalHeads(nn.Module):
             levels={d: self.levels[str(d)](z) for d in self.level_depths},
             nodes=self.nodes(z),
         )
+
+
+def leaf_log_scores(outputs: HeadOutputs, taxonomy: Taxonomy, head: str = "leaf") -> torch.Tensor:
+    """(B, n_leaves) log-scores of the leaves, read from one head.
+
+    Parameters
+    ----------
+    outputs : HeadOutputs
+    taxonomy : Taxonomy
+        The tree the heads were built from.
+    head : {"leaf", "levels", "nodes"}, default="leaf"
+        ``"leaf"``: the leaf logits; ``"levels"``: the log of the product of
+        the per-level probabilities along each leaf's path; ``"nodes"``: the
+        Bernoulli log-likelihood of each leaf's path multi-hot vector under the
+        node head. A softmax over the columns gives leaf probabilities.
+
+    Returns
+    -------
+    scores : Tensor of shape (B, taxonomy.n_leaves)
+        Columns follow ``taxonomy.leaves``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
+    >>> out = HierarchicalHeads(tax, embedding_dim=4)(torch.zeros(1, 4))
+    >>> leaf_log_scores(out, tax, "levels").shape
+    torch.Size([1, 3])
+    """
+    if head == "leaf":
+        return outputs.leaf
+    device = outputs.leaf.device
+    if head == "levels":
+        table = torch.as_tensor(np.array(taxonomy.leaf_level_codes()), device=device)
+        scores = torch.zeros_like(outputs.leaf)
+        for depth, logits in outputs.levels.items():
+            column = table[:, depth - 1]
+            on_path = column >= 0
+            scores[:, on_path] += F.log_softmax(logits, dim=1)[:, column[on_path]]
+        return scores
+    if head == "nodes":
+        hot = torch.as_tensor(taxonomy.path_multi_hot(list(taxonomy.leaves)), device=device)
+        return F.logsigmoid(outputs.nodes) @ hot.T + F.logsigmoid(-outputs.nodes) @ (1 - hot).T
+    raise ValueError(f"head must be one of {HEAD_NAMES}; got {head!r}.")
