@@ -172,8 +172,7 @@ class EmbeddingNet(NeuralNet):
             x = torch.cat([x, x.new_zeros((self.batch_size - n, *x.shape[1:]))])
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
             z, outputs = self.module_(x, **fit_params)
-        levels = {d: t[:n].float() for d, t in outputs.levels.items()}
-        return z[:n].float(), HeadOutputs(leaf=outputs.leaf[:n].float(), levels=levels, nodes=outputs.nodes[:n].float())
+        return z[:n].float(), outputs[:n].to(torch.float32)
 
     def get_loss(self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False) -> torch.Tensor:
         """The weighted loss; triplet terms and class weights count in training only (the paper's validation)."""

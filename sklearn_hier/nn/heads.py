@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +17,13 @@ __all__ = ["HEAD_NAMES", "HeadOutputs", "HierarchicalHeads", "leaf_log_scores"]
 HEAD_NAMES = ("leaf", "levels", "nodes")
 
 
-class HeadOutputs(NamedTuple):
+@dataclass(frozen=True)
+class HeadOutputs:
     """Logits of the three kinds of head, for one batch.
+
+    Not a tuple, so that skorch can handle it as it handles a tensor: its
+    ``to_device`` calls :meth:`to`, and its ``forward`` joins the batches with
+    ``torch.cat``, which :meth:`__torch_function__` answers field by field.
 
     Attributes
     ----------
@@ -40,6 +46,25 @@ class HeadOutputs(NamedTuple):
     leaf: torch.Tensor
     levels: dict[int, torch.Tensor]
     nodes: torch.Tensor
+
+    def to(self, *args: Any, **kwargs: Any) -> HeadOutputs:
+        """Every logit tensor moved or cast like :meth:`torch.Tensor.to`."""
+        levels = {d: t.to(*args, **kwargs) for d, t in self.levels.items()}
+        return HeadOutputs(self.leaf.to(*args, **kwargs), levels, self.nodes.to(*args, **kwargs))
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if func is not torch.cat:
+            return NotImplemented
+        parts, dim = args[0], (kwargs or {}).get("dim", args[1] if len(args) > 1 else 0)
+        if dim != 0 or not all(isinstance(p, HeadOutputs) for p in parts):
+            return NotImplemented
+        levels = {d: torch.cat([p.levels[d] for p in parts]) for d in parts[0].levels}
+        return HeadOutputs(torch.cat([p.leaf for p in parts]), levels, torch.cat([p.nodes for p in parts]))
+
+    def __getitem__(self, rows: Any) -> HeadOutputs:
+        """The logits of the samples at ``rows``."""
+        return HeadOutputs(self.leaf[rows], {d: t[rows] for d, t in self.levels.items()}, self.nodes[rows])
 
 
 class HierarchicalHeads(nn.Module):
