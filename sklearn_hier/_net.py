@@ -27,7 +27,7 @@ from skorch.callbacks import (
 from skorch.utils import to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from sklearn_hier._training import MinedBatches, SequentialBatches, TensorData, TripletBatches
+from sklearn_hier._training import EpochView, MinedBatches, SequentialBatches, TensorData, TripletBatches
 from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner, Targets
 
 __all__ = ["EmbeddingNet", "EpochClassWeights"]
@@ -145,24 +145,29 @@ class EmbeddingNet(NeuralNet):
         return callbacks
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> tuple[Any, Any]:
-        """skorch's split, then each part copied to the device once (batches are gathered there)."""
+        """skorch's split, each part copied to the device once; the training part as an :class:`EpochView`.
+
+        The view's length counts the clips an epoch gathers, so that skorch's
+        ``len(dataset) / iterator_train__batch_size`` (e.g. ``ProgressBar``'s
+        total) is the number of training batches.
+        """
         train, valid = super().get_split_datasets(X, y, **fit_params)
-        if isinstance(train, TensorData):
-            train = train.to(self.device)
-            valid = None if valid is None else valid.to(self.device)
-        return train, valid
+        if not isinstance(train, TensorData):
+            return train, valid
+        train = train.to(self.device)
+        if self.triplets == "tree":
+            self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch)
+        else:
+            self.train_batches_ = MinedBatches(train, self.taxonomy, self.triplets_per_batch)
+        return EpochView(self.train_batches_), None if valid is None else valid.to(self.device)
 
     def get_iterator(self, dataset: Any, training: bool = False) -> Any:
-        """Tree-triplet or mined batches for training, consecutive batches otherwise (skorch's for other data)."""
-        if not isinstance(dataset, TensorData):
-            return super().get_iterator(dataset, training=training)
-        if not training:
+        """The epoch's training batches, consecutive batches of clips otherwise (skorch's for other data)."""
+        if isinstance(dataset, EpochView):
+            return dataset.batches
+        if isinstance(dataset, TensorData):
             return SequentialBatches(dataset, self.batch_size)
-        if self.triplets == "tree":
-            self.train_batches_ = TripletBatches(dataset, self.taxonomy, self.triplets_per_batch)
-        else:
-            self.train_batches_ = MinedBatches(dataset, self.taxonomy, self.triplets_per_batch)
-        return self.train_batches_
+        return super().get_iterator(dataset, training=training)
 
     def infer(self, x: Any, **fit_params: Any) -> tuple[torch.Tensor, HeadOutputs]:
         """Embeddings and head logits of a batch, float32, on the device (padded to ``batch_size`` in eval mode)."""

@@ -27,6 +27,7 @@ __all__ = [
     "EmbeddingNetwork",
     "MinedBatches",
     "SequentialBatches",
+    "EpochView",
     "TensorData",
     "TripletBatches",
     "leaf_stratified_split",
@@ -289,6 +290,38 @@ def _offline_triplets(k: int, device: torch.device) -> tuple[torch.Tensor, torch
     return first, first + k, first + 2 * k
 
 
+def clips_per_batch(triplets: str, triplets_per_batch: int, m_per_leaf: int = 4) -> int:
+    """Clips in a training batch: ``3k`` for tree triplets, ``3k`` rounded to a multiple of ``m_per_leaf`` when mined.
+
+    Examples
+    --------
+    >>> clips_per_batch("tree", 32), clips_per_batch("batch_hard", 32)
+    (96, 96)
+    """
+    if triplets == "tree":
+        return 3 * triplets_per_batch
+    return m_per_leaf * max(1, round(3 * triplets_per_batch / m_per_leaf))
+
+
+class EpochView(Dataset):
+    """The training set as one epoch sees it: its length counts the clips a pass gathers.
+
+    skorch sizes an epoch as ``len(dataset) / batch_size`` (e.g. its
+    ``ProgressBar``); with ``iterator_train__batch_size`` set to
+    :func:`clips_per_batch`, this length makes that the number of training
+    batches. The net iterates ``batches``.
+    """
+
+    def __init__(self, batches: _EpochBatches) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return self.batches.clips_per_epoch
+
+    def __getitem__(self, i: int) -> Any:
+        raise TypeError("An EpochView is iterated by batches (net.get_iterator), not indexed.")
+
+
 class _EpochBatches:
     """Training batches drawn afresh for each pass; :meth:`plan_epoch` draws the next pass ahead of it.
 
@@ -300,6 +333,11 @@ class _EpochBatches:
 
     n_leaves: int
     _planned: Any = None
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """Clips one pass gathers (a clip may count more than once), ``len(self) * clips_per_batch`` at most."""
+        raise NotImplementedError
 
     def plan_epoch(self) -> np.ndarray:
         """Draw the next pass (once) and return how often each leaf occurs in it."""
@@ -350,8 +388,12 @@ class TripletBatches(_EpochBatches):
         self._rng = np.random.default_rng(data.seed)
 
     def __len__(self) -> int:
-        n = self.sampler.n_triplets
-        return -(-n // self.k) if n else -(-len(self.data) // (3 * self.k))
+        return -(-self.clips_per_epoch // (3 * self.k))
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """``3 * n_triplets``, or every clip once when the tree allows no triplet."""
+        return 3 * self.sampler.n_triplets or len(self.data)
 
     def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         if self.sampler.n_triplets == 0:
@@ -397,7 +439,7 @@ class MinedBatches(_EpochBatches):
 
     def __init__(self, data: TensorData, taxonomy: Any, triplets_per_batch: int, m_per_leaf: int = 4) -> None:
         self.data = data
-        batch_size = m_per_leaf * max(1, round(3 * triplets_per_batch / m_per_leaf))
+        batch_size = clips_per_batch("mined", triplets_per_batch, m_per_leaf)
         self.sampler = HierarchicalBatchSampler(
             taxonomy, data.leaf_codes, batch_size=batch_size, m_per_leaf=m_per_leaf, random_state=data.seed
         )
@@ -405,6 +447,11 @@ class MinedBatches(_EpochBatches):
 
     def __len__(self) -> int:
         return len(self.sampler)
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """Batches times their nominal size (a batch holds fewer clips when the leaves are few)."""
+        return len(self.sampler) * self.sampler.batch_size
 
     def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         batches = list(self.sampler)

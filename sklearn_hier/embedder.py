@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 from sklearn_hier._device import check_device
 from sklearn_hier._net import EmbeddingNet
-from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, output_width
+from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, clips_per_batch, output_width
 from sklearn_hier.nn import (
     MLP,
     ConvModel,
@@ -560,6 +560,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             for name, value in self._nested(prefix).items()
         }
         passed.setdefault("optimizer__weight_decay", self.weight_decay)
+        passed["iterator_train__batch_size"] = clips_per_batch(self.triplets, self.triplets_per_batch)
         return EmbeddingNet(
             module,
             criterion,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from _blobs import FAST, tree_blobs
 from sklearn.base import clone
-from skorch.callbacks import Callback, Checkpoint, LoadInitState
+from skorch.callbacks import Callback, Checkpoint, LoadInitState, ProgressBar
 
 from sklearn_hier._net import EmbeddingNet
 from sklearn_hier.embedder import HierarchicalEmbedder
@@ -111,3 +111,18 @@ def test_a_user_callback_sees_every_training_batch(data):
     counter = _Count()
     emb = HierarchicalEmbedder(max_epochs=2, callbacks=[("count", counter)], random_state=0, **FAST).fit(X, y)
     assert counter.batches_ == sum(emb.history_[:, "train_batch_count"]) > 0
+
+
+class _Totals(ProgressBar):
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self.totals_ = [*getattr(self, "totals_", []), self.pbar_.total]
+
+
+@pytest.mark.parametrize("triplets", ["tree", "batch_hard"])
+def test_progress_bar_total_is_the_number_of_batches(data, triplets):
+    X, y = data
+    progress = _Totals()
+    emb = HierarchicalEmbedder(max_epochs=2, triplets=triplets, callbacks=[("progress", progress)], **FAST).fit(X, y)
+    batches = [epoch["train_batch_count"] + epoch["valid_batch_count"] for epoch in emb.history_]
+    assert progress.totals_ == batches
