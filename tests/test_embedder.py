@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from sklearn_hier._training import TensorData, TripletBatches, leaf_stratified_split
+from sklearn_hier._training import LeafSplit, TensorData, TripletBatches, leaf_stratified_split
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.metrics import hierarchical_ndcg_score, mean_normalized_rank
 from sklearn_hier.taxonomy import Taxonomy
@@ -316,6 +316,34 @@ def test_triplet_batches_follow_the_anchor_positive_negative_layout():
         lca_ap = [(c[i] == c[j]).cumprod().sum() for i, j in zip(a.tolist(), p.tolist(), strict=True)]
         lca_an = [(c[i] == c[j]).cumprod().sum() for i, j in zip(a.tolist(), n.tolist(), strict=True)]
         assert all(x > z for x, z in zip(lca_ap, lca_an, strict=True))
+
+
+def test_epoch_plans_are_drawn_once_and_in_the_same_order_as_iteration():
+    tax = Taxonomy.from_paths(LEAVES)
+    data = TensorData.from_arrays(np.arange(32, dtype=np.float32)[:, None], np.repeat(np.arange(8), 4), "cpu", seed=3)
+    ahead, plain = TripletBatches(data, tax, triplets_per_batch=5), TripletBatches(data, tax, triplets_per_batch=5)
+    counts = ahead.plan_epoch()
+    assert counts is ahead.plan_epoch()  # drawn once
+    first = list(ahead)
+    assert len(first) == len(ahead) and counts.sum() == sum(len(X) for X, _ in first) == ahead.clips_per_epoch
+    for (X_ahead, _), (X_plain, _) in zip(first, list(plain), strict=True):  # planning ahead draws nothing extra
+        assert torch.equal(X_ahead, X_plain)
+    assert not torch.equal(torch.cat([X for X, _ in ahead]), torch.cat([X for X, _ in first]))  # a fresh epoch
+
+
+def test_leaf_split_is_the_stratified_split_of_the_dataset():
+    codes = np.repeat(np.arange(4), [5, 5, 3, 2])
+    data = TensorData.from_arrays(np.arange(15, dtype=np.float32)[:, None], codes, "cpu", seed=1)
+    train, valid = LeafSplit(0.2, random_state=0)(data)
+    expected_train, expected_valid = leaf_stratified_split(codes, 0.2, random_state=0)
+    assert np.array_equal(train.X[:, 0].numpy(), expected_train) and np.array_equal(
+        valid.leaf_codes, codes[expected_valid]
+    )
+    assert train.seed == 1
+
+
+def test_a_fitted_model_keeps_no_training_batches(fitted):
+    assert fitted.net_.train_batches_ is None  # they hold the training clips; a pickled model must not
 
 
 def test_class_weights_follow_the_parameter(blobs):

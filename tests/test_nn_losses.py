@@ -19,6 +19,8 @@ from sklearn_hier.nn.losses import (
     SoftLabelCrossEntropy,
     Targets,
     TripletMarginLoss,
+    loss_term_class,
+    loss_term_names,
     parse_losses,
     register_loss_term,
 )
@@ -332,3 +334,27 @@ def test_registry_adds_a_term_by_name(monkeypatch, toy, batch):
         register_loss_term("other", torch.nn.MSELoss)
     with pytest.raises(ValueError, match="identifier"):
         register_loss_term("two words", _MeanNorm)
+
+
+def test_hierarchical_loss_takes_ready_built_terms(toy, batch):
+    term = _MeanNorm(toy, scale=2.0)
+    loss = HierarchicalLoss({"L": 1.0, "T": 0.5}, toy, terms={"t": TripletMarginLoss(toy, margin=0.7)})
+    assert loss.terms["T"].margin == 0.7 and isinstance(loss.terms["L"], LeafCrossEntropy)
+    with pytest.raises(ValueError, match="the spec does not"):
+        HierarchicalLoss("L", toy, terms={"PL": term})
+    with pytest.raises(TypeError, match="must be a LossTerm instance"):
+        HierarchicalLoss("L", toy, terms={"L": torch.nn.MSELoss()})
+
+
+def test_terms_declare_what_they_read_and_train():
+    declared = {name: (loss_term_class(name).uses_triplets, loss_term_class(name).head) for name in loss_term_names()}
+    assert declared == {
+        "B": (False, "nodes"),
+        "HXE": (False, "leaf"),
+        "L": (False, "leaf"),
+        "PL": (False, "levels"),
+        "SOFT": (False, "leaf"),
+        "T": (True, None),
+    }
+    with pytest.raises(ValueError, match="Unknown loss term 'X'"):
+        loss_term_class("X")
