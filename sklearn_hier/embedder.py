@@ -37,6 +37,7 @@ from sklearn_hier.nn import (
     parse_losses,
 )
 from sklearn_hier.nn.distances import SIMILARITIES
+from sklearn_hier.nn.heads import HEAD_NAMES
 from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["HierarchicalEmbedder"]
@@ -46,8 +47,17 @@ __all__ = ["HierarchicalEmbedder"]
 NET_PREFIXES = ("module", "criterion", "optimizer", "callbacks", "compile")
 # A 2-D X this wide is taken for raw waveforms (0.1 s of 44.1 kHz audio is 4410 samples), not features.
 WAVEFORM_MIN_FEATURES = 4000
-# Heads in the order predict prefers them: the leaf head answers directly; the others by decoding.
-_HEAD_PREFERENCE = ("leaf", "levels", "nodes")
+# What fit decides; a failed or interrupted fit leaves none of it behind.
+_FITTED = (
+    "net_",
+    "taxonomy_",
+    "classes_",
+    "input_shape_",
+    "loss_spec_",
+    "device_",
+    "leaf_source_",
+    "level_heads_trained_",
+)
 
 
 @contextmanager
@@ -490,7 +500,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return self._continue(X, y, fit_params)
 
     def _fit_new(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
-        vars(self).pop("net_", None)  # a refit that fails leaves no stale model behind
+        self._forget_fit()  # a refit that fails leaves no stale model behind
         X = self._validate_X(X, reset=True)
         y = self._validate_y(y, X)
         self._check_nested_prefixes()
@@ -510,7 +520,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.taxonomy_, self.classes_, self.input_shape_ = taxonomy, classes, tuple(X.shape[1:])
         self.loss_spec_, self.device_ = spec, device
         heads = _trained_heads(spec)
-        self.leaf_source_ = next((head for head in _HEAD_PREFERENCE if head in heads), None)
+        # The leaf head answers directly, so it is preferred; then the level heads, then the node head.
+        self.leaf_source_ = next((head for head in HEAD_NAMES if head in heads), None)
         self.level_heads_trained_ = "levels" in heads
         self.net_ = net
         return self
@@ -523,9 +534,13 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         try:
             self.net_.partial_fit(data, None, **fit_params)
         except KeyboardInterrupt:
-            del self.net_  # a cut-short model must not pass for a fitted one
+            self._forget_fit()  # a cut-short model must not pass for a fitted one
             raise
         return self
+
+    def _forget_fit(self) -> None:
+        for name in _FITTED:
+            vars(self).pop(name, None)
 
     def _check_nested_prefixes(self) -> None:
         for key in self._nested_params:

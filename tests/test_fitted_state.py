@@ -110,7 +110,7 @@ def test_all_zero_loss_weights_are_refused_before_training(data):
     emb = HierarchicalEmbedder(losses="0*PL", max_epochs=1, **FAST)
     with pytest.raises(ValueError, match=r"losses='0\*PL' gives every term weight 0"):
         emb.fit(X, y)
-    assert not hasattr(emb, "net_")
+    assert not hasattr(emb, "net_") and not hasattr(emb, "taxonomy_")
 
 
 def test_waveform_shaped_input_names_the_missing_mel_step():
@@ -146,7 +146,7 @@ def test_an_interrupted_partial_fit_unfits_the_model(data):
     emb = HierarchicalEmbedder(max_epochs=2, callbacks=[("stop", _InterruptAt(3))], **FAST).fit(X, y)
     with pytest.raises(KeyboardInterrupt):
         emb.partial_fit(X, y)
-    assert not hasattr(emb, "net_")
+    assert not hasattr(emb, "net_") and not hasattr(emb, "taxonomy_")
 
 
 def test_early_stopping_is_a_normal_end_not_an_interruption(data):
