@@ -507,13 +507,12 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         spec = self._loss_spec()
         device = check_device(self.device)
         taxonomy, classes, codes = self._learn_labels(y)
-        rng = check_random_state(self.random_state)
-        split_seed, torch_seed, train_seed, _ = rng.randint(np.iinfo(np.int32).max, size=4)
-        split = LeafSplit(self.valid_size, int(split_seed)) if self._validates() else None
+        split_seed, torch_seed, train_seed = self._seeds()
+        split = LeafSplit(self.valid_size, split_seed) if self._validates() else None
         # The split is drawn here too (same seed, same split) so that an impossible one fails before training.
         self._warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
-        data = TensorData.from_arrays(X, codes, "cpu", int(train_seed))
-        with _seeded(int(torch_seed), device):
+        data = TensorData.from_arrays(X, codes, "cpu", train_seed)
+        with _seeded(torch_seed, device):
             net = self._make_net(taxonomy, spec, tuple(X.shape[1:]), device, split)
             net.initialize()
             net.partial_fit(data, None, **fit_params)
@@ -530,13 +529,20 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         X = self._validate_X(X, reset=False)
         y = self._validate_y(y, X)
         codes = self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
-        data = TensorData.from_arrays(X, codes, "cpu", int(check_random_state(self.random_state).randint(2**31 - 1)))
+        _, torch_seed, train_seed = self._seeds()
+        data = TensorData.from_arrays(X, codes, "cpu", train_seed)
         try:
-            self.net_.partial_fit(data, None, **fit_params)
+            with _seeded(torch_seed, self.device_):
+                self.net_.partial_fit(data, None, **fit_params)
         except KeyboardInterrupt:
             self._forget_fit()  # a cut-short model must not pass for a fitted one
             raise
         return self
+
+    def _seeds(self) -> tuple[int, int, int]:
+        """Seeds of the validation split, of torch (the weights) and of the training batches."""
+        split_seed, torch_seed, train_seed, _ = check_random_state(self.random_state).randint(2**31 - 1, size=4)
+        return int(split_seed), int(torch_seed), int(train_seed)
 
     def _forget_fit(self) -> None:
         for name in _FITTED:
