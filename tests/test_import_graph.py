@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_hier"
 # Lower layers never import higher ones (lazy imports inside functions included).
 LAYERS = [
     {"sklearn_hier.taxonomy", "sklearn_hier._device"},
-    {"sklearn_hier.nn", "sklearn_hier.audio", "sklearn_hier.metrics", "sklearn_hier.model_selection"},
+    {"sklearn_hier.nn", "sklearn_hier.audio", "sklearn_hier.metrics", "sklearn_hier.model_selection", "sklearn_hier.stats"},
     {"sklearn_hier.datasets", "sklearn_hier._training", "sklearn_hier._net", "sklearn_hier.embedder"},
     {"sklearn_hier.plotting", "sklearn_hier.experiments", "sklearn_hier.cli", "sklearn_hier"},
 ]
@@ -42,10 +42,16 @@ GRAPH = {_module_name(path): _imports(path) for path in sorted(PACKAGE.rglob("*.
 
 
 def _layer(module):
+    if module == "sklearn_hier":
+        return len(LAYERS) - 1
     for depth, layer in enumerate(LAYERS):
         if any(module == name or module.startswith(name + ".") for name in layer - {"sklearn_hier"}):
             return depth
-    return len(LAYERS) - 1  # the package root
+    return None
+
+
+def test_every_module_has_a_layer():
+    assert [module for module in GRAPH if _layer(module) is None] == [], "add the module to LAYERS"
 
 
 def test_no_import_cycle_between_modules():
@@ -70,7 +76,7 @@ def test_no_import_cycle_between_modules():
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_no_upward_import(module):
     _, every = GRAPH[module]
-    upward = sorted(t for t in every if t.startswith("sklearn_hier") and _layer(t) > _layer(module))
+    upward = sorted(t for t in every if t.startswith("sklearn_hier") and (_layer(t) or 0) > _layer(module))
     assert not upward, f"{module} imports from a higher layer: {upward}"
 
 
