@@ -10,7 +10,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_hier"
 # Lower layers never import higher ones (lazy imports inside functions included).
 LAYERS = [
     {"sklearn_hier.taxonomy", "sklearn_hier._device"},
-    {"sklearn_hier.nn", "sklearn_hier.audio", "sklearn_hier.metrics", "sklearn_hier.model_selection", "sklearn_hier.stats"},
+    {
+        "sklearn_hier.nn",
+        "sklearn_hier.audio",
+        "sklearn_hier.metrics",
+        "sklearn_hier.model_selection",
+        "sklearn_hier.stats",
+    },
     {"sklearn_hier.datasets", "sklearn_hier._training", "sklearn_hier._net", "sklearn_hier.embedder"},
     {"sklearn_hier.plotting", "sklearn_hier.experiments", "sklearn_hier.cli", "sklearn_hier"},
 ]
