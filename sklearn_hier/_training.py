@@ -2,31 +2,33 @@
 
 The training and validation clips are put on the device once, as tensors; each
 batch is then gathered from them by an index tensor, so an epoch runs no
-per-clip Python and copies nothing from the host but index arrays. A batch is
-``(X_batch, (leaf_codes_batch, triplets))`` where ``triplets`` is a tuple of
-three index tensors into the batch (offline sampling), a miner to call on the
-batch's embeddings (online mining) or ``None`` (validation).
+per-clip Python and copies nothing from the host but index arrays. Data flows
+one way: a batch is ``(X_batch, (leaf_codes_batch, triplets))`` where
+``triplets`` is a tuple of three index tensors into the batch (offline
+sampling) or ``None`` (online mining, where the net's miner picks them, and
+validation). Nothing here writes into the loss or the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from torch import nn
+from torch.utils.data import Dataset
 
-from sklearn_hier.nn import HeadOutputs, HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
+from sklearn_hier.nn import HeadOutputs, HierarchicalBatchSampler, TreeTripletSampler
 
 __all__ = [
     "EmbeddingNetwork",
     "MinedBatches",
     "SequentialBatches",
+    "EpochView",
     "TensorData",
-    "TrainingData",
     "TripletBatches",
     "leaf_stratified_split",
 ]
@@ -35,16 +37,23 @@ Batch = tuple[torch.Tensor, tuple[torch.Tensor, Any]]
 
 
 class EmbeddingNetwork(nn.Module):
-    """A backbone followed by the hierarchical heads.
+    """A backbone, an embedding map, then the hierarchical heads.
+
+    :meth:`embed` is the one path from inputs to embeddings (used by training
+    and by ``transform``): ``embedding_map(backbone(x))``. The map is the
+    identity by default; it is the place for a change of geometry (e.g. a
+    projection onto a ball) that the heads and the triplet term then see.
 
     Parameters
     ----------
     backbone : torch.nn.Module
-        Maps a batch of inputs to embeddings of shape (B, embedding_dim).
+        Maps a batch of inputs to features of shape (B, embedding_dim).
     heads : torch.nn.Module
-        :class:`~sklearn_hier.nn.HierarchicalHeads` reading those embeddings.
+        :class:`~sklearn_hier.nn.HierarchicalHeads` reading the embeddings.
     embedding_dim : int
         Width of the embeddings.
+    embedding_map : torch.nn.Module or None, default=None
+        Applied to the backbone's output; ``None`` is the identity.
 
     Examples
     --------
@@ -58,15 +67,22 @@ class EmbeddingNetwork(nn.Module):
     (torch.Size([4, 2]), torch.Size([4, 3]))
     """
 
-    def __init__(self, backbone: nn.Module, heads: nn.Module, embedding_dim: int) -> None:
+    def __init__(
+        self, backbone: nn.Module, heads: nn.Module, embedding_dim: int, embedding_map: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.backbone = backbone
+        self.embedding_map = nn.Identity() if embedding_map is None else embedding_map
         self.heads = heads
         self.embedding_dim = embedding_dim
 
+    def embed(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """Embeddings of a batch, shape (B, embedding_dim)."""
+        return self.embedding_map(self.backbone(x, **kwargs))
+
     def forward(self, x: torch.Tensor, **kwargs: Any) -> tuple[torch.Tensor, HeadOutputs]:
         """Embeddings and head logits of a batch."""
-        z = self.backbone(x, **kwargs)
+        z = self.embed(x, **kwargs)
         return z, self.heads(z)
 
 
@@ -99,13 +115,17 @@ def output_width(backbone: nn.Module, sample_shape: tuple[int, ...]) -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class TensorData:
-    """Clips resident on the device, and the seed of their batch order.
+class TensorData(Dataset):
+    """Clips as tensors (on the host until :meth:`to` moves them), and the seed of their batch order.
+
+    A :class:`torch.utils.data.Dataset`, so skorch takes it as it is
+    (``get_dataset``); :meth:`subset` and :meth:`to` give the split parts on
+    the training device.
 
     Attributes
     ----------
     X : Tensor of shape (n, ...)
-        Inputs, on the training device.
+        Inputs.
     codes : LongTensor of shape (n,)
         Leaf codes, on the same device.
     leaf_codes : ndarray of shape (n,)
@@ -133,16 +153,57 @@ class TensorData:
             to_device_tensor(X, device), torch.as_tensor(leaf_codes, dtype=torch.long).to(device), leaf_codes, seed
         )
 
+    @classmethod
+    def unlabelled(cls, X: np.ndarray) -> TensorData:
+        """Inputs to embed, kept on the host (each batch goes to the device on its own); codes are 0."""
+        zeros = np.zeros(len(X), dtype=np.int64)
+        return cls(to_device_tensor(X, "cpu"), torch.from_numpy(zeros), zeros)
+
     def __len__(self) -> int:
         return len(self.leaf_codes)
 
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[i], self.codes[i]
 
-@dataclass(frozen=True, eq=False)
-class TrainingData:
-    """The training clips and the held-out validation clips (``None`` when not validating)."""
+    def subset(self, indices: np.ndarray) -> TensorData:
+        """The clips at ``indices`` (same device, same seed)."""
+        rows = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
+        return replace(self, X=self.X[rows], codes=self.codes[rows], leaf_codes=self.leaf_codes[indices])
 
-    train: TensorData
-    valid: TensorData | None
+    def to(self, device: Any) -> TensorData:
+        """The same clips on ``device``."""
+        return replace(self, X=self.X.to(device), codes=self.codes.to(device))
+
+
+class LeafSplit:
+    """skorch ``train_split`` holding out ``valid_size`` of each leaf's clips (:func:`leaf_stratified_split`).
+
+    Parameters
+    ----------
+    valid_size : float in (0, 1)
+    random_state : int
+        Seeds the split: the same seed gives the same split on every call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = TensorData.from_arrays(np.zeros((10, 1), np.float32), np.repeat([0, 1], 5), "cpu")
+    >>> train, valid = LeafSplit(0.2, random_state=0)(data)
+    >>> len(train), len(valid)
+    (8, 2)
+    """
+
+    def __init__(self, valid_size: float, random_state: int) -> None:
+        self.valid_size = valid_size
+        self.random_state = random_state
+
+    def indices(self, leaf_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training and validation indices of clips with these leaf codes."""
+        return leaf_stratified_split(leaf_codes, self.valid_size, self.random_state)
+
+    def __call__(self, dataset: TensorData, y: Any = None, **fit_params: Any) -> tuple[TensorData, TensorData]:
+        train, valid = self.indices(dataset.leaf_codes)
+        return dataset.subset(train), dataset.subset(valid)
 
 
 def to_device_tensor(X: np.ndarray, device: Any) -> torch.Tensor:
@@ -229,7 +290,72 @@ def _offline_triplets(k: int, device: torch.device) -> tuple[torch.Tensor, torch
     return first, first + k, first + 2 * k
 
 
-class TripletBatches:
+def clips_per_batch(triplets: str, triplets_per_batch: int, m_per_leaf: int = 4) -> int:
+    """Clips in a training batch: ``3k`` for tree triplets, ``3k`` rounded to a multiple of ``m_per_leaf`` when mined.
+
+    Examples
+    --------
+    >>> clips_per_batch("tree", 32), clips_per_batch("batch_hard", 32)
+    (96, 96)
+    """
+    if triplets == "tree":
+        return 3 * triplets_per_batch
+    return m_per_leaf * max(1, round(3 * triplets_per_batch / m_per_leaf))
+
+
+class EpochView(Dataset):
+    """The training set as one epoch sees it: its length counts the clips a pass gathers.
+
+    skorch sizes an epoch as ``len(dataset) / batch_size`` (e.g. its
+    ``ProgressBar``); with ``iterator_train__batch_size`` set to
+    :func:`clips_per_batch`, this length makes that the number of training
+    batches. The net iterates ``batches``.
+    """
+
+    def __init__(self, batches: _EpochBatches) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return self.batches.clips_per_epoch
+
+    def __getitem__(self, i: int) -> Any:
+        raise TypeError("An EpochView is iterated by batches (net.get_iterator), not indexed.")
+
+
+class _EpochBatches:
+    """Training batches drawn afresh for each pass; :meth:`plan_epoch` draws the next pass ahead of it.
+
+    Drawing ahead lets an epoch-begin callback read the pass's leaf counts
+    (class weights) before the first batch; a pass not drawn ahead is drawn
+    when iteration starts, so the draws follow one another the same way
+    whether or not anything reads the counts.
+    """
+
+    n_leaves: int
+    _planned: Any = None
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """Clips one pass gathers (a clip may count more than once), ``len(self) * clips_per_batch`` at most."""
+        raise NotImplementedError
+
+    def plan_epoch(self) -> np.ndarray:
+        """Draw the next pass (once) and return how often each leaf occurs in it."""
+        if self._planned is None:
+            self._planned = self._draw()
+        return self._planned[1]
+
+    def __iter__(self) -> Iterator[Batch]:
+        self.plan_epoch()
+        batches, _ = self._planned
+        self._planned = None
+        return batches
+
+    def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
+        raise NotImplementedError
+
+
+class TripletBatches(_EpochBatches):
     """Training batches of the paper: ``k`` tree triplets as ``3k`` clips, ``[anchors, positives, negatives]``.
 
     Every pass draws a fresh epoch of triplets from a
@@ -242,9 +368,6 @@ class TripletBatches:
     data : TensorData
     taxonomy : Taxonomy
     triplets_per_batch : int
-    on_epoch : callable, optional
-        Called at the start of each pass with the per-leaf clip counts of the
-        epoch (class weights).
 
     Examples
     --------
@@ -257,27 +380,29 @@ class TripletBatches:
     (torch.Size([6, 1]), True)
     """
 
-    def __init__(
-        self,
-        data: TensorData,
-        taxonomy: Any,
-        triplets_per_batch: int,
-        on_epoch: Callable[[np.ndarray], None] | None = None,
-    ) -> None:
+    def __init__(self, data: TensorData, taxonomy: Any, triplets_per_batch: int) -> None:
         self.data = data
         self.k = triplets_per_batch
-        self.on_epoch = on_epoch
         self.sampler = TreeTripletSampler(taxonomy, data.leaf_codes, random_state=data.seed)
         self.n_leaves = taxonomy.n_leaves
         self._rng = np.random.default_rng(data.seed)
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __len__(self) -> int:
+        return -(-self.clips_per_epoch // (3 * self.k))
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """``3 * n_triplets``, or every clip once when the tree allows no triplet."""
+        return 3 * self.sampler.n_triplets or len(self.data)
+
+    def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         if self.sampler.n_triplets == 0:
-            yield from self._plain_batches()
-            return
+            order = self._rng.permutation(len(self.data))
+            return self._plain_batches(order), np.bincount(self.data.leaf_codes, minlength=self.n_leaves)
         triplets = self.sampler.sample()
-        if self.on_epoch is not None:
-            self.on_epoch(self.sampler.leaf_counts(triplets))
+        return self._triplet_batches(triplets), self.sampler.leaf_counts(triplets)
+
+    def _triplet_batches(self, triplets: tuple[np.ndarray, ...]) -> Iterator[Batch]:
         device = self.data.codes.device
         table = torch.from_numpy(np.stack(triplets, axis=1)).to(device)  # (m, 3), one copy per epoch
         full = _offline_triplets(self.k, device)
@@ -287,65 +412,58 @@ class TripletBatches:
             batch_triplets = full if len(rows) == self.k else _offline_triplets(len(rows), device)
             yield self.data.X[index], (self.data.codes[index], batch_triplets)
 
-    def _plain_batches(self) -> Iterator[Batch]:
-        n = len(self.data)
-        if self.on_epoch is not None:
-            self.on_epoch(np.bincount(self.data.leaf_codes, minlength=self.n_leaves))
+    def _plain_batches(self, order: np.ndarray) -> Iterator[Batch]:
         device = self.data.codes.device
-        order = torch.from_numpy(self._rng.permutation(n)).to(device)
         none = tuple(torch.empty(0, dtype=torch.long, device=device) for _ in range(3))
-        for index in order.split(3 * self.k):
+        for index in torch.from_numpy(order).to(device).split(3 * self.k):
             yield self.data.X[index], (self.data.codes[index], none)
 
 
-class MinedBatches:
-    """Training batches for online mining: clips of nearby leaves, triplets mined from their embeddings.
+class MinedBatches(_EpochBatches):
+    """Training batches for online mining: clips of nearby leaves, with no triplets (the net mines them).
 
     Batches come from a :class:`~sklearn_hier.nn.HierarchicalBatchSampler`
     (``m_per_leaf`` clips of each of several sibling leaves) and hold about
     ``3 * triplets_per_batch`` clips, rounded to a multiple of ``m_per_leaf``.
-    The second item of each batch's target is the miner, which the loss calls
-    on the batch's embeddings.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_hier.nn import HierarchicalTripletMiner
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b", "c"])
     >>> data = TensorData.from_arrays(np.zeros((24, 1), np.float32), np.repeat([0, 1, 2], 8), "cpu")
-    >>> batches = MinedBatches(data, tax, 4, HierarchicalTripletMiner("batch_hard"))
-    >>> X, (codes, miner) = next(iter(batches))
-    >>> X.shape, callable(miner)
+    >>> X, (codes, triplets) = next(iter(MinedBatches(data, tax, 4)))
+    >>> X.shape, triplets is None
     (torch.Size([12, 1]), True)
     """
 
-    def __init__(
-        self,
-        data: TensorData,
-        taxonomy: Any,
-        triplets_per_batch: int,
-        miner: HierarchicalTripletMiner,
-        on_epoch: Callable[[np.ndarray], None] | None = None,
-        m_per_leaf: int = 4,
-    ) -> None:
+    def __init__(self, data: TensorData, taxonomy: Any, triplets_per_batch: int, m_per_leaf: int = 4) -> None:
         self.data = data
-        self.miner = miner
-        self.on_epoch = on_epoch
-        batch_size = m_per_leaf * max(1, round(3 * triplets_per_batch / m_per_leaf))
+        batch_size = clips_per_batch("mined", triplets_per_batch, m_per_leaf)
         self.sampler = HierarchicalBatchSampler(
             taxonomy, data.leaf_codes, batch_size=batch_size, m_per_leaf=m_per_leaf, random_state=data.seed
         )
         self.n_leaves = taxonomy.n_leaves
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """Batches times their nominal size (a batch holds fewer clips when the leaves are few)."""
+        return len(self.sampler) * self.sampler.batch_size
+
+    def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         batches = list(self.sampler)
         flat = np.concatenate(batches)
-        if self.on_epoch is not None:
-            self.on_epoch(np.bincount(self.data.leaf_codes[flat], minlength=self.n_leaves))
+        return self._batches(flat, [len(b) for b in batches]), np.bincount(
+            self.data.leaf_codes[flat], minlength=self.n_leaves
+        )
+
+    def _batches(self, flat: np.ndarray, sizes: list[int]) -> Iterator[Batch]:
         indices = torch.from_numpy(flat).to(self.data.codes.device)  # one copy per epoch
-        for index in indices.split([len(b) for b in batches]):
-            yield self.data.X[index], (self.data.codes[index], self.miner)
+        for index in indices.split(sizes):
+            yield self.data.X[index], (self.data.codes[index], None)
 
 
 class SequentialBatches:

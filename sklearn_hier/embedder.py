@@ -2,76 +2,62 @@
 
 This is the one module where scikit-learn, skorch and torch meet: it validates
 ``X`` and ``y``, builds the :class:`~sklearn_hier.taxonomy.Taxonomy`, sizes the
-network from the data, and hands training to skorch's loop, with the batches,
-the loss and the callbacks of the paper.
+network from the data, freezes what ``fit`` decides into fitted attributes and
+hands training to the skorch net it owns (:mod:`sklearn_hier._net`).
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
-from skorch import NeuralNet
-from skorch.callbacks import (
-    EarlyStopping,
-    EpochTimer,
-    GradientNormClipping,
-    LRScheduler,
-    PassthroughScoring,
-    PrintLog,
-)
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from sklearn_hier._device import auto_device, check_device
-from sklearn_hier._training import (
-    EmbeddingNetwork,
-    MinedBatches,
-    SequentialBatches,
-    TensorData,
-    TrainingData,
-    TripletBatches,
-    leaf_stratified_split,
-    output_width,
-    to_device_tensor,
-)
+from sklearn_hier._device import check_device
+from sklearn_hier._net import EmbeddingNet
+from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, clips_per_batch, output_width
 from sklearn_hier.nn import (
     MLP,
     ConvModel,
     HeadOutputs,
     HierarchicalHeads,
     HierarchicalLoss,
-    HierarchicalTripletMiner,
-    Targets,
     TreeTripletSampler,
+    leaf_log_scores,
+    loss_term_class,
     parse_losses,
 )
+from sklearn_hier.nn.distances import SIMILARITIES
+from sklearn_hier.nn.heads import HEAD_NAMES
 from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["HierarchicalEmbedder"]
 
-# Which head a loss term trains; the leaf scores used by predict come from the first trained one.
-_LEAF_HEAD_TERMS = ("L", "HXE", "SOFT")
-_PROBE_TAXONOMY = Taxonomy.from_paths(["a", "b"])
-
-
-def _uses_triplet_term(losses: Any) -> bool:
-    """Whether ``losses`` names a term that reads triplets; False for a spec that does not parse."""
-    try:
-        return HierarchicalLoss(losses, _PROBE_TAXONOMY).uses_triplets
-    except (TypeError, ValueError):  # an invalid spec is reported by fit, not by get_params
-        return False
+# Prefixes of the nested parameters handed to skorch (module__ and criterion__ build the network and
+# the loss; the others reach the net as they are).
+NET_PREFIXES = ("module", "criterion", "optimizer", "callbacks", "compile")
+# A 2-D X this wide is taken for raw waveforms (0.1 s of 44.1 kHz audio is 4410 samples), not features.
+WAVEFORM_MIN_FEATURES = 4000
+# What fit decides; a failed or interrupted fit leaves none of it behind.
+_FITTED = (
+    "net_",
+    "taxonomy_",
+    "classes_",
+    "input_shape_",
+    "loss_spec_",
+    "device_",
+    "leaf_source_",
+    "level_heads_trained_",
+)
 
 
 @contextmanager
@@ -83,7 +69,11 @@ def _seeded(seed: int, device: Any) -> Iterator[None]:
         yield
 
 
-class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralNet):
+def _trained_heads(spec: dict[str, float]) -> set[str]:
+    return {loss_term_class(name).head for name, weight in spec.items() if weight > 0} - {None}
+
+
+class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Learn embeddings whose distances follow a label tree, with the paper's hybrid losses.
 
     The network is a backbone (the paper's :class:`~sklearn_hier.nn.ConvModel`
@@ -94,17 +84,26 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
     loss) on batches of tree triplets, and early-stopped on the validation
     loss without the triplet term, as in the paper [1]_.
 
-    This class *is* a skorch :class:`~skorch.NeuralNet` (a subclass, rather
-    than a scikit-learn estimator that owns a net) so that everything skorch
-    users know works unchanged: callbacks replaceable by name
-    (``callbacks__early_stopping=None``), nested parameters
-    (``module__channels=64``, ``optimizer__betas``, ``criterion__hxe_alpha``),
-    ``history``, ``warm_start``, ``partial_fit`` and device-aware pickling. The
-    behaviour lives in skorch's hooks: ``initialize_module`` (the network is
-    sized from the training data), ``initialize_criterion``,
-    ``get_split_datasets`` (a split stratified by leaf), ``get_iterator``
-    (batches gathered on the device), ``infer`` and ``get_loss``; the training
-    loop is skorch's own.
+    Design: a scikit-learn estimator that *owns* a skorch net (``net_``, an
+    :class:`~sklearn_hier._net.EmbeddingNet`), rather than a subclass of
+    :class:`~skorch.NeuralNet`. ``NeuralNet.__init__`` sets public attributes
+    (``history_``, ``initialized_``, ``virtual_params_``) and takes defaults
+    that are objects (``train_split=ValidSplit(5)``), which scikit-learn's
+    estimator checks forbid, and a subclass could only pass them by
+    re-declaring or bypassing skorch internals. With composition both sides
+    stay honest: this class follows scikit-learn's contract (parameters
+    untouched until ``fit``, everything ``fit`` decides in trailing-underscore
+    attributes, so ``set_params`` after fit changes nothing until the next
+    fit), and ``net_`` is a plain skorch net, built by ``NeuralNet.__init__``
+    and changed only through skorch's public hooks, on which all of skorch's
+    API works (``net_.forward``, ``forward_iter``, ``get_dataset``,
+    ``save_params`` / ``load_params``, ``Checkpoint``, ``LoadInitState``,
+    ``set_params``, ``partial_fit``). The estimator passes skorch's nested
+    parameters to the net it builds: ``module__*`` (the backbone),
+    ``criterion__*`` (the loss), ``optimizer__*``, ``callbacks__*`` (replace a
+    callback by name: ``callbacks__early_stopping=None``) and ``compile__*``.
+    skorch's ``train_split`` is set by ``valid_size`` (``valid_size=None`` is
+    ``train_split=None``); its training iterator is set by ``triplets``.
 
     Parameters
     ----------
@@ -122,8 +121,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         cross-entropy, "B" binary cross-entropy on every node, "T" triplet
         loss, "HXE" hierarchical cross-entropy, "SOFT" soft labels
         (see :func:`~sklearn_hier.nn.parse_losses`). Options of the terms go
-        through ``criterion__<name>`` (``triplet_distance``,
-        ``level_reduction``, ``hxe_alpha``, ``soft_beta``).
+        through ``criterion__<name>`` (``level_reduction``, ``hxe_alpha``,
+        ``soft_beta``, ``term_options``). Weights may be 0, but not all of them.
     taxonomy : Taxonomy or None, default=None
         The label tree. ``None`` builds it from ``y``. A given taxonomy checks
         the labels (a label that is not one of its leaves is an error) and
@@ -145,6 +144,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         Triplets per training batch (the paper: 32, i.e. 96 clips).
     margin : float, default=0.3
         Margin of the triplet loss and of the online miners.
+    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+        Similarity between embeddings used by the triplet loss and the online
+        miners (:func:`~sklearn_hier.nn.pairwise_similarity`).
     class_weight : {"balanced"} or None, default=None
         ``"balanced"``: the reference code's class weights, recomputed each
         epoch from how often each leaf occurs in the sampled batches (inverse
@@ -169,7 +171,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         leaf keeps at least one training clip. ``None`` (or 0) trains on all clips.
     batch_size : int, default=256
         Clips per forward pass in validation, ``transform`` and ``predict``
-        (training batches are set by ``triplets_per_batch``).
+        (training batches are set by ``triplets_per_batch``). Inference always
+        runs on batches of exactly this size (a short last batch is padded),
+        so a sample's embedding does not depend on its batch mates.
     device : "auto", str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available. A model fit on a GPU unpickles on a
         CPU-only machine.
@@ -206,11 +210,26 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         ``X.shape[1]``: features, or mel bands for 3-D ``X``.
     feature_names_in_ : ndarray of str
         Column names of a DataFrame ``X``.
+    net_ : EmbeddingNet
+        The trained skorch net.
     module_ : torch.nn.Module
-        The trained network (backbone and heads).
+        ``net_.module_``: the trained network (backbone, embedding map, heads).
     criterion_ : HierarchicalLoss
+        ``net_.criterion_``.
     history_ : skorch.History
-        Per-epoch ``train_loss``, ``valid_loss``, learning rate (``event_lr``) and timing (``dur``).
+        ``net_.history``: per-epoch ``train_loss``, ``valid_loss``, learning
+        rate (``event_lr``) and timing (``dur``); also readable as ``history``.
+    loss_spec_ : dict of str to float
+        The parsed ``losses``: term name to weight.
+    leaf_source_ : {"leaf", "levels", "nodes"} or None
+        The head whose leaf scores answer :meth:`predict` and
+        :meth:`predict_proba`: the leaf head when a weighted term trains it
+        (L, HXE, SOFT), else the level heads (PL), else the node head (B);
+        ``None`` when no term trains a head (e.g. ``losses="T"``).
+    level_heads_trained_ : bool
+        Whether a weighted term trained the per-level heads (PL).
+    device_ : torch.device
+        The device the model was trained on (``device`` resolved).
 
     See Also
     --------
@@ -219,6 +238,13 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
 
     Notes
     -----
+    A ``KeyboardInterrupt`` during ``fit`` or ``partial_fit`` propagates (after
+    skorch's own cleanup) and leaves the estimator unfitted, so nothing scores
+    a cut-short fit. A 2-D ``X`` of 4000 or more columns with ``module="auto"``
+    is taken for raw waveforms and refused (a
+    :class:`~sklearn_hier.audio.MelTransformer` step is missing); pass
+    ``module=MLP`` to train an MLP on so many features.
+
     The training clips are copied to the device once; each batch is gathered
     there by an index tensor. On a GPU, results are not bit-for-bit
     reproducible (cuDNN), even with ``random_state``.
@@ -256,6 +282,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         "triplets": [StrOptions({"tree", "batch_hard", "semi_hard"})],
         "triplets_per_batch": [Interval(Integral, 1, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="left")],
+        "metric": [StrOptions(set(SIMILARITIES))],
         "class_weight": [StrOptions({"balanced"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -272,23 +299,6 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         "verbose": ["verbose"],
     }
 
-    # skorch keeps these on the instance after NeuralNet.__init__; scikit-learn forbids
-    # public attributes set in __init__, so their unfitted values live on the class.
-    history_ = None
-    initialized_ = False
-    virtual_params_: Mapping[str, Any] = MappingProxyType({})  # skorch replaces it in initialize()
-    # Declared up front (as skorch < 0.10 did) so that a module instance may be passed
-    # or set before initialisation; "callbacks_" joins the device-mapped attributes
-    # because the LR scheduler holds the optimizer, whose state lives on the device.
-    prefixes_ = ["module", "criterion", "optimizer", "callbacks", "compile"]
-    cuda_dependent_attributes_ = ["module_", "criterion_", "optimizer_", "callbacks_"]
-    _modules = ["module"]
-    _criteria = ["criterion"]
-    _optimizers = ["optimizer"]
-    criterion = HierarchicalLoss  # set by `losses`, not a parameter
-    use_caching = False
-    torch_load_kwargs = None
-
     def __init__(
         self,
         module: Any = "auto",
@@ -300,6 +310,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         triplets: str = "tree",
         triplets_per_batch: int = 32,
         margin: float = 0.3,
+        metric: str = "cosine",
         class_weight: str | None = None,
         max_epochs: int = 2500,
         lr: float = 1e-3,
@@ -316,8 +327,6 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         verbose: int = 1,
         **kwargs: Any,
     ) -> None:
-        # NeuralNet.__init__ is not called: it would set history_, initialized_ and
-        # virtual_params_ on the instance (see the class attributes above).
         self.module = module
         self.losses = losses
         self.taxonomy = taxonomy
@@ -326,6 +335,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         self.triplets = triplets
         self.triplets_per_batch = triplets_per_batch
         self.margin = margin
+        self.metric = metric
         self.class_weight = class_weight
         self.max_epochs = max_epochs
         self.lr = lr
@@ -340,25 +350,27 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-        self._params_to_validate = set(kwargs)
+        self._nested_params = set(kwargs)
         vars(self).update(kwargs)
 
     # ----------------------------------------------------------- parameters
-    def _get_param_names(self) -> list[str]:
-        # The signature's parameters plus the extra keywords given to __init__ or set_params
-        # (module__channels, ...); skorch's default would also list private attributes.
-        extra = sorted(key for key in self._params_to_validate if key in vars(self))
-        return super(NeuralNet, self)._get_param_names() + extra
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of the signature and the nested ones given (``module__channels``, ...).
 
-    def _validate_params(self) -> None:
-        # scikit-learn's _fit_context and skorch's initialize() both call this name.
-        validate_parameter_constraints(
-            self._parameter_constraints, self.get_params(deep=False), caller_name=type(self).__name__
-        )
-        super()._validate_params()
+        Examples
+        --------
+        >>> HierarchicalEmbedder(module__channels=64).get_params()["module__channels"]
+        64
+        """
+        params = super().get_params(deep=deep)
+        params.update({key: vars(self)[key] for key in sorted(self._nested_params) if key in vars(self)})
+        return params
 
     def set_params(self, **params: Any) -> HierarchicalEmbedder:
         """Set parameters, nested ones included (``module__channels``, ``callbacks__early_stopping``).
+
+        A fitted model is not changed: the new values apply from the next
+        :meth:`fit`.
 
         Returns
         -------
@@ -369,146 +381,58 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         >>> HierarchicalEmbedder().set_params(losses="PL", module__channels=64).losses
         'PL'
         """
-        if "callbacks" in params and not any(key.startswith("callbacks__") for key in params):
-            # A plain list of callbacks is only stored; fit builds them (skorch would build
-            # them now and fail on a value that fit's validation should report).
-            vars(self)["callbacks"] = params.pop("callbacks")
+        for key in [key for key in params if "__" in key]:
+            prefix = key.split("__", 1)[0]
+            if prefix not in NET_PREFIXES:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}: nested parameters take one of the "
+                    f"prefixes {', '.join(p + '__' for p in NET_PREFIXES)}. skorch's train_split is set by "
+                    "valid_size and its training iterator by triplets; to change the fitted skorch net "
+                    f"itself, use net_.set_params({key}=...)."
+                )
+            vars(self)[key] = params.pop(key)
+            self._nested_params.add(key)
         return super().set_params(**params)
 
-    @property
-    def _default_callbacks(self) -> list[tuple[str, Any]]:
-        monitor = "valid_loss" if self._validates() else "train_loss"
-        slow = _uses_triplet_term(self.losses)  # the paper's patience is 5x longer with T
-        return [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            (
-                "lr_scheduler",
-                LRScheduler(policy=ReduceLROnPlateau, monitor=monitor, factor=0.6, patience=250 if slow else 50),
-            ),
-            (
-                "early_stopping",
-                EarlyStopping(monitor=monitor, patience=500 if slow else 100, threshold=0.0, load_best=True),
-            ),
-            ("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0)),
-            ("print_log", PrintLog()),
-        ]
+    def _nested(self, prefix: str) -> dict[str, Any]:
+        """The nested parameters ``<prefix>__<name>``, keyed by ``<name>``."""
+        head = prefix + "__"
+        return {key[len(head) :]: value for key, value in self.get_params(deep=False).items() if key.startswith(head)}
 
     def _validates(self) -> bool:
         return isinstance(self.valid_size, Real) and not isinstance(self.valid_size, bool) and self.valid_size > 0
 
-    # ------------------------------------------------------------- devices
-    @contextmanager
-    def _concrete_device(self) -> Iterator[None]:
-        # skorch moves modules with `self.device`, which may be "auto": show it the
-        # device "auto" stands for while it does.
-        requested = self.device
-        vars(self)["device"] = auto_device(requested)
-        try:
-            yield
-        finally:
-            vars(self)["device"] = requested
+    # ------------------------------------------------------------- fitted state
+    def __sklearn_is_fitted__(self) -> bool:
+        return "net_" in vars(self)
 
-    def _initialize_module(self, reason: str | None = None) -> HierarchicalEmbedder:
-        with self._concrete_device():
-            return super()._initialize_module(reason=reason)
+    @property
+    def module_(self) -> torch.nn.Module:
+        """The trained network, ``net_.module_``."""
+        check_is_fitted(self)
+        return self.net_.module_
 
-    def _initialize_criterion(self, reason: str | None = None) -> HierarchicalEmbedder:
-        with self._concrete_device():
-            return super()._initialize_criterion(reason=reason)
+    @property
+    def criterion_(self) -> HierarchicalLoss:
+        """The loss, ``net_.criterion_``."""
+        check_is_fitted(self)
+        return self.net_.criterion_
 
-    def load_params(self, *args: Any, **kwargs: Any) -> None:
-        """Load parameters saved with :meth:`save_params` (see skorch); the net must be fitted."""
-        with self._concrete_device():
-            super().load_params(*args, **kwargs)
+    @property
+    def history_(self) -> Any:
+        """The training history, ``net_.history`` (skorch's ``History``)."""
+        check_is_fitted(self)
+        return self.net_.history
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        requested = state["device"]
-        if requested == "auto":
-            state["device"] = auto_device(requested)  # the map location on this machine
-        super().__setstate__(state)
-        if requested == "auto":
-            vars(self)["device"] = requested
+    @property
+    def history(self) -> Any:
+        """Alias of :attr:`history_`, under skorch's name."""
+        return self.history_
 
-    # ------------------------------------------------------- skorch hooks
-    def initialize_module(self) -> HierarchicalEmbedder:
-        """Build the backbone and heads for the training data seen by :meth:`fit`."""
-        if "taxonomy_" not in vars(self):
-            raise RuntimeError(
-                f"{type(self).__name__} sizes its network from the training data; call fit(X, y) "
-                "rather than initialize()."
-            )
-        backbone = self._make_backbone(self.get_params_for("module"))
-        width = output_width(backbone, self.input_shape_)
-        self.module_ = EmbeddingNetwork(backbone, HierarchicalHeads(self.taxonomy_, width), width)
-        return self
-
-    def _make_backbone(self, options: dict[str, Any]) -> torch.nn.Module:
-        if not (isinstance(self.module, str) and self.module == "auto"):
-            if isinstance(self.module, torch.nn.Module) and not options:
-                return copy.deepcopy(self.module)
-            return self.initialized_instance(self.module, options)
-        size_name, backbone = ("n_features", MLP) if len(self.input_shape_) == 1 else ("n_mels", ConvModel)
-        for name in (size_name, "embedding_dim"):
-            if name in options:
-                where = "X.shape[1]" if name == size_name else "the embedding_dim parameter"
-                raise ValueError(f"module__{name} cannot be set with module='auto': it comes from {where}.")
-        return backbone(**{size_name: self.input_shape_[0], "embedding_dim": self.embedding_dim, **options})
-
-    def initialize_criterion(self) -> HierarchicalEmbedder:
-        """Build the :class:`~sklearn_hier.nn.HierarchicalLoss` named by ``losses``."""
-        options = {"margin": self.margin, **self.get_params_for("criterion")}
-        self.criterion_ = HierarchicalLoss(self.losses, self.taxonomy_, **options)
-        return self
-
-    def initialize_optimizer(self, triggered_directly: Any = None) -> HierarchicalEmbedder:
-        """Build the optimizer with ``lr`` and ``weight_decay`` (``optimizer__*`` override them)."""
-        args, kwargs = self.get_params_for_optimizer("optimizer", self.get_all_learnable_params())
-        kwargs.setdefault("weight_decay", self.weight_decay)
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        return self
-
-    def get_split_datasets(self, X: TrainingData, y: Any = None, **fit_params: Any) -> tuple[Any, Any]:
-        """The training and validation clips that :meth:`fit` split by leaf and put on the device."""
-        return X.train, X.valid
-
-    def get_iterator(self, dataset: TensorData, training: bool = False) -> Any:
-        """Training batches from the triplet sampler or the miner; validation batches in order."""
-        if not training:
-            return SequentialBatches(dataset, self.batch_size)
-        if self.class_weight is None:
-            self.criterion_.set_class_weights(None)
-            on_epoch = None
-        else:
-            on_epoch = self.criterion_.set_class_weights
-        if self.triplets == "tree":
-            return TripletBatches(dataset, self.taxonomy_, self.triplets_per_batch, on_epoch=on_epoch)
-        distance = self.get_params_for("criterion").get("triplet_distance", "cosine")
-        miner = HierarchicalTripletMiner(self.triplets, margin=self.margin, distance=distance)
-        return MinedBatches(dataset, self.taxonomy_, self.triplets_per_batch, miner, on_epoch=on_epoch)
-
-    def infer(self, x: torch.Tensor, **fit_params: Any) -> tuple[torch.Tensor, HeadOutputs]:
-        """Embeddings and head logits of a batch already on the device (float32)."""
-        with self._autocast(x.device):
-            z, outputs = self.module_(x, **fit_params)
-        if self.precision == "float32":
-            return z, outputs
-        levels = {d: t.float() for d, t in outputs.levels.items()}
-        return z.float(), HeadOutputs(leaf=outputs.leaf.float(), levels=levels, nodes=outputs.nodes.float())
-
-    def _autocast(self, device: torch.device) -> Any:
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16")
-
-    def get_loss(self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False) -> torch.Tensor:
-        """The weighted loss; the triplet terms and class weights count in training only (the paper's validation)."""
-        z, outputs = y_pred
-        codes, triplets = y_true
-        targets = Targets.from_codes(codes, self.taxonomy_)
-        if training and callable(triplets):
-            triplets = triplets(z.detach(), targets.levels)
-        loss, _ = self.criterion_(z, outputs, targets, triplets, include_triplet=training, weighted=training)
-        return loss
+    @property
+    def _n_features_out(self) -> int:
+        check_is_fitted(self)
+        return self.net_.module_.embedding_dim
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -533,25 +457,31 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         ------
         ValueError
             Before any training: NaN or infinity in ``X``, an ``X`` of the
-            wrong dimension, ``y`` of another length, fewer than 2 leaves, a
-            label that is not a leaf of ``taxonomy``, an invalid ``losses``.
+            wrong dimension or one that looks like raw waveforms, ``y`` of
+            another length, fewer than 2 leaves, a label that is not a leaf of
+            ``taxonomy``, an invalid ``losses`` or one whose weights are all 0.
+        KeyboardInterrupt
+            When training is interrupted; the estimator is then unfitted.
 
         Examples
         --------
         >>> import numpy as np
         >>> X, y = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]] * 4), ["p/a", "p/b", "q/c", "q/d"] * 4
         >>> emb = HierarchicalEmbedder(embedding_dim=3, max_epochs=2, random_state=0, verbose=0).fit(X, y)
-        >>> emb.taxonomy_.leaves, len(emb.history)
+        >>> emb.taxonomy_.leaves, len(emb.history_)
         (('p/a', 'p/b', 'q/c', 'q/d'), 2)
         """
-        return self._train(X, y, reset=not (self.warm_start and self.__sklearn_is_fitted__()), fit_params=fit_params)
+        if self.warm_start and self.__sklearn_is_fitted__():
+            return self._continue(X, y, fit_params)
+        return self._fit_new(X, y, fit_params)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, **fit_params: Any) -> HierarchicalEmbedder:
-        """Train for ``max_epochs`` more epochs without re-initialising (fit if not fitted yet).
+        """Train the fitted net for ``max_epochs`` more epochs (fit if not fitted yet).
 
         The labels must be leaves of ``taxonomy_`` and ``X`` must have the
-        training shape.
+        training shape. The net keeps the settings of its fit: parameters set
+        since then apply from the next :meth:`fit`.
 
         Returns
         -------
@@ -562,45 +492,146 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         >>> import numpy as np
         >>> X, y = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]] * 4), ["p/a", "p/b", "q/c", "q/d"] * 4
         >>> emb = HierarchicalEmbedder(embedding_dim=3, max_epochs=2, random_state=0, verbose=0).fit(X, y)
-        >>> len(emb.partial_fit(X, y).history)  # two more epochs
+        >>> len(emb.partial_fit(X, y).history_)  # two more epochs
         4
         """
-        return self._train(X, y, reset=not self.__sklearn_is_fitted__(), fit_params=fit_params)
+        if not self.__sklearn_is_fitted__():
+            return self._fit_new(X, y, fit_params)
+        return self._continue(X, y, fit_params)
 
-    def _train(self, X: Any, y: Any, reset: bool, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
-        if reset:
-            vars(self).pop("module_", None)  # a refit that fails leaves no stale model behind
-        X = self._validate_X(X, reset=reset)
+    def _fit_new(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
+        self._forget_fit()  # a refit that fails leaves no stale model behind
+        X = self._validate_X(X, reset=True)
         y = self._validate_y(y, X)
-        codes = self._learn_labels(y) if reset else self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
-        parse_losses(self.losses)  # an unknown term name fails here, listing the valid names
+        self._check_nested_prefixes()
+        spec = self._loss_spec()
         device = check_device(self.device)
-        rng = check_random_state(self.random_state)
-        split_seed, torch_seed, train_seed, valid_seed = rng.randint(np.iinfo(np.int32).max, size=4)
-        if self._validates():
-            train, valid = leaf_stratified_split(codes, self.valid_size, split_seed)
-        else:
-            train, valid = np.arange(len(codes)), None
-        self._warn_if_no_triplet(codes[train])
-        if reset:
-            self.input_shape_ = tuple(X.shape[1:])
-        data = TrainingData(
-            train=TensorData.from_arrays(X if valid is None else X[train], codes[train], device, int(train_seed)),
-            valid=None if valid is None else TensorData.from_arrays(X[valid], codes[valid], device, int(valid_seed)),
-        )
-        with _seeded(int(torch_seed), device):
-            if reset:
-                self.initialize()
-            NeuralNet.partial_fit(self, data, None, **fit_params)
+        taxonomy, classes, codes = self._learn_labels(y)
+        split_seed, torch_seed, train_seed = self._seeds()
+        split = LeafSplit(self.valid_size, split_seed) if self._validates() else None
+        # The split is drawn here too (same seed, same split) so that an impossible one fails before training.
+        self._warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
+        data = TensorData.from_arrays(X, codes, "cpu", train_seed)
+        with _seeded(torch_seed, device):
+            net = self._make_net(taxonomy, spec, tuple(X.shape[1:]), device, split)
+            net.initialize()
+            net.partial_fit(data, None, **fit_params)
+        self.taxonomy_, self.classes_, self.input_shape_ = taxonomy, classes, tuple(X.shape[1:])
+        self.loss_spec_, self.device_ = spec, device
+        heads = _trained_heads(spec)
+        # The leaf head answers directly, so it is preferred; then the level heads, then the node head.
+        self.leaf_source_ = next((head for head in HEAD_NAMES if head in heads), None)
+        self.level_heads_trained_ = "levels" in heads
+        self.net_ = net
         return self
+
+    def _continue(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
+        X = self._validate_X(X, reset=False)
+        y = self._validate_y(y, X)
+        codes = self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
+        _, torch_seed, train_seed = self._seeds()
+        data = TensorData.from_arrays(X, codes, "cpu", train_seed)
+        try:
+            with _seeded(torch_seed, self.device_):
+                self.net_.partial_fit(data, None, **fit_params)
+        except KeyboardInterrupt:
+            self._forget_fit()  # a cut-short model must not pass for a fitted one
+            raise
+        return self
+
+    def _seeds(self) -> tuple[int, int, int]:
+        """Seeds of the validation split, of torch (the weights) and of the training batches."""
+        split_seed, torch_seed, train_seed, _ = check_random_state(self.random_state).randint(2**31 - 1, size=4)
+        return int(split_seed), int(torch_seed), int(train_seed)
+
+    def _forget_fit(self) -> None:
+        for name in _FITTED:
+            vars(self).pop(name, None)
+
+    def _check_nested_prefixes(self) -> None:
+        for key in self._nested_params:
+            if key in vars(self) and key.split("__", 1)[0] not in NET_PREFIXES:
+                raise ValueError(
+                    f"Invalid parameter {key!r}: nested parameters take one of the prefixes "
+                    f"{', '.join(p + '__' for p in NET_PREFIXES)}."
+                )
+
+    def _loss_spec(self) -> dict[str, float]:
+        """``losses`` parsed (the one place it is); all-zero weights are refused."""
+        spec = parse_losses(self.losses)
+        if not any(weight > 0 for weight in spec.values()):
+            raise ValueError(
+                f"losses={self.losses!r} gives every term weight 0, so nothing would be trained and "
+                "predictions would come from untrained heads; give at least one term a weight > 0."
+            )
+        return spec
+
+    def _make_net(
+        self, taxonomy: Taxonomy, spec: dict[str, float], input_shape: tuple[int, ...], device: Any, split: Any
+    ) -> EmbeddingNet:
+        backbone = self._make_backbone(self._nested("module"), input_shape)
+        width = output_width(backbone, input_shape)
+        module = EmbeddingNetwork(backbone, HierarchicalHeads(taxonomy, width), width)
+        criterion = HierarchicalLoss(
+            spec, taxonomy, margin=self.margin, metric=self.metric, **self._nested("criterion")
+        )
+        passed = {
+            f"{prefix}__{name}": value
+            for prefix in ("optimizer", "callbacks", "compile")
+            for name, value in self._nested(prefix).items()
+        }
+        passed.setdefault("optimizer__weight_decay", self.weight_decay)
+        passed["iterator_train__batch_size"] = clips_per_batch(self.triplets, self.triplets_per_batch)
+        return EmbeddingNet(
+            module,
+            criterion,
+            taxonomy=taxonomy,
+            triplets=self.triplets,
+            triplets_per_batch=self.triplets_per_batch,
+            margin=self.margin,
+            metric=self.metric,
+            class_weight=self.class_weight,
+            precision=self.precision,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=split,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+            device=str(device),
+            compile=self.compile,
+            **passed,
+        )
+
+    def _make_backbone(self, options: dict[str, Any], input_shape: tuple[int, ...]) -> torch.nn.Module:
+        if not (isinstance(self.module, str) and self.module == "auto"):
+            if isinstance(self.module, torch.nn.Module):
+                if options:
+                    raise ValueError("module__* parameters cannot be applied to a module instance; pass its class.")
+                return copy.deepcopy(self.module)
+            return self.module(**options)
+        size_name, backbone = ("n_features", MLP) if len(input_shape) == 1 else ("n_mels", ConvModel)
+        for name in (size_name, "embedding_dim"):
+            if name in options:
+                where = "X.shape[1]" if name == size_name else "the embedding_dim parameter"
+                raise ValueError(f"module__{name} cannot be set with module='auto': it comes from {where}.")
+        return backbone(**{size_name: input_shape[0], "embedding_dim": self.embedding_dim, **options})
 
     def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32)
         if reset:
-            if isinstance(self.module, str) and X.ndim not in (2, 3):
+            auto = isinstance(self.module, str)
+            if auto and X.ndim not in (2, 3):
                 raise ValueError(
                     "With module='auto', X must be 2-D (n_samples, n_features) for the MLP or 3-D "
                     f"(n_samples, n_mels, n_frames) for the ConvModel; got shape {X.shape}."
+                )
+            if auto and X.ndim == 2 and X.shape[1] >= WAVEFORM_MIN_FEATURES:
+                raise ValueError(
+                    f"X has shape {X.shape}: {X.shape[1]} columns look like raw waveforms, not features. "
+                    "Put a MelTransformer step before the embedder (Pipeline([('mel', MelTransformer()), "
+                    "('emb', HierarchicalEmbedder())])), or pass module=MLP to train an MLP on them."
                 )
         elif X.ndim != len(self.input_shape_) + 1:
             raise ValueError(
@@ -618,8 +649,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         check_consistent_length(X, y)
         return y
 
-    def _learn_labels(self, y: np.ndarray) -> np.ndarray:
-        """Set ``taxonomy_`` and ``classes_`` from ``y``; return the leaf code of each sample."""
+    def _learn_labels(self, y: np.ndarray) -> tuple[Taxonomy, np.ndarray, np.ndarray]:
+        """The tree of the training leaves, the leaves in the user's form and the leaf code of each sample."""
         if self.taxonomy is None:
             taxonomy = Taxonomy.from_y(y, sep=self.sep)
             codes = taxonomy.encode(y)
@@ -633,50 +664,27 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
                 f"{type(self).__name__} needs at least 2 leaves to learn from."
             )
         first = np.unique(codes, return_index=True)[1]
-        self.taxonomy_ = taxonomy
-        self.classes_ = y[first]
-        return codes
+        return taxonomy, y[first], codes
 
-    def _warn_if_no_triplet(self, train_codes: np.ndarray) -> None:
-        if not _uses_triplet_term(self.losses):
+    def _warn_if_no_triplet(self, spec: dict[str, float], taxonomy: Taxonomy, train_codes: np.ndarray) -> None:
+        if not any(loss_term_class(name).uses_triplets for name in spec):
             return
-        if TreeTripletSampler(self.taxonomy_, train_codes).n_triplets == 0:
+        if TreeTripletSampler(taxonomy, train_codes).n_triplets == 0:
             warnings.warn(
                 f"losses={self.losses!r} includes a triplet term, but no triplet can be formed from the training "
                 "labels: a triplet needs an anchor and a positive whose lowest common ancestor lies deeper than "
                 "the anchor's with a negative (for instance two clips of one leaf and a clip of another leaf). "
                 "The triplet term will contribute 0; add clips per leaf or drop it from losses.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
 
     # ------------------------------------------------------------ inference
-    def __sklearn_is_fitted__(self) -> bool:
-        return "module_" in vars(self) and "taxonomy_" in vars(self)
-
-    @property
-    def _n_features_out(self) -> int:
+    def _outputs(self, X: Any) -> Iterator[tuple[torch.Tensor, HeadOutputs]]:
+        """Validate ``X`` and yield, per batch, the embeddings and head outputs (through skorch's ``forward_iter``)."""
         check_is_fitted(self)
-        return self.module_.embedding_dim
-
-    def _batches(self, X: np.ndarray) -> Iterator[torch.Tensor]:
-        device = next(self.module_.parameters(), torch.empty(0)).device
-        for first in range(0, len(X), self.batch_size):
-            yield to_device_tensor(np.ascontiguousarray(X[first : first + self.batch_size]), device)
-
-    def _run(self, X: Any, heads: bool) -> Iterator[Any]:
-        """Validate ``X`` and yield, per batch, the embeddings (or embeddings and head outputs)."""
         X = self._validate_X(X, reset=False)
-        self.module_.eval()
-        for xb in self._batches(X):
-            # Entered and left per batch, so no grad mode leaks into the caller between batches.
-            with torch.no_grad():
-                if heads:
-                    out = self.infer(xb)
-                else:
-                    with self._autocast(xb.device):
-                        out = self.module_.backbone(xb).float()
-            yield out
+        yield from self.net_.forward_iter(TensorData.unlabelled(X), training=False, device=None)
 
     def transform(self, X: Any) -> np.ndarray:
         """Embed ``X``.
@@ -697,66 +705,30 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         >>> emb.transform(X[:2]).dtype, emb.transform(X[:2]).shape
         (dtype('float32'), (2, 3))
         """
+        return np.concatenate([z.cpu().numpy() for z, _ in self._outputs(X)], dtype=np.float32)
+
+    def _leaf_scores(self, X: Any) -> Iterator[torch.Tensor]:
+        """Per batch, the (B, n_leaves) leaf log-scores from the head fixed at fit (``leaf_source_``)."""
         check_is_fitted(self)
-        return np.concatenate([z.cpu().numpy() for z in self._run(X, heads=False)], dtype=np.float32)
-
-    @property
-    def level_heads_trained_(self) -> bool:
-        """Whether the per-level heads were trained (PL in ``losses``).
-
-        ``predict_level(..., source="level")`` needs them; the
-        ``lsa_accuracy_aware`` scorer is NaN without them.
-        """
-        check_is_fitted(self)
-        return "PL" in self._trained_terms()
-
-    def _trained_terms(self) -> set[str]:
-        return {name for name, weight in parse_losses(self.losses).items() if weight > 0}
-
-    def _leaf_head(self) -> str:
-        """Which head gives the leaf scores: the leaf head if a term trains it, else the level or node heads."""
-        names = self._trained_terms()
-        if names & set(_LEAF_HEAD_TERMS):
-            return "leaf"
-        for name, head in (("PL", "levels"), ("B", "nodes")):
-            if name in names:
-                return head
-        if names and all(HierarchicalLoss([name], _PROBE_TAXONOMY).uses_triplets for name in names):
+        if self.leaf_source_ is None:
             raise ValueError(
-                f"losses={self.losses!r} trains no classification head, so there is nothing to predict with; "
-                "use transform() for embeddings, or add L, PL, B, HXE or SOFT to losses."
+                f"This model was fit with losses={self.loss_spec_!r}, which trains no classification head, so "
+                "there is nothing to predict with; use transform() for embeddings, or refit with L, PL, B, HXE "
+                "or SOFT in losses."
             )
-        return "leaf"  # a registered term of unknown kind: assume it trains the leaf head
-
-    def _leaf_scores(self, outputs: HeadOutputs, head: str) -> torch.Tensor:
-        """(B, n_leaves) log-scores of the leaves from the trained head."""
-        if head == "leaf":
-            return outputs.leaf
-        tax = self.taxonomy_
-        device = outputs.leaf.device
-        if head == "levels":  # log of the product of the per-level probabilities along each leaf's path
-            table = torch.as_tensor(np.array(tax.leaf_level_codes()), device=device)
-            scores = torch.zeros_like(outputs.leaf)
-            for depth, logits in outputs.levels.items():
-                column = table[:, depth - 1]
-                on_path = column >= 0
-                scores[:, on_path] += F.log_softmax(logits, dim=1)[:, column[on_path]]
-            return scores
-        # Bernoulli log-likelihood of each leaf's path multi-hot vector under the node head.
-        hot = torch.as_tensor(tax.path_multi_hot(list(tax.leaves)), device=device)
-        return F.logsigmoid(outputs.nodes) @ hot.T + F.logsigmoid(-outputs.nodes) @ (1 - hot).T
+        for _, outputs in self._outputs(X):
+            yield leaf_log_scores(outputs, self.taxonomy_, self.leaf_source_)
 
     def _predict_codes(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        head = self._leaf_head()
-        return np.concatenate([self._leaf_scores(out, head).argmax(1).cpu().numpy() for _, out in self._run(X, True)])
+        return np.concatenate([scores.argmax(1).cpu().numpy() for scores in self._leaf_scores(X)])
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each training leaf.
 
-        From the leaf head when a term trains it (L, HXE, SOFT); otherwise the
-        product of the per-level probabilities along each leaf's path (PL), or
-        the node head's likelihood of each path (B), normalised over the leaves.
+        From the head ``fit`` chose (:attr:`leaf_source_`): the leaf head when a
+        term trains it (L, HXE, SOFT); otherwise the product of the per-level
+        probabilities along each leaf's path (PL), or the node head's
+        likelihood of each path (B), normalised over the leaves.
 
         Returns
         -------
@@ -772,9 +744,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1))
         ((2, 4), True)
         """
-        check_is_fitted(self)
-        head = self._leaf_head()
-        parts = [torch.softmax(self._leaf_scores(out, head), dim=1).cpu().numpy() for _, out in self._run(X, True)]
+        parts = [torch.softmax(scores, dim=1).cpu().numpy() for scores in self._leaf_scores(X)]
         return np.concatenate(parts, dtype=np.float32)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -808,9 +778,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
             ``"level"``: the per-level head of that depth (the "aware"
             prediction); ``"leaf"``: the most probable leaf, walked up to that
             depth (the "blind" prediction; a leaf shallower than ``level`` is
-            returned as is). ``"auto"`` uses the per-level head when ``losses``
-            includes PL, else the leaf. ``"level"`` without PL in ``losses``
-            raises: those heads were never trained.
+            returned as is). ``"auto"`` uses the per-level head when the fit
+            trained it (:attr:`level_heads_trained_`), else the leaf.
+            ``"level"`` without trained per-level heads raises.
 
         Returns
         -------
@@ -832,18 +802,18 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         if source not in ("auto", "level", "leaf"):
             raise ValueError(f"source must be one of 'auto', 'level', 'leaf'; got {source!r}.")
         if source == "auto":
-            source = "level" if "PL" in self._trained_terms() else "leaf"
+            source = "level" if self.level_heads_trained_ else "leaf"
         if source == "level" and not self.level_heads_trained_:
             # An untrained head would answer at random and pass for a measurement.
             raise ValueError(
-                f"source='level' needs the per-level heads, which losses={self.losses!r} does not train; "
-                "add 'PL' to losses or use source='leaf'."
+                f"source='level' needs the per-level heads, which losses={self.loss_spec_!r} did not train; "
+                "refit with 'PL' in losses or use source='leaf'."
             )
         nodes = np.asarray(tax.levels[level], dtype=object)
         if source == "level" and level not in tax.informative_levels:
             return np.repeat(nodes, len(self._validate_X(X, reset=False)))  # a single node at this depth
         if source == "level":
-            parts = [out.levels[level].argmax(1).cpu().numpy() for _, out in self._run(X, True)]
+            parts = [out.levels[level].argmax(1).cpu().numpy() for _, out in self._outputs(X)]
             return nodes[np.concatenate(parts)]
         return tax.ancestor_at(tax.decode(self._predict_codes(X)), level)
 
@@ -871,6 +841,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ne
         >>> 0.0 <= emb.score(X, y) <= 1.0
         True
         """
+        check_is_fitted(self)
         predicted = self._predict_codes(X)
         paths = label_paths(self._validate_y(y, predicted), self.taxonomy_.sep)
         known = {path: self._code_or_missing(path) for path in set(paths)}

@@ -11,45 +11,15 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from _blobs import FAST, LEAVES, tree_blobs
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from sklearn_hier._training import TensorData, TripletBatches, leaf_stratified_split
+from sklearn_hier._training import LeafSplit, TensorData, TripletBatches, leaf_stratified_split
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.metrics import hierarchical_ndcg_score, mean_normalized_rank
 from sklearn_hier.taxonomy import Taxonomy
-
-LEAVES = ["a/i/1", "a/i/2", "a/j/1", "a/j/2", "b/k/1", "b/k/2", "b/l/1", "b/l/2"]
-FAST = dict(embedding_dim=8, module__hidden=(16,), triplets_per_batch=8, lr=1e-2, verbose=0)
-
-
-# ---------------------------------------------------------------- data
-def _centres(n_features, seed):
-    """One centre per leaf, the sum of a family, an instrument and a leaf offset (smaller down the tree)."""
-    rng = np.random.default_rng(seed)
-    offsets = {}
-    centres = []
-    for leaf in LEAVES:
-        names = leaf.split("/")
-        centre = np.zeros(n_features)
-        for depth, scale in zip(range(1, 4), (4.0, 2.0, 1.0), strict=True):
-            key = "/".join(names[:depth])
-            if key not in offsets:
-                offsets[key] = scale * rng.normal(size=n_features) / np.sqrt(n_features) * 2
-            centre += offsets[key]
-        centres.append(centre)
-    return np.array(centres)
-
-
-def tree_blobs(n_per_leaf=12, seed=0, shape=(4,), noise=0.3, centres_seed=42):
-    """Gaussian blobs whose centres follow the tree; X of shape (n, *shape), y label paths."""
-    size = int(np.prod(shape))
-    centres = _centres(size, centres_seed)
-    rng = np.random.default_rng(seed)
-    codes = np.repeat(np.arange(len(LEAVES)), n_per_leaf)
-    X = centres[codes] + noise * rng.normal(size=(len(codes), size))
-    return X.reshape(len(codes), *shape).astype(np.float32), np.array(LEAVES, dtype=object)[codes]
 
 
 def brute_mnr(Z, y, taxonomy):
@@ -255,7 +225,7 @@ def _bad_inputs():
         ("not a leaf", dict(taxonomy=Taxonomy.from_paths(["a/i/1"])), X, y, "Unknown label 'a/i/2'"),
         ("internal node", dict(), X, np.where(np.arange(len(y)) == 0, "a/i", y), "internal node"),
         ("nested", dict(module__n_features=3), X, y, "module__n_features cannot be set"),
-        ("typo", dict(modul__hidden=(3,)), X, y, "unexpected argument"),
+        ("typo", dict(modul__hidden=(3,)), X, y, "Invalid parameter .modul__hidden."),
     ]
 
 
@@ -323,7 +293,7 @@ def test_validation_loss_leaves_the_triplet_term_out(blobs):
 def test_without_validation_the_callbacks_monitor_the_training_loss(blobs):
     (X, y), _ = blobs
     emb = HierarchicalEmbedder(valid_size=None, max_epochs=2, **FAST).fit(X, y)
-    callbacks = dict(emb.callbacks_)
+    callbacks = dict(emb.net_.callbacks_)
     assert callbacks["early_stopping"].monitor == "train_loss"
     assert callbacks["lr_scheduler"].monitor == "train_loss"
     assert "valid_loss" not in emb.history[-1]
@@ -348,13 +318,42 @@ def test_triplet_batches_follow_the_anchor_positive_negative_layout():
         assert all(x > z for x, z in zip(lca_ap, lca_an, strict=True))
 
 
+def test_epoch_plans_are_drawn_once_and_in_the_same_order_as_iteration():
+    tax = Taxonomy.from_paths(LEAVES)
+    data = TensorData.from_arrays(np.arange(32, dtype=np.float32)[:, None], np.repeat(np.arange(8), 4), "cpu", seed=3)
+    ahead, plain = TripletBatches(data, tax, triplets_per_batch=5), TripletBatches(data, tax, triplets_per_batch=5)
+    counts = ahead.plan_epoch()
+    assert counts is ahead.plan_epoch()  # drawn once
+    first = list(ahead)
+    assert len(first) == len(ahead) and counts.sum() == sum(len(X) for X, _ in first) == ahead.clips_per_epoch
+    for (X_ahead, _), (X_plain, _) in zip(first, list(plain), strict=True):  # planning ahead draws nothing extra
+        assert torch.equal(X_ahead, X_plain)
+    assert not torch.equal(torch.cat([X for X, _ in ahead]), torch.cat([X for X, _ in first]))  # a fresh epoch
+
+
+def test_leaf_split_is_the_stratified_split_of_the_dataset():
+    codes = np.repeat(np.arange(4), [5, 5, 3, 2])
+    data = TensorData.from_arrays(np.arange(15, dtype=np.float32)[:, None], codes, "cpu", seed=1)
+    train, valid = LeafSplit(0.2, random_state=0)(data)
+    expected_train, expected_valid = leaf_stratified_split(codes, 0.2, random_state=0)
+    assert np.array_equal(train.X[:, 0].numpy(), expected_train) and np.array_equal(
+        valid.leaf_codes, codes[expected_valid]
+    )
+    assert train.seed == 1
+
+
+def test_a_fitted_model_keeps_no_training_batches(fitted):
+    assert fitted.net_.train_batches_ is None  # they hold the training clips; a pickled model must not
+
+
 def test_class_weights_follow_the_parameter(blobs):
     (X, y), _ = blobs
     emb = HierarchicalEmbedder(losses="L", class_weight="balanced", max_epochs=2, **FAST).fit(X, y)
     weight = emb.criterion_.terms["L"].class_weight
     assert weight is not None and weight.shape == (8,) and float(weight.sum()) == pytest.approx(1.0)
-    emb.set_params(class_weight=None).partial_fit(X, y)
-    assert emb.criterion_.terms["L"].class_weight is None
+    emb.set_params(class_weight=None).partial_fit(X, y)  # the fitted net keeps its settings until refit
+    assert emb.criterion_.terms["L"].class_weight is not None
+    assert emb.fit(X, y).criterion_.terms["L"].class_weight is None
 
 
 # ------------------------------------------------------- prediction
@@ -449,16 +448,17 @@ def test_nested_parameters_and_callbacks_by_name(blobs):
     emb.set_params(module__hidden=(5,), callbacks__early_stopping__patience=7, callbacks__lr_scheduler=None)
     emb.fit(X, y)
     assert emb.module_.backbone.layers[0].out_features == 5
-    callbacks = dict(emb.callbacks_)
+    callbacks = dict(emb.net_.callbacks_)
     assert callbacks["early_stopping"].patience == 7 and "lr_scheduler" not in callbacks
     assert callbacks["gradient_clipping"].gradient_clip_value == 1.0
-    assert emb.optimizer_.param_groups[0]["weight_decay"] == 1e-5
+    assert emb.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-5
 
 
-def test_default_patience_follows_the_paper():
-    callbacks = dict(HierarchicalEmbedder(losses="PL").get_default_callbacks())
+def test_default_patience_follows_the_paper(blobs):
+    (X, y), _ = blobs
+    callbacks = dict(HierarchicalEmbedder(losses="PL", max_epochs=1, **FAST).fit(X, y).net_.callbacks_)
     assert (callbacks["early_stopping"].patience, callbacks["lr_scheduler"].kwargs["patience"]) == (100, 50)
-    callbacks = dict(HierarchicalEmbedder(losses="PL+T").get_default_callbacks())
+    callbacks = dict(HierarchicalEmbedder(losses="PL+T", max_epochs=1, **FAST).fit(X, y).net_.callbacks_)
     assert (callbacks["early_stopping"].patience, callbacks["lr_scheduler"].kwargs["patience"]) == (500, 250)
     assert callbacks["lr_scheduler"].kwargs["factor"] == 0.6 and callbacks["early_stopping"].monitor == "valid_loss"
 
@@ -611,6 +611,6 @@ def test_per_level_predictions_need_trained_per_level_heads(blobs):
     (X, y), _ = blobs
     emb = HierarchicalEmbedder(losses="L", embedding_dim=4, max_epochs=1, device="cpu", verbose=0, random_state=0)
     emb.fit(X, y)
-    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses='L'"):
+    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses={'L': 1.0}"):
         emb.predict_level(X, level=1, source="level")
     assert set(emb.predict_level(X, level=1)) <= set(emb.taxonomy_.levels[1])  # "auto" walks the leaf head up

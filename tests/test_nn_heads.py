@@ -6,7 +6,7 @@ import pytest
 import torch
 from _trees import ORCHIDEA_MINI as MINI
 
-from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
+from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads, leaf_log_scores
 from sklearn_hier.taxonomy import Taxonomy
 
 
@@ -42,3 +42,29 @@ def test_heads_pickle_and_reject_bad_arguments():
         HierarchicalHeads(MINI, 4)
     with pytest.raises(ValueError, match="embedding_dim must be a positive int; got 0"):
         HierarchicalHeads(tax, 0)
+
+
+def test_head_outputs_move_slice_and_concatenate_like_tensors():
+    tax = Taxonomy.from_paths(MINI)
+    out = HierarchicalHeads(tax, embedding_dim=3)(torch.randn(5, 3))
+    joined = torch.cat([out[:2], out[2:]])
+    assert torch.equal(joined.leaf, out.leaf) and torch.equal(joined.nodes, out.nodes)
+    assert all(torch.equal(joined.levels[d], out.levels[d]) for d in out.levels)
+    half = out.to(torch.float16)
+    assert half.leaf.dtype == half.nodes.dtype == half.levels[1].dtype == torch.float16
+    with pytest.raises(TypeError):
+        torch.stack([out, out])
+
+
+def test_leaf_log_scores_of_each_head():
+    tax = Taxonomy.from_paths(MINI)
+    out = HierarchicalHeads(tax, embedding_dim=3)(torch.randn(4, 3))
+    assert torch.equal(leaf_log_scores(out, tax, "leaf"), out.leaf)
+    levels = leaf_log_scores(out, tax, "levels")
+    path = tax.leaf_level_codes()[0]  # the first leaf: the sum of its nodes' per-level log-probabilities
+    expected = sum(torch.log_softmax(out.levels[d], dim=1)[:, path[d - 1]] for d in out.levels if path[d - 1] >= 0)
+    assert torch.allclose(levels[:, 0], expected)
+    nodes = leaf_log_scores(out, tax, "nodes")
+    assert nodes.shape == (4, tax.n_leaves) and bool((nodes < 0).all())
+    with pytest.raises(ValueError, match="head must be one of"):
+        leaf_log_scores(out, tax, "root")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_hier.nn import losses
+from sklearn_hier.nn import spec
 from sklearn_hier.nn.backbones import ConvModel
 from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
 from sklearn_hier.nn.losses import (
@@ -19,6 +19,8 @@ from sklearn_hier.nn.losses import (
     SoftLabelCrossEntropy,
     Targets,
     TripletMarginLoss,
+    loss_term_class,
+    loss_term_names,
     parse_losses,
     register_loss_term,
 )
@@ -130,8 +132,8 @@ def test_triplet_loss_by_hand(toy):
     z = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]])
     one = (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))
     # Euclidean: 0.3 + d(a, p) - d(a, n) = 0.3 + 5 - 1.
-    assert TripletMarginLoss(toy, distance="euclidean")(z, None, None, one).item() == pytest.approx(4.3)
-    assert TripletMarginLoss(toy, margin=0.0, distance="euclidean")(z, None, None, one).item() == pytest.approx(4.0)
+    assert TripletMarginLoss(toy, metric="euclidean")(z, None, None, one).item() == pytest.approx(4.3)
+    assert TripletMarginLoss(toy, margin=0.0, metric="euclidean")(z, None, None, one).item() == pytest.approx(4.0)
 
 
 def test_triplet_loss_without_triplets_is_zero_and_differentiable(toy):
@@ -219,16 +221,16 @@ def test_options_reach_their_terms(toy):
         "PL+T+HXE+SOFT",
         toy,
         margin=0.5,
-        triplet_distance="euclidean",
+        metric="euclidean",
         level_reduction="mean",
         hxe_alpha=0.7,
         soft_beta=3.0,
     )
-    assert (loss.terms["T"].margin, loss.terms["T"].distance) == (0.5, "euclidean")
+    assert (loss.terms["T"].margin, loss.terms["T"].metric) == (0.5, "euclidean")
     assert loss.terms["PL"].reduction == "mean"
     assert loss.terms["HXE"].alpha == 0.7 and loss.terms["SOFT"].beta == 3.0
-    with pytest.raises(ValueError, match="distance must be one of"):
-        HierarchicalLoss("T", toy, triplet_distance="manhattan")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        HierarchicalLoss("T", toy, metric="manhattan")
     with pytest.raises(ValueError, match="reduction must be 'sum' or 'mean'; got 'max'"):
         HierarchicalLoss("PL", toy, level_reduction="max")
 
@@ -318,9 +320,9 @@ class _MeanNorm(LossTerm):
 
 
 def test_registry_adds_a_term_by_name(monkeypatch, toy, batch):
-    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
+    monkeypatch.setattr(spec, "_REGISTRY", dict(spec._REGISTRY))
     register_loss_term("norm", _MeanNorm)
-    assert "NORM" in losses.loss_term_names()
+    assert "NORM" in spec.loss_term_names()
     loss = HierarchicalLoss("L + 2*Norm", toy, term_options={"norm": {"scale": 3.0}})
     z = torch.tensor([[3.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
     total, parts = loss(z, batch[1], batch[2])
@@ -332,3 +334,27 @@ def test_registry_adds_a_term_by_name(monkeypatch, toy, batch):
         register_loss_term("other", torch.nn.MSELoss)
     with pytest.raises(ValueError, match="identifier"):
         register_loss_term("two words", _MeanNorm)
+
+
+def test_hierarchical_loss_takes_ready_built_terms(toy, batch):
+    term = _MeanNorm(toy, scale=2.0)
+    loss = HierarchicalLoss({"L": 1.0, "T": 0.5}, toy, terms={"t": TripletMarginLoss(toy, margin=0.7)})
+    assert loss.terms["T"].margin == 0.7 and isinstance(loss.terms["L"], LeafCrossEntropy)
+    with pytest.raises(ValueError, match="the spec does not"):
+        HierarchicalLoss("L", toy, terms={"PL": term})
+    with pytest.raises(TypeError, match="must be a LossTerm instance"):
+        HierarchicalLoss("L", toy, terms={"L": torch.nn.MSELoss()})
+
+
+def test_terms_declare_what_they_read_and_train():
+    declared = {name: (loss_term_class(name).uses_triplets, loss_term_class(name).head) for name in loss_term_names()}
+    assert declared == {
+        "B": (False, "nodes"),
+        "HXE": (False, "leaf"),
+        "L": (False, "leaf"),
+        "PL": (False, "levels"),
+        "SOFT": (False, "leaf"),
+        "T": (True, None),
+    }
+    with pytest.raises(ValueError, match="Unknown loss term 'X'"):
+        loss_term_class("X")

@@ -218,7 +218,7 @@ def _batch(seed, size=9, depth=3):
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 def test_threshold_miners_match_brute_force(seed, strategy, distance):
     z, codes = _batch(seed)
-    miner = HierarchicalTripletMiner(strategy, margin=0.3, distance=distance)
+    miner = HierarchicalTripletMiner(strategy, margin=0.3, metric=distance)
     mined = set(zip(*(t.tolist() for t in miner(z, codes)), strict=True))
     sim = pairwise_similarity(z, z, distance).numpy()
     expected = {(a, p, n) for a, p, n, _ in _brute_force(sim, lca_depth(codes, codes).numpy(), 0.3, strategy)}

@@ -6,22 +6,19 @@ scikit-learn or skorch.
 
 from sklearn_hier.nn.backbones import MLP, ConvModel
 from sklearn_hier.nn.distances import pairwise_similarity
-from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
-from sklearn_hier.nn.losses import (
+from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads, leaf_log_scores
+from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
+from sklearn_hier.nn.spec import HierarchicalLoss, loss_term_class, loss_term_names, parse_losses, register_loss_term
+from sklearn_hier.nn.targets import Targets
+from sklearn_hier.nn.terms import (
     HierarchicalCrossEntropy,
-    HierarchicalLoss,
     LeafCrossEntropy,
     LossTerm,
     NodeBinaryCrossEntropy,
     PerLevelCrossEntropy,
     SoftLabelCrossEntropy,
-    Targets,
     TripletMarginLoss,
-    loss_term_names,
-    parse_losses,
-    register_loss_term,
 )
-from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
 
 __all__ = [
     "MLP",
@@ -40,6 +37,8 @@ __all__ = [
     "Targets",
     "TreeTripletSampler",
     "TripletMarginLoss",
+    "leaf_log_scores",
+    "loss_term_class",
     "loss_term_names",
     "pairwise_similarity",
     "parse_losses",

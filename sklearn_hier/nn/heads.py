@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["HeadOutputs", "HierarchicalHeads"]
+__all__ = ["HEAD_NAMES", "HeadOutputs", "HierarchicalHeads", "leaf_log_scores"]
+
+HEAD_NAMES = ("leaf", "levels", "nodes")
 
 
-class HeadOutputs(NamedTuple):
+@dataclass(frozen=True)
+class HeadOutputs:
     """Logits of the three kinds of head, for one batch.
+
+    Not a tuple, so that skorch can handle it as it handles a tensor: its
+    ``to_device`` calls :meth:`to`, and its ``forward`` joins the batches with
+    ``torch.cat``, which :meth:`__torch_function__` answers field by field.
 
     Attributes
     ----------
@@ -36,6 +46,25 @@ class HeadOutputs(NamedTuple):
     leaf: torch.Tensor
     levels: dict[int, torch.Tensor]
     nodes: torch.Tensor
+
+    def to(self, *args: Any, **kwargs: Any) -> HeadOutputs:
+        """Every logit tensor moved or cast like :meth:`torch.Tensor.to`."""
+        levels = {d: t.to(*args, **kwargs) for d, t in self.levels.items()}
+        return HeadOutputs(self.leaf.to(*args, **kwargs), levels, self.nodes.to(*args, **kwargs))
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if func is not torch.cat:
+            return NotImplemented
+        parts, dim = args[0], (kwargs or {}).get("dim", args[1] if len(args) > 1 else 0)
+        if dim != 0 or not all(isinstance(p, HeadOutputs) for p in parts):
+            return NotImplemented
+        levels = {d: torch.cat([p.levels[d] for p in parts]) for d in parts[0].levels}
+        return HeadOutputs(torch.cat([p.leaf for p in parts]), levels, torch.cat([p.nodes for p in parts]))
+
+    def __getitem__(self, rows: Any) -> HeadOutputs:
+        """The logits of the samples at ``rows``."""
+        return HeadOutputs(self.leaf[rows], {d: t[rows] for d, t in self.levels.items()}, self.nodes[rows])
 
 
 class HierarchicalHeads(nn.Module):
@@ -86,3 +115,48 @@ class HierarchicalHeads(nn.Module):
             levels={d: self.levels[str(d)](z) for d in self.level_depths},
             nodes=self.nodes(z),
         )
+
+
+def leaf_log_scores(outputs: HeadOutputs, taxonomy: Taxonomy, head: str = "leaf") -> torch.Tensor:
+    """(B, n_leaves) log-scores of the leaves, read from one head.
+
+    Parameters
+    ----------
+    outputs : HeadOutputs
+    taxonomy : Taxonomy
+        The tree the heads were built from.
+    head : {"leaf", "levels", "nodes"}, default="leaf"
+        ``"leaf"``: the leaf logits; ``"levels"``: the log of the product of
+        the per-level probabilities along each leaf's path; ``"nodes"``: the
+        Bernoulli log-likelihood of each leaf's path multi-hot vector under the
+        node head. A softmax over the columns gives leaf probabilities.
+
+    Returns
+    -------
+    scores : Tensor of shape (B, taxonomy.n_leaves)
+        Columns follow ``taxonomy.leaves``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
+    >>> out = HierarchicalHeads(tax, embedding_dim=4)(torch.zeros(1, 4))
+    >>> leaf_log_scores(out, tax, "levels").shape
+    torch.Size([1, 3])
+    """
+    if head == "leaf":
+        return outputs.leaf
+    device = outputs.leaf.device
+    if head == "levels":
+        table = torch.as_tensor(np.array(taxonomy.leaf_level_codes()), device=device)
+        scores = torch.zeros_like(outputs.leaf)
+        for depth, logits in outputs.levels.items():
+            column = table[:, depth - 1]
+            on_path = column >= 0
+            scores[:, on_path] += F.log_softmax(logits, dim=1)[:, column[on_path]]
+        return scores
+    if head == "nodes":
+        hot = torch.as_tensor(taxonomy.path_multi_hot(list(taxonomy.leaves)), device=device)
+        return F.logsigmoid(outputs.nodes) @ hot.T + F.logsigmoid(-outputs.nodes) @ (1 - hot).T
+    raise ValueError(f"head must be one of {HEAD_NAMES}; got {head!r}.")

@@ -262,7 +262,7 @@ class HierarchicalTripletMiner:
     strategy : {"all", "batch_hard", "semi_hard"}, default="all"
     margin : float, default=0.3
         Margin of the triplet loss the triplets are mined for.
-    distance : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean"}, default="cosine"
         Similarity of :func:`~sklearn_hier.nn.distances.pairwise_similarity`.
 
     Examples
@@ -277,16 +277,16 @@ class HierarchicalTripletMiner:
 
     STRATEGIES = ("all", "batch_hard", "semi_hard")
 
-    def __init__(self, strategy: str = "all", margin: float = 0.3, distance: str = "cosine") -> None:
+    def __init__(self, strategy: str = "all", margin: float = 0.3, metric: str = "cosine") -> None:
         if strategy not in self.STRATEGIES:
             raise ValueError(f"strategy must be one of {self.STRATEGIES}; got {strategy!r}.")
         if isinstance(margin, bool) or not isinstance(margin, Real) or not 0 <= margin < np.inf:
             raise ValueError(f"margin must be a finite number >= 0; got {margin!r}.")
-        if distance not in SIMILARITIES:
-            raise ValueError(f"distance must be one of {SIMILARITIES}; got {distance!r}.")
+        if metric not in SIMILARITIES:
+            raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
         self.strategy = strategy
         self.margin = float(margin)
-        self.distance = distance
+        self.metric = metric
 
     def __call__(self, embeddings: torch.Tensor, level_codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Mine one batch.
@@ -309,7 +309,7 @@ class HierarchicalTripletMiner:
             )
         with torch.no_grad():
             embeddings = embeddings.detach()
-            sim = pairwise_similarity(embeddings, embeddings, self.distance)
+            sim = pairwise_similarity(embeddings, embeddings, self.metric)
             lca = lca_depth(level_codes, level_codes).to(sim.device)
             if self.strategy == "batch_hard":
                 return _batch_hard(sim, lca, level_codes.shape[1])

@@ -1,0 +1,224 @@
+"""The skorch net that :class:`~sklearn_hier.embedder.HierarchicalEmbedder` owns, and its callbacks.
+
+:class:`EmbeddingNet` is a plain :class:`skorch.NeuralNet`: initialised by
+``NeuralNet.__init__``, changed only through skorch's public hooks
+(``initialize``, ``get_split_datasets``, ``get_iterator``, ``infer``,
+``get_loss``, ``get_default_callbacks``, ``fit_loop``, ``partial_fit``). Its
+module is an :class:`~sklearn_hier._training.EmbeddingNetwork` and its
+criterion a :class:`~sklearn_hier.nn.HierarchicalLoss`, both built by the
+estimator, which knows the data; the net owns the miner and the batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    GradientNormClipping,
+    LRScheduler,
+    PassthroughScoring,
+    PrintLog,
+)
+from skorch.utils import to_tensor
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from sklearn_hier._training import EpochView, MinedBatches, SequentialBatches, TensorData, TripletBatches
+from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner, Targets
+
+__all__ = ["EmbeddingNet", "EpochClassWeights"]
+
+
+class EpochClassWeights(Callback):
+    """Set the criterion's class weights at each epoch's start from the leaf counts of the epoch's batches.
+
+    The reference code's "balanced" weights: the training batches draw the
+    coming epoch ahead (``plan_epoch``) and the counts of its leaves set the
+    weights of every term (:meth:`~sklearn_hier.nn.HierarchicalLoss.set_class_weights`).
+    The validation loss never uses them.
+    """
+
+    def on_epoch_begin(self, net: EmbeddingNet, **kwargs: Any) -> None:
+        net.criterion_.set_class_weights(net.train_batches_.plan_epoch())
+
+
+class EmbeddingNet(NeuralNet):
+    """skorch net training an embedding network with a hierarchical loss on tree-shaped batches.
+
+    Parameters
+    ----------
+    module : EmbeddingNetwork
+        The backbone, embedding map and heads (an instance, used as it is).
+    criterion : HierarchicalLoss
+        The weighted loss terms (an instance).
+    taxonomy : Taxonomy
+        The tree of the training leaves; the batches and targets follow it.
+    triplets : {"tree", "batch_hard", "semi_hard"}, default="tree"
+        Offline tree triplets, or the strategy of the miner that :meth:`initialize` builds.
+    triplets_per_batch : int, default=32
+    margin : float, default=0.3
+        Margin of the miner.
+    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+        Similarity of the miner (the triplet term has its own, from the same parameter of the estimator).
+    class_weight : {"balanced"} or None, default=None
+        ``"balanced"`` adds the :class:`EpochClassWeights` callback.
+    precision : {"float32", "bfloat16"}, default="float32"
+    **kwargs
+        Any :class:`skorch.NeuralNet` parameter.
+
+    Notes
+    -----
+    Inference (``forward``, ``forward_iter``, the validation loss) runs the
+    module on batches of exactly ``batch_size`` rows, padding a short last
+    batch with zeros and dropping the padded rows' outputs, so that a sample's
+    result never depends on which other samples share its batch (a short batch
+    takes another matrix-multiply path whose float32 rounding differs).
+
+    A ``KeyboardInterrupt`` during training (Ctrl-C, or a callback other than
+    skorch's ``EarlyStopping``, which stops training with one) propagates to
+    the caller after skorch's own ``on_train_end`` cleanup (skorch's
+    ``partial_fit`` would swallow it and return a cut-short net as if finished).
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        criterion: Any,
+        *,
+        taxonomy: Any = None,
+        triplets: str = "tree",
+        triplets_per_batch: int = 32,
+        margin: float = 0.3,
+        metric: str = "cosine",
+        class_weight: str | None = None,
+        precision: str = "float32",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(module, criterion, **kwargs)
+        self.taxonomy = taxonomy
+        self.triplets = triplets
+        self.triplets_per_batch = triplets_per_batch
+        self.margin = margin
+        self.metric = metric
+        self.class_weight = class_weight
+        self.precision = precision
+
+    def initialize(self) -> EmbeddingNet:
+        """Initialise as skorch does, and build the online miner (``None`` for tree triplets)."""
+        super().initialize()
+        self.miner_ = (
+            None
+            if self.triplets == "tree"
+            else HierarchicalTripletMiner(self.triplets, margin=self.margin, metric=self.metric)
+        )
+        return self
+
+    def get_default_callbacks(self) -> list[tuple[str, Any]]:
+        """skorch's defaults plus the paper's schedule, early stopping and gradient clipping.
+
+        Both monitor ``valid_loss``, or ``train_loss`` when ``train_split`` is
+        ``None``; their patience is 5x longer with a triplet term, as in the paper.
+        """
+        monitor = "train_loss" if self.train_split is None else "valid_loss"
+        slow = bool(getattr(self.criterion, "uses_triplets", False))
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            (
+                "lr_scheduler",
+                LRScheduler(policy=ReduceLROnPlateau, monitor=monitor, factor=0.6, patience=250 if slow else 50),
+            ),
+            (
+                "early_stopping",
+                EarlyStopping(monitor=monitor, patience=500 if slow else 100, threshold=0.0, load_best=True),
+            ),
+            ("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0)),
+            ("print_log", PrintLog()),
+        ]
+        if self.class_weight == "balanced":
+            callbacks.insert(1, ("class_weights", EpochClassWeights()))
+        return callbacks
+
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> tuple[Any, Any]:
+        """skorch's split, each part copied to the device once; the training part as an :class:`EpochView`.
+
+        The view's length counts the clips an epoch gathers, so that skorch's
+        ``len(dataset) / iterator_train__batch_size`` (e.g. ``ProgressBar``'s
+        total) is the number of training batches.
+        """
+        train, valid = super().get_split_datasets(X, y, **fit_params)
+        if not isinstance(train, TensorData):
+            return train, valid
+        train = train.to(self.device)
+        if self.triplets == "tree":
+            self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch)
+        else:
+            self.train_batches_ = MinedBatches(train, self.taxonomy, self.triplets_per_batch)
+        return EpochView(self.train_batches_), None if valid is None else valid.to(self.device)
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
+        """The epoch's training batches, consecutive batches of clips otherwise (skorch's for other data)."""
+        if isinstance(dataset, EpochView):
+            return dataset.batches
+        if isinstance(dataset, TensorData):
+            return SequentialBatches(dataset, self.batch_size)
+        return super().get_iterator(dataset, training=training)
+
+    def infer(self, x: Any, **fit_params: Any) -> tuple[torch.Tensor, HeadOutputs]:
+        """Embeddings and head logits of a batch, float32, on the device (padded to ``batch_size`` in eval mode)."""
+        x = to_tensor(x, device=self.device)
+        n = len(x)
+        if not self.module_.training and n < self.batch_size:
+            x = torch.cat([x, x.new_zeros((self.batch_size - n, *x.shape[1:]))])
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            z, outputs = self.module_(x, **fit_params)
+        return z[:n].float(), outputs[:n].to(torch.float32)
+
+    def get_loss(self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False) -> torch.Tensor:
+        """The weighted loss; triplet terms and class weights count in training only (the paper's validation)."""
+        z, outputs = y_pred
+        codes, triplets = y_true
+        targets = Targets.from_codes(codes, self.taxonomy)
+        if training and triplets is None and self.miner_ is not None and self.criterion_.uses_triplets:
+            triplets = self.miner_(z.detach(), targets.levels)
+        loss, _ = self.criterion_(z, outputs, targets, triplets, include_triplet=training, weighted=training)
+        return loss
+
+    def fit_loop(self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any) -> EmbeddingNet:
+        """skorch's loop; an interruption is noted, so :meth:`partial_fit` can raise it after cleanup.
+
+        skorch's ``EarlyStopping`` also ends training with a
+        ``KeyboardInterrupt``; that one is a normal end, told apart by the
+        callback having run out of patience.
+        """
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt as interrupt:
+            if not self._stopped_early():
+                self.interrupted_ = interrupt
+            raise
+
+    def _stopped_early(self) -> bool:
+        return any(
+            isinstance(callback, EarlyStopping) and getattr(callback, "misses_", 0) >= callback.patience
+            for _, callback in self.callbacks_
+        )
+
+    def partial_fit(self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any) -> EmbeddingNet:
+        """skorch's ``partial_fit``, re-raising a ``KeyboardInterrupt`` once its ``on_train_end`` has run."""
+        self.interrupted_ = None
+        super().partial_fit(X, y, classes, **fit_params)
+        interrupt, self.interrupted_ = self.interrupted_, None
+        if interrupt is not None:
+            raise interrupt
+        return self
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """Let go of the training batches: they hold the training clips, which a pickled model must not carry."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self.train_batches_ = None

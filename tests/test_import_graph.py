@@ -1,0 +1,100 @@
+"""The package's import graph: no cycle between modules, and no module imports from a layer above its own."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_hier"
+
+# Lower layers never import higher ones (lazy imports inside functions included).
+LAYERS = [
+    {"sklearn_hier.taxonomy", "sklearn_hier._device"},
+    {
+        "sklearn_hier.nn",
+        "sklearn_hier.audio",
+        "sklearn_hier.metrics",
+        "sklearn_hier.model_selection",
+        "sklearn_hier.stats",
+    },
+    {"sklearn_hier.datasets", "sklearn_hier._training", "sklearn_hier._net", "sklearn_hier.embedder"},
+    {"sklearn_hier.plotting", "sklearn_hier.experiments", "sklearn_hier.cli", "sklearn_hier"},
+]
+
+
+def _module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path):
+    """(module-level, all) names imported by the module at ``path``: sklearn_hier modules and third-party roots."""
+    tree = ast.parse(path.read_text())
+    top, every = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = {node.module}
+        elif isinstance(node, ast.Import):
+            names = {alias.name for alias in node.names}
+        else:
+            continue
+        every |= names
+        if node in tree.body:
+            top |= names
+    return top, every
+
+
+GRAPH = {_module_name(path): _imports(path) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _layer(module):
+    if module == "sklearn_hier":
+        return len(LAYERS) - 1
+    for depth, layer in enumerate(LAYERS):
+        if any(module == name or module.startswith(name + ".") for name in layer - {"sklearn_hier"}):
+            return depth
+    return None
+
+
+def test_every_module_has_a_layer():
+    assert [module for module in GRAPH if _layer(module) is None] == [], "add the module to LAYERS"
+
+
+def test_no_import_cycle_between_modules():
+    edges = {m: {t for t in top if t in GRAPH and t != m} for m, (top, _) in GRAPH.items()}
+    # A package's __init__ re-exports its own submodules; that is not a cycle through the package.
+    edges = {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in edges.items()}
+    state = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for target in sorted(edges[module]):
+            assert state.get(target) != "open", "import cycle: " + " -> ".join([*path, target])
+            if target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_no_upward_import(module):
+    _, every = GRAPH[module]
+    upward = sorted(t for t in every if t.startswith("sklearn_hier") and (_layer(t) or 0) > _layer(module))
+    assert not upward, f"{module} imports from a higher layer: {upward}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("sklearn_hier.nn")))
+def test_nn_is_pure_pytorch(module):
+    _, every = GRAPH[module]
+    foreign = sorted(t for t in every if t.split(".")[0] in {"sklearn", "skorch"})
+    inside = sorted(t for t in every if t.startswith("sklearn_hier") and not t.startswith("sklearn_hier.nn"))
+    assert not foreign and set(inside) <= {"sklearn_hier.taxonomy"}, (foreign, inside)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("sklearn_hier.metrics")))
+def test_metrics_know_nothing_of_skorch(module):
+    _, every = GRAPH[module]
+    assert not any(t.split(".")[0] == "skorch" for t in every)
