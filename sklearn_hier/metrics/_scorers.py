@@ -185,7 +185,7 @@ class _Evaluation:
         return self._memo[key]
 
     def embeddings(self) -> torch.Tensor:
-        return self._cached(("embeddings",), lambda: check_embeddings(self.final.transform(self.Xt)))
+        return self._cached(("embeddings",), lambda: check_embeddings(self.final.transform(self.Xt), self.metric))
 
     def retrieval(self, part: str) -> dict[str, float]:
         return self._cached(("retrieval", part), lambda: self._retrieval(part))
