@@ -19,10 +19,10 @@ import torch
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from sklearn_hier.metrics._global_ndcg import global_ndcg
 from sklearn_hier.metrics._retrieval import (
     LeafTables,
     RetrievalRequest,
-    global_ndcg,
     leaf_tables,
     ndcg_gain,
     ranked_scores,

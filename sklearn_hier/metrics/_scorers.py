@@ -4,7 +4,12 @@
 ``(estimator, X, y)``. The scorers of one :func:`hierarchy_scorers` call share a
 one-slot cache: the first scorer to see an ``(estimator, X, y)`` computes the
 embeddings once, and each group of scores (retrieval on seen or unseen clips,
-F1 at a level, LSA accuracy) once, for all the scorers of that call.
+F1 at a level, LSA accuracy) once, for all the scorers of that call. The
+cache refers to the model and the data weakly: scoring never keeps them alive.
+
+It also holds the estimator-facing helpers that reach the hierarchical step of
+what a scorer is given (:func:`final_step`, :func:`predict_at_lsa_level`), so
+that the metric functions themselves take arrays only.
 """
 
 from __future__ import annotations
