@@ -38,8 +38,9 @@ RELEVANCES = ("lca_depth", "max", "sum")
 def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
     """Validate embeddings and return them as a float32 tensor on their device.
 
-    For ``metric="cosine"``, each row is first divided by its largest absolute
-    value, in the input's own precision: cosine similarity is unchanged, and
+    For ``metric="cosine"``, each row is first scaled so that its largest
+    absolute value lies in [0.5, 1) (by a power of two, in the input's own
+    precision, so exactly): cosine similarity is unchanged, and
     neither float32 overflow (1e200 in float64) nor normalisation's epsilon
     (rows below 1e-12) can bend it, so the scores are the same at any finite
     scale. Otherwise a float32 tensor is returned as is (the metrics never
@@ -58,8 +59,10 @@ def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
     if len(tensor) < 2:
         raise ValueError(f"Ranking needs at least 2 samples (a query and something to retrieve); got {len(tensor)}.")
     if metric == "cosine":
-        scale = tensor.abs().amax(dim=1, keepdim=True)
-        tensor = tensor / torch.where(scale > 0, scale, torch.ones_like(scale))
+        # Scaled by the power of two nearest above the row's max-abs: exact in floating point, so
+        # rows of ordinary scale give bit-identical similarities, and no row over- or underflows.
+        exponent = torch.frexp(tensor.abs().amax(dim=1, keepdim=True)).exponent
+        tensor = torch.ldexp(tensor, -exponent.to(tensor.dtype))
     tensor = tensor.to(torch.float32)
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError(
