@@ -100,8 +100,13 @@ def label_paths(y: Any, sep: str = "/", *, leaves: bool = True) -> np.ndarray:
         raise ValueError(f"sep must be a non-empty string; got {sep!r}.")
     arr = np.asarray(y, dtype=object)
     if arr.ndim == 1:
-        text = _flat_texts(arr.tolist(), sep)
-        paths = np.array([text[_key(v)] for v in arr.tolist()], dtype=object)
+        values = arr.tolist()
+        texts = _str_texts(values, sep)
+        if texts is not None:
+            paths = np.array([texts[v] for v in values], dtype=object)
+        else:
+            typed = _flat_texts(values, sep)
+            paths = np.array([typed[_key(v)] for v in values], dtype=object)
     elif arr.ndim == 2:
         paths = np.array([_join_row(row, i, sep) for i, row in enumerate(arr.tolist())], dtype=object)
     else:
@@ -114,6 +119,23 @@ def label_paths(y: Any, sep: str = "/", *, leaves: bool = True) -> np.ndarray:
 def _key(value: Any) -> tuple[type, Any]:
     # 1 and 1.0 and True hash alike; keying on the type keeps them apart until the type check.
     return (type(value), value)
+
+
+def _str_texts(values: list[Any], sep: str) -> dict[str, str] | None:
+    """Fast path for the usual case, str labels that obey the contract: the text of each distinct label.
+
+    None when a label is not a str or breaks the contract; :func:`_flat_texts` then finds and names it.
+    """
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # unhashable labels
+        return None
+    if not all(isinstance(value, str) for value in distinct):
+        return None  # numbers may compare equal across types (1 == 1.0 == True): keep them apart
+    try:
+        return {value: _label_text(value, -1, sep, where="") for value in distinct}
+    except (TypeError, ValueError):
+        return None
 
 
 def _flat_texts(values: list[Any], sep: str) -> dict[tuple[type, Any], str]:
@@ -307,7 +329,7 @@ class Taxonomy:
             raise ValueError(f"sep must be a non-empty string; got {sep!r}.")
         keys = {ROOT}
         # Nodes, not samples: an internal node may be listed beside its descendants.
-        for path in node_keys(paths, sep):
+        for path in dict.fromkeys(node_keys(paths, sep).tolist()):
             names = _split(path, sep)
             keys.update(sep.join(names[: i + 1]) for i in range(len(names)))
         self._build(sorted(keys, key=lambda k: (_depth(k, sep), _split(k, sep))), sep)
@@ -358,7 +380,8 @@ class Taxonomy:
         >>> Taxonomy.from_paths(["a/x", "a/y", "b"]).leaves
         ('a/x', 'a/y', 'b')
         """
-        return cls(label_paths(_as_list(paths), sep), sep=sep)
+        # Distinct paths only: the constructor checks them again as node keys.
+        return cls(list(dict.fromkeys(label_paths(_as_list(paths), sep).tolist())), sep=sep)
 
     @classmethod
     def from_levels(cls, levels: Any, sep: str = "/") -> Taxonomy:
@@ -374,7 +397,7 @@ class Taxonomy:
         arr = np.asarray(levels, dtype=object)
         if arr.ndim != 2:
             raise ValueError(f"from_levels expects a 2-D array (n_samples, depth); got shape {arr.shape}.")
-        return cls(label_paths(arr, sep), sep=sep)
+        return cls(list(dict.fromkeys(label_paths(arr, sep).tolist())), sep=sep)
 
     @classmethod
     def from_y(cls, y: Any, sep: str = "/") -> Taxonomy:
