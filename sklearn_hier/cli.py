@@ -3,41 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 
-__all__ = ["main"]
+from sklearn_hier._show_versions import describe_environment
 
-_PACKAGES = ("sklearn-hier", "numpy", "scikit-learn", "skorch", "torch", "torchaudio", "librosa", "anytree", "joblib")
-
-
-def describe_environment() -> dict[str, str]:
-    """Versions of Python and of the packages the library runs on, and the compute device.
-
-    Examples
-    --------
-    >>> info = describe_environment()
-    >>> sorted(info)[:2]
-    ['anytree', 'device']
-    """
-    info = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            info[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            info[name] = "not installed"
-    info["device"] = _device_name()
-    return info
-
-
-def _device_name() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+__all__ = ["describe_environment", "main"]
 
 
 def _info(args: argparse.Namespace) -> int:

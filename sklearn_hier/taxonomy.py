@@ -12,30 +12,59 @@ from ``"Brass/Horn/open"``. The root is the empty string ``""`` and has depth 0.
 from __future__ import annotations
 
 import json
+import math
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from anytree import Node, RenderTree
 
-__all__ = ["Taxonomy", "label_paths", "lca_depth"]
+__all__ = ["Taxonomy", "label_paths", "lca_depth", "node_keys"]
 
 ROOT = ""
 
 
-def label_paths(y: Any, sep: str = "/") -> np.ndarray:
-    """Return the label of each sample as a path string.
+def label_paths(y: Any, sep: str = "/", *, leaves: bool = True) -> np.ndarray:
+    """Return the label of each sample as a path string, after checking the label contract.
 
-    This is the one conversion from every accepted form of ``y`` to node keys.
+    This is the one conversion from every accepted form of ``y`` to node keys,
+    and the one place where labels are checked: the Taxonomy constructors, the
+    estimator, the metrics, the scorers, the splitter and the dataset loaders
+    all go through it.
+
+    Accepted labels:
+
+    - ``str`` paths of non-empty names joined by ``sep``
+      (``"Brass/Trumpet/open/ordinario"``); a name without ``sep`` is a flat
+      label. Strings are normalised to Unicode NFC, so that the composed and
+      decomposed spellings of a name are one label.
+    - ``int`` or ``float`` flat labels, all of one type. A float label that
+      equals an integer is written as that integer (``1.0`` is the label
+      ``"1"``), so that a model fit on float labels scores the same labels
+      given as ints.
+    - A 2-D array, one column per level (hiclass convention), where ``None``,
+      NaN or ``""`` ends a path early.
+
+    Rejected, with an error naming the label and its sample: ``None``, NaN or
+    infinity (1-D), ``bytes`` (decode them first), ``bool``, any other type, an
+    empty label or an empty name (a doubled or trailing ``sep``), a name that is
+    only whitespace or starts or ends with whitespace, ``str`` mixed with
+    numbers or ints mixed with floats (``1`` and ``"1"`` would print alike),
+    and, with ``leaves=True``, a label that is an ancestor of another label (it
+    could not be a leaf). A single ``str`` where an array is expected raises
+    ``TypeError``.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,) or (n_samples, depth)
-        Label paths (``"Brass/Trumpet/open/ordinario"``), flat labels of any
-        type (converted with ``str``), or one column per level (hiclass
-        convention) where an empty string or ``None`` ends a path early.
+        Label paths, flat labels, or one column per level.
     sep : str, default="/"
         Separator between levels.
+    leaves : bool, default=True
+        The labels are samples' leaves: none may be an ancestor of another.
+        False for node keys that may sit at any depth (predictions at a level).
 
     Returns
     -------
@@ -44,8 +73,12 @@ def label_paths(y: Any, sep: str = "/") -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``y`` is a single str or bytes, or a label has a rejected type or
+        the labels mix types.
     ValueError
-        If ``y`` is not 1-D or 2-D, or a 2-D row has a gap (an empty level
+        If ``y`` is not 1-D or 2-D, a label is missing, empty, badly spaced or
+        an ancestor of another label, or a 2-D row has a gap (an empty level
         followed by a non-empty one).
 
     Examples
@@ -54,13 +87,132 @@ def label_paths(y: Any, sep: str = "/") -> np.ndarray:
     array(['Brass/Trumpet', 'Keys'], dtype=object)
     >>> label_paths([3, 7])
     array(['3', '7'], dtype=object)
+    >>> label_paths([1.0, 2.5])
+    array(['1', '2.5'], dtype=object)
+    >>> label_paths(["Brass", "Brass/Horn"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Label 'Brass' is an internal node, an ancestor of label 'Brass/Horn'...
     """
+    if isinstance(y, str | bytes):
+        raise TypeError(f"Labels must be an array-like of labels, not a single {type(y).__name__}; got {y!r}.")
+    if not isinstance(sep, str) or not sep:
+        raise ValueError(f"sep must be a non-empty string; got {sep!r}.")
     arr = np.asarray(y, dtype=object)
     if arr.ndim == 1:
-        return np.array([_as_str(v) for v in arr], dtype=object)
-    if arr.ndim == 2:
-        return np.array([_join_row(row, i, sep) for i, row in enumerate(arr)], dtype=object)
-    raise ValueError(f"y must be 1-D (label paths) or 2-D (one column per level); got shape {arr.shape}.")
+        values = arr.tolist()
+        texts = _str_texts(values, sep)
+        if texts is not None:
+            paths = np.array([texts[v] for v in values], dtype=object)
+        else:
+            typed = _flat_texts(values, sep)
+            paths = np.array([typed[_key(v)] for v in values], dtype=object)
+    elif arr.ndim == 2:
+        paths = np.array([_join_row(row, i, sep) for i, row in enumerate(arr.tolist())], dtype=object)
+    else:
+        raise ValueError(f"y must be 1-D (label paths) or 2-D (one column per level); got shape {arr.shape}.")
+    if leaves:
+        _check_no_ancestor(paths, sep)
+    return paths
+
+
+def _key(value: Any) -> tuple[type, Any]:
+    # 1 and 1.0 and True hash alike; keying on the type keeps them apart until the type check.
+    return (type(value), value)
+
+
+def _str_texts(values: list[Any], sep: str) -> dict[str, str] | None:
+    """Fast path for the usual case, str labels that obey the contract: the text of each distinct label.
+
+    None when a label is not a str or breaks the contract; :func:`_flat_texts` then finds and names it.
+    """
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # unhashable labels
+        return None
+    if not all(isinstance(value, str) for value in distinct):
+        return None  # numbers may compare equal across types (1 == 1.0 == True): keep them apart
+    try:
+        return {value: _label_text(value, -1, sep, where="") for value in distinct}
+    except (TypeError, ValueError):
+        return None
+
+
+def _flat_texts(values: list[Any], sep: str) -> dict[tuple[type, Any], str]:
+    """The path text of each distinct 1-D label, after checking each and their types together."""
+    distinct: dict[tuple[type, Any], int] = {}
+    for row, value in enumerate(values):
+        try:
+            distinct.setdefault(_key(value), row)
+        except TypeError:  # unhashable: a list or an array where a label belongs
+            _kind(value, row)
+    kinds: dict[str, Any] = {}
+    text = {}
+    for key, row in distinct.items():
+        value = key[1]
+        kinds.setdefault(_kind(value, row), value)
+        text[key] = _label_text(value, row, sep, where=f"(sample {row})")
+    if len(kinds) > 1:
+        examples = " and ".join(f"{kind} {value!r}" for kind, value in kinds.items())
+        raise TypeError(
+            f"Labels must all be of one type (str paths, or int, or float flat labels); y mixes {examples}."
+        )
+    return text
+
+
+def _kind(value: Any, row: int) -> str:
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"Label {value!r} (sample {row}) is a bool; use str or int labels.")
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, Integral):
+        return "int"
+    if isinstance(value, Real):
+        return "float"
+    if value is None:
+        raise ValueError(f"Label None (sample {row}) is missing; every sample needs a label.")
+    if isinstance(value, bytes | bytearray):
+        raise TypeError(f"Label {value!r} (sample {row}) is bytes; decode the labels to str first.")
+    raise TypeError(f"Label {value!r} (sample {row}) is a {type(value).__name__}; expected a str, int or float label.")
+
+
+def _label_text(value: Any, row: int, sep: str, where: str) -> str:
+    """The checked, NFC-normalised text of one label (1-D) or one level name (2-D)."""
+    kind = _kind(value, row)
+    if kind == "float":
+        if not math.isfinite(value):
+            raise ValueError(f"Label {value!r} is not a finite number {where}; every sample needs a label.")
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if kind == "int":
+        return str(int(value))
+    text = unicodedata.normalize("NFC", str(value))
+    if text == "":
+        raise ValueError(f"Label '' is empty {where}; every sample needs a label.")
+    for name in text.split(sep):
+        _check_spacing(name, text, sep, where)
+    return text
+
+
+def _check_spacing(name: str, label: str, sep: str, where: str) -> None:
+    if name == "":
+        raise ValueError(f"Label {label!r} has an empty name {where}; check for a doubled or trailing {sep!r}.")
+    if name.strip() == "":
+        raise ValueError(f"Label {label!r} has a name made only of whitespace {where}.")
+    if name != name.strip():
+        raise ValueError(f"Label {label!r} has a name {name!r} with leading or trailing whitespace {where}.")
+
+
+def _check_no_ancestor(paths: np.ndarray, sep: str) -> None:
+    distinct = set(paths.tolist())
+    for path in distinct:
+        start = path.find(sep)
+        while start != -1:
+            if path[:start] in distinct:
+                raise ValueError(
+                    f"Label {path[:start]!r} is an internal node, an ancestor of label {path!r}: a sample's label "
+                    "must be a leaf, so give that sample its full path."
+                )
+            start = path.find(sep, start + 1)
 
 
 def lca_depth(codes_a: Any, codes_b: Any) -> Any:
@@ -101,18 +253,20 @@ def lca_depth(codes_a: Any, codes_b: Any) -> Any:
     return depth
 
 
-def _as_str(value: Any) -> str:
-    return value if isinstance(value, str) else str(value)
-
-
 def _join_row(row: Sequence[Any], index: int, sep: str) -> str:
-    names = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else _as_str(v) for v in row]
-    n_filled = len(names)
-    while n_filled and names[n_filled - 1] == "":
+    ended = [v is None or v == "" or (isinstance(v, float) and math.isnan(v)) for v in row]
+    n_filled = len(row)
+    while n_filled and ended[n_filled - 1]:
         n_filled -= 1
-    if "" in names[:n_filled]:
+    if any(ended[:n_filled]):
         raise ValueError(f"Row {index} of y has a gap: an empty level followed by a non-empty one: {list(row)!r}.")
-    return sep.join(names[:n_filled])
+    names = [_label_text(v, index, sep, where=f"(row {index}, level {d + 1})") for d, v in enumerate(row[:n_filled])]
+    for name in names:
+        if sep in name:
+            raise ValueError(f"Label {name!r} (row {index}) contains the separator {sep!r}.")
+    if not names:
+        raise ValueError(f"Row {index} of y is empty; every sample needs a label.")
+    return sep.join(names)
 
 
 class Taxonomy:
@@ -174,7 +328,8 @@ class Taxonomy:
         if not isinstance(sep, str) or not sep:
             raise ValueError(f"sep must be a non-empty string; got {sep!r}.")
         keys = {ROOT}
-        for path in paths:
+        # Nodes, not samples: an internal node may be listed beside its descendants.
+        for path in dict.fromkeys(node_keys(paths, sep).tolist()):
             names = _split(path, sep)
             keys.update(sep.join(names[: i + 1]) for i in range(len(names)))
         self._build(sorted(keys, key=lambda k: (_depth(k, sep), _split(k, sep))), sep)
@@ -225,7 +380,8 @@ class Taxonomy:
         >>> Taxonomy.from_paths(["a/x", "a/y", "b"]).leaves
         ('a/x', 'a/y', 'b')
         """
-        return cls(label_paths(list(paths), sep), sep=sep)
+        # Distinct paths only: the constructor checks them again as node keys.
+        return cls(list(dict.fromkeys(label_paths(_as_list(paths), sep).tolist())), sep=sep)
 
     @classmethod
     def from_levels(cls, levels: Any, sep: str = "/") -> Taxonomy:
@@ -241,11 +397,7 @@ class Taxonomy:
         arr = np.asarray(levels, dtype=object)
         if arr.ndim != 2:
             raise ValueError(f"from_levels expects a 2-D array (n_samples, depth); got shape {arr.shape}.")
-        for row in arr:
-            for name in row:
-                if isinstance(name, str) and sep in name:
-                    raise ValueError(f"Label {name!r} contains the separator {sep!r}.")
-        return cls(label_paths(arr, sep), sep=sep)
+        return cls(list(dict.fromkeys(label_paths(arr, sep).tolist())), sep=sep)
 
     @classmethod
     def from_y(cls, y: Any, sep: str = "/") -> Taxonomy:
@@ -460,7 +612,7 @@ class Taxonomy:
                [ 0,  0],
                [-1, -1]])
         """
-        keys = label_paths(nodes, self.sep)
+        keys = node_keys(nodes, self.sep)
         unique = {key: None for key in keys}
         table = np.full((len(unique), self.depth), -1, dtype=np.int64)
         for row, key in enumerate(unique):
@@ -543,7 +695,7 @@ class Taxonomy:
         """
         if isinstance(path, str):
             return self._lsa(path)
-        paths = label_paths(path, self.sep)
+        paths = label_paths(path, self.sep, leaves=False)
         lsa = {p: self._lsa(p) for p in set(paths)}
         return np.array([lsa[p] for p in paths], dtype=object)
 
@@ -587,6 +739,41 @@ class Taxonomy:
             if key in self._index:
                 return key
         return ROOT
+
+
+def _as_list(paths: Iterable[Any]) -> Any:
+    """``paths`` as a list (generators included); a single str or bytes is left for label_paths to refuse."""
+    return paths if isinstance(paths, str | bytes | np.ndarray) else list(paths)
+
+
+def node_keys(nodes: Any, sep: str) -> np.ndarray:
+    """Node keys checked as :func:`label_paths` checks labels, but where the root ``""`` and ancestors are allowed.
+
+    For predictions, which may stop at any depth, the root included.
+
+    Parameters
+    ----------
+    nodes : array-like of shape (n,)
+        Node keys.
+    sep : str
+        Separator between levels.
+
+    Returns
+    -------
+    keys : ndarray of shape (n,), dtype object
+
+    Examples
+    --------
+    >>> node_keys(["a", "a/x", ""], "/")
+    array(['a', 'a/x', ''], dtype=object)
+    """
+    arr = np.asarray(_as_list(nodes), dtype=object)
+    if isinstance(nodes, str | bytes) or arr.ndim != 1:
+        return label_paths(nodes, sep, leaves=False)
+    keys = arr.copy()
+    named = np.flatnonzero(arr != ROOT)
+    keys[named] = label_paths(arr[named], sep, leaves=False)
+    return keys
 
 
 def _split(path: str, sep: str) -> tuple[str, ...]:

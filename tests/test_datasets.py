@@ -175,10 +175,24 @@ def test_soundfont_second_load_reads_the_cache(subset, soundfont_home, monkeypat
     def no_render(*args, **kwargs):
         raise AssertionError("rendered although the clips are cached")
 
-    monkeypatch.setattr(_soundfont, "_render_leaf", no_render)
+    monkeypatch.setattr(_soundfont, "render_notes", no_render)
     cached = load_soundfont_instruments(data_home=soundfont_home, render_if_missing=False, **SUBSET)
     assert np.array_equal(cached.data, subset.data)
     assert cached.frame is None
+
+
+def test_soundfont_file_is_read_once_per_render(subset, tmp_path, monkeypatch):
+    reads = []
+    read_bytes = Path.read_bytes
+
+    def counting(path):
+        reads.append(path)
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    again = load_soundfont_instruments(data_home=tmp_path, **SUBSET)
+    assert [p.suffix for p in reads] == [".sf2"]  # once, although the subset has several leaves
+    assert len(set(again.target)) > 1 and np.array_equal(again.data, subset.data)
 
 
 def test_soundfont_missing_cache_without_render_raises(tmp_path):

@@ -15,14 +15,14 @@ from _trees import common, names, prefix
 from sklearn.metrics import ndcg_score
 
 from sklearn_hier.metrics import (
-    _retrieval,
     hierarchical_ndcg_score,
     hierarchical_retrieval_scores,
     mean_normalized_rank,
     precision_at_k,
 )
-from sklearn_hier.metrics._ranking import check_labels, relevance_table
-from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
+from sklearn_hier.metrics._global_ndcg import global_ndcg
+from sklearn_hier.metrics._ranking import check_embeddings, check_labels, relevance_table
+from sklearn_hier.metrics._retrieval import DEFAULT_SETTINGS, EngineSettings, RetrievalRequest, ndcg_gain, ranked_scores
 
 # A ragged tree: leaves at depths 1, 2 and 3, one leaf that will hold a single clip.
 LEAVES = ["A/x/1", "A/x/2", "A/y", "B/z/1", "B/z/2", "B/w", "C", "D/u/9"]
@@ -157,14 +157,15 @@ def orders_average(S, score_of_order):
     return total / count
 
 
-def per_query_scores(emb, y, metric="cosine", **request):
+def per_query_scores(emb, y, metric="cosine", settings=DEFAULT_SETTINGS, **request):
     tensor = torch.as_tensor(emb)
     _, tables = check_labels(y, len(tensor), "/", tensor.device)
     if "relevance" in request:
         request["gain"] = ndcg_gain(tables, request.pop("relevance"))
     if "level" in request:
         request["relevant"] = relevance_table(tables, request.pop("level"))
-    return {k: v.numpy() for k, v in ranked_scores(tensor, tables, RetrievalRequest(**request), metric).items()}
+    scores = ranked_scores(tensor, tables, RetrievalRequest(**request), metric, settings)
+    return {k: v.numpy() for k, v in scores.items()}
 
 
 # ------------------------------------------------------------------------ MNR
@@ -216,13 +217,18 @@ def test_global_ndcg_is_the_flattened_list():
         assert got == pytest.approx(expected, abs=1e-12)
 
 
-def test_global_ndcg_in_many_batches(monkeypatch):
+def _global(emb, y, k, settings):
+    tensor = check_embeddings(emb, "cosine")
+    _, tables = check_labels(y, len(tensor), "/", tensor.device)
+    return global_ndcg(tensor, tables, ndcg_gain(tables, "lca_depth"), k, "cosine", settings)
+
+
+def test_global_ndcg_in_many_batches():
     emb, y = ragged_data(30, seed=5)
     whole = hierarchical_ndcg_score(emb, y, average="global")
-    monkeypatch.setattr(_retrieval, "GLOBAL_BATCH_PAIRS", 200)
-    monkeypatch.setattr(_retrieval, "BLOCK_PAIRS", 300)
-    assert hierarchical_ndcg_score(emb, y, average="global") == pytest.approx(whole, abs=1e-12)
-    assert hierarchical_ndcg_score(emb, y, average="global", k=50) == pytest.approx(
+    small = EngineSettings(global_batch_pairs=200, block_pairs=300)
+    assert _global(emb, y, None, small) == pytest.approx(whole, abs=1e-12)
+    assert _global(emb, y, 50, small) == pytest.approx(
         ndcg_score(
             ref_gains(y, "lca_depth")[~np.eye(30, dtype=bool)][None, :],
             similarities(emb, "cosine")[~np.eye(30, dtype=bool)][None, :],
@@ -301,12 +307,11 @@ def test_scores_do_not_depend_on_sample_order():
         assert fn(emb[perm], y[perm], metric="dot") == pytest.approx(fn(emb, y, metric="dot"), abs=1e-12)
 
 
-def test_block_boundaries_do_not_change_scores(monkeypatch):
+def test_block_boundaries_do_not_change_scores():
     emb, y = tied_data(30, seed=9)
     request = {"mnr_levels": (1, 2), "relevance": "sum", "level": 1, "precision_k": 3}
     whole = per_query_scores(emb, y, "dot", **dict(request))
-    monkeypatch.setattr(_retrieval, "BLOCK_PAIRS", 70)  # blocks of 2 queries
-    blocked = per_query_scores(emb, y, "dot", **dict(request))
+    blocked = per_query_scores(emb, y, "dot", EngineSettings(block_pairs=70), **dict(request))  # 2 queries a block
     for name in whole:
         np.testing.assert_allclose(blocked[name], whole[name], atol=1e-12)
 
@@ -325,21 +330,19 @@ def test_one_pass_equals_the_three_functions(data):
     )
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_sorting_backends_and_thread_counts_agree(monkeypatch, threads):
-    # CPU_SORT="torch" runs the code path of GPUs (torch.sort) on the CPU.
+@pytest.mark.parametrize("n_sorters", [0, 1, 2, 3, None])
+def test_sorting_backends_and_sorter_counts_agree(n_sorters):
+    # cpu_sort="torch" runs the code path of GPUs (torch.sort) on the CPU.
     emb, y = tied_data(40, seed=14)
-    expected = hierarchical_retrieval_scores(emb, y, metric="dot")
-    monkeypatch.setattr(_retrieval, "BLOCK_PAIRS", 200)  # several blocks in flight
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        assert hierarchical_retrieval_scores(emb, y, metric="dot") == pytest.approx(expected, abs=1e-12)
-        assert torch.get_num_threads() == threads  # restored after the pass
-        monkeypatch.setattr(_retrieval, "CPU_SORT", "torch")
-        assert hierarchical_retrieval_scores(emb, y, metric="dot") == pytest.approx(expected, abs=1e-12)
-    finally:
-        torch.set_num_threads(before)
+    request = {"mnr_levels": (1, 2), "relevance": "lca_depth", "level": -1, "precision_k": 5}
+    expected = per_query_scores(emb, y, "dot", **dict(request))
+    threads = torch.get_num_threads()
+    for cpu_sort in ("numpy", "torch"):
+        settings = EngineSettings(block_pairs=200, cpu_sort=cpu_sort, n_sorters=n_sorters)  # several blocks
+        got = per_query_scores(emb, y, "dot", settings, **dict(request))
+        for name in expected:
+            np.testing.assert_allclose(got[name], expected[name], atol=1e-12)
+        assert torch.get_num_threads() == threads  # a metric call never changes torch's thread count
 
 
 # --------------------------------------------------------------- edge cases

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError, UndefinedMetricWarning
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -88,17 +88,21 @@ def first_fold():
 def test_cross_validate_returns_every_key_and_nan_for_missing_unseen_clips():
     X, y = tree_data()
     scoring = hierarchy_scorers(levels=3)
-    result = cross_validate(
-        make_pipeline(StandardScaler(), CentroidEmbedder()),
-        X,
-        y,
-        cv=CV,
-        scoring=scoring,
-        return_train_score=True,
-        error_score="raise",
-    )
+    # Each test fold holds one clip per seen leaf: RP@5 has nothing to retrieve (NaN and a warning, not 0).
+    with pytest.warns(UndefinedMetricWarning, match="precision_at_5: every leaf has a single clip"):
+        result = cross_validate(
+            make_pipeline(StandardScaler(), CentroidEmbedder()),
+            X,
+            y,
+            cv=CV,
+            scoring=scoring,
+            return_train_score=True,
+            error_score="raise",
+        )
+    assert np.isnan(result["test_precision_at_5"]).all()
     for name in scoring:
-        assert np.isfinite(result[f"test_{name}"]).all(), name
+        if name != "precision_at_5":
+            assert np.isfinite(result[f"test_{name}"]).all(), name
         if name.endswith("_unseen") or name.startswith("lsa_"):
             assert np.isnan(result[f"train_{name}"]).all(), name  # training clips are all seen
         else:
@@ -116,7 +120,11 @@ def test_scorers_equal_the_metrics_on_seen_and_unseen_clips():
             -mean_normalized_rank(emb[rows], y[rows], levels=tax.informative_levels)
         )
         assert scores[f"ndcg{suffix}"] == pytest.approx(hierarchical_ndcg_score(emb[rows], y[rows]))
-        assert scores[f"precision_at_5{suffix}"] == pytest.approx(precision_at_k(emb[rows], y[rows], k=5))
+        if suffix:
+            assert scores[f"precision_at_5{suffix}"] == pytest.approx(precision_at_k(emb[rows], y[rows], k=5))
+        else:  # one clip per seen leaf: the metric's 0 is no measurement, the scorer says NaN
+            assert precision_at_k(emb[rows], y[rows], k=5) == 0.0
+            assert math.isnan(scores["precision_at_5"])
     seen, unseen = np.isin(y, tax.leaves), ~np.isin(y, tax.leaves)
     Xt = pipe[:-1].transform(X)
     for level in (1, 3):
@@ -236,5 +244,7 @@ def test_cross_validate_with_hierarchical_embedder(losses):
         assert len(values) == 2, name
         if name == "lsa_accuracy_aware" and losses == "L":
             assert np.isnan(values).all()  # no PL: the per-level heads were never trained
+        elif name == "precision_at_5":
+            assert np.isnan(values).all()  # one clip per seen leaf in each test fold: nothing to retrieve
         else:
             assert np.isfinite(values).all(), name

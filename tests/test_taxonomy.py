@@ -159,7 +159,8 @@ random_paths = st.lists(st.lists(names, min_size=1, max_size=4).map("/".join), m
 
 
 def _random_tree(paths):
-    return Taxonomy.from_paths(paths)
+    # Node paths (a path may be a prefix of another): the node constructor, not the leaf-label one.
+    return Taxonomy(paths)
 
 
 def _loop_lca_depth(tax, a, b):

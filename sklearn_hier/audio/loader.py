@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -12,8 +13,10 @@ import numpy as np
 import soundfile as sf
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
+
+from sklearn_hier._progress import progress
 
 __all__ = ["AudioLoader"]
 
@@ -52,6 +55,14 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         folder, or an object with the joblib.Memory interface. Entries are keyed
         on the file's path, size and modification time and on ``sr``,
         ``duration`` and ``offset``, so an edited file is read again.
+    on_truncated : {"warn", "raise"}, default="warn"
+        What to do with a file whose header promises more audio than it holds
+        (a WAV cut short by a failed copy, detected from libsndfile's report):
+        warn naming the file (the missing part is zero-padded like any short
+        clip), or raise a ``ValueError`` before anything is decoded.
+    verbose : int, default=1
+        0 is silent; 1 shows a progress bar (on stderr) when a ``transform``
+        runs longer than two seconds; 2 shows it from the start.
 
     See Also
     --------
@@ -63,6 +74,10 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     may be called without it. Every file is checked (it exists, is not empty,
     has a readable header, is longer than ``offset``) before any is decoded;
     a file that fails raises a ``ValueError`` naming it and its row in ``X``.
+
+    The output is a plain array, which carries no sample rate: a following
+    :class:`MelTransformer` cannot tell which ``sr`` it was read at, so give
+    both steps the same ``sr``.
 
     Examples
     --------
@@ -85,6 +100,8 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         "offset": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "on_truncated": [StrOptions({"warn", "raise"})],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -94,12 +111,16 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         offset: float = 0.0,
         n_jobs: int | None = None,
         memory: Any = None,
+        on_truncated: str = "warn",
+        verbose: int = 1,
     ) -> None:
         self.sr = sr
         self.duration = duration
         self.offset = offset
         self.n_jobs = n_jobs
         self.memory = memory
+        self.on_truncated = on_truncated
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> AudioLoader:
@@ -153,13 +174,18 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         self._validate_params()
         n_samples = self._n_output_samples()
         paths = _check_paths(X)
-        stamps = [_checked_stamp(path, row, self.offset) for row, path in enumerate(paths)]
+        stamps = [_checked_stamp(path, row, self.offset, self.on_truncated) for row, path in enumerate(paths)]
         load = check_memory(_as_memory(self.memory)).cache(_cached_clip)
-        clips = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        clips = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
             delayed(load)(path, stamp, self.sr, self.offset, self.duration, n_samples)
             for path, stamp in zip(paths, stamps, strict=True)
         )
-        return np.stack(clips)
+        out = np.empty((len(paths), n_samples), dtype=np.float32)
+        for row, clip in enumerate(
+            progress(clips, total=len(paths), desc="Reading audio", unit="file", verbose=self.verbose)
+        ):
+            out[row] = clip
+        return out
 
     def _n_output_samples(self) -> int:
         n_samples = round(self.sr * self.duration)
@@ -206,11 +232,12 @@ def _check_paths(X: Any) -> list[str]:
     return [os.fspath(path) for path in paths]
 
 
-def _checked_stamp(path: str, row: int, offset: float) -> tuple[int, int]:
+def _checked_stamp(path: str, row: int, offset: float, on_truncated: str = "warn") -> tuple[int, int]:
     """The file's (size, modification time), after checking it can be read from ``offset``.
 
     Raises ``ValueError`` naming the file and its row when it is missing,
-    empty, not audio, or no longer than ``offset`` seconds.
+    empty, not audio, or no longer than ``offset`` seconds; warns or raises
+    (``on_truncated``) when it holds less audio than its header declares.
     """
     where = f"Audio file {path!r} (X[{row}])"
     if not os.path.isfile(path):
@@ -219,6 +246,7 @@ def _checked_stamp(path: str, row: int, offset: float) -> tuple[int, int]:
     if status.st_size == 0:
         raise ValueError(f"{where} is empty (0 bytes).")
     length = _duration_s(path, where)
+    _check_complete(path, where, on_truncated)
     if length == 0:
         raise ValueError(f"{where} holds no audio samples.")
     if offset >= length:
@@ -238,6 +266,29 @@ def _duration_s(path: str, where: str) -> float:
                 return librosa.get_duration(path=path)
         except Exception as fallback_error:  # audioread raises many unrelated types for unreadable files
             raise ValueError(f"{where} cannot be read as audio: {sf_error}") from fallback_error
+
+
+# libsndfile's report on a WAV whose data chunk is shorter than its header says: "data : 16000 (should be 7978)".
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _check_complete(path: str, where: str, on_truncated: str) -> None:
+    """Warn or raise when libsndfile reports fewer data bytes than the file's header declares."""
+    try:
+        report = sf.info(path).extra_info
+    except sf.LibsndfileError:  # a format only librosa reads: no header report to compare
+        return
+    match = _SHORT_DATA.search(report)
+    if match is None or int(match.group(2)) >= int(match.group(1)):
+        return
+    declared, present = int(match.group(1)), int(match.group(2))
+    message = (
+        f"{where} is truncated: its header declares {declared} bytes of audio but it holds {present} "
+        f"({present / declared:.0%}); the missing part is read as silence (zero-padded)."
+    )
+    if on_truncated == "raise":
+        raise ValueError(message)
+    warnings.warn(message + " Pass on_truncated='raise' to refuse such files.", UserWarning, stacklevel=5)
 
 
 def _cached_clip(

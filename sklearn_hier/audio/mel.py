@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -15,6 +16,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_hier._device import check_device
+from sklearn_hier._progress import progress
 
 __all__ = ["MelTransformer"]
 
@@ -76,6 +78,9 @@ class MelTransformer(TransformerMixin, BaseEstimator):
     output : {"numpy", "torch"}, default="numpy"
         Return type of ``transform``: a numpy array, or a torch tensor left on
         the backend's device (no round trip before a torch model).
+    verbose : int, default=1
+        0 is silent; 1 shows a progress bar (on stderr) when a ``transform``
+        runs longer than two seconds; 2 shows it from the start.
 
     Attributes
     ----------
@@ -104,6 +109,16 @@ class MelTransformer(TransformerMixin, BaseEstimator):
     when ``top_db`` is None. librosa computes the STFT in float64 either way.
     The output is float32 in all cases.
 
+    Input contract. Float waveforms are expected in [-1, 1]. Signed integer
+    PCM (int16, int32, ...) is scaled to [-1, 1] as ``librosa.util.buf_to_float``
+    does (divided by ``2 ** (bits - 1)``), in both backends, so int16 samples
+    read without scaling give the same mels as the floats; unsigned and bool
+    arrays are rejected. Strings (file paths) are rejected with a pointer to
+    :class:`AudioLoader`. A mel spectrogram that overflows float32 (waveforms
+    far outside [-1, 1]) raises, naming the rows. The waveforms carry no sample
+    rate, so an ``sr`` different from the one ``AudioLoader`` resampled to
+    cannot be detected: set the same ``sr`` on both steps.
+
     Examples
     --------
     >>> import numpy as np
@@ -131,6 +146,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         "device": [str, torch.device],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "output": [StrOptions({"numpy", "torch"})],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -148,6 +164,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         device: str | torch.device = "auto",
         batch_size: int = 256,
         output: str = "numpy",
+        verbose: int = 1,
     ) -> None:
         self.sr = sr
         self.n_fft = n_fft
@@ -162,6 +179,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         self.device = device
         self.batch_size = batch_size
         self.output = output
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> MelTransformer:
@@ -214,9 +232,9 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         waveforms = _check_waveforms(self, X, reset=False)
         device = check_device(self.device)
         if self._resolved_backend() == "librosa":
-            mels = self._librosa_mels(waveforms)
+            mels = _check_finite_mels(self._librosa_mels(waveforms), waveforms)
             return mels if self.output == "numpy" else torch.from_numpy(mels).to(device)
-        mels = self._torch_mels(waveforms, device)
+        mels = _check_finite_mels(self._torch_mels(waveforms, device), waveforms)
         return mels.cpu().numpy() if self.output == "numpy" else mels
 
     def _resolved_backend(self) -> str:
@@ -228,7 +246,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         mels = torch.empty(_output_shape(self, waveforms), dtype=torch.float32, device=device)
         # no_grad, not inference_mode: inference tensors could not be fed to a model being trained.
         with torch.no_grad():
-            for start in range(0, len(waveforms), self.batch_size):
+            starts = range(0, len(waveforms), self.batch_size)
+            for start in self._progress(starts, unit="batch"):
                 stop = start + self.batch_size
                 batch = torch.tensor(np.ascontiguousarray(waveforms[start:stop]), device=device)
                 # A 4-D input makes AmplitudeToDB clamp each clip to its own max - top_db; on 3-D
@@ -256,7 +275,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
     def _librosa_mels(self, waveforms: np.ndarray) -> np.ndarray:
         to_db = librosa.power_to_db if _stype(self.power) == "power" else librosa.amplitude_to_db
         mels = np.empty(_output_shape(self, waveforms), dtype=np.float32)
-        for i, clip in enumerate(waveforms):
+        for i, clip in self._progress(enumerate(waveforms), unit="clip", total=len(waveforms)):
             spec = librosa.feature.melspectrogram(
                 y=clip,
                 sr=self.sr,
@@ -271,6 +290,10 @@ class MelTransformer(TransformerMixin, BaseEstimator):
             )
             mels[i] = to_db(spec, ref=1.0, amin=_AMIN, top_db=self.top_db)
         return mels
+
+    def _progress(self, items: Any, unit: str, total: int | None = None) -> Any:
+        total = len(items) if total is None else total
+        return progress(items, total=total, desc="Mel spectrograms", unit=unit, verbose=self.verbose)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -323,10 +346,13 @@ def _check_waveforms(mel: MelTransformer, X: Any, *, reset: bool) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> _check_waveforms(MelTransformer(n_fft=8), np.ones((1, 3), dtype=int), reset=True)
-    array([[1., 1., 1., 0., 0., 0., 0., 0.]], dtype=float32)
+    >>> _check_waveforms(MelTransformer(n_fft=8), np.full((1, 3), 16384, dtype=np.int16), reset=True)
+    array([[0.5, 0.5, 0.5, 0. , 0. , 0. , 0. , 0. ]], dtype=float32)
     """
+    scale = _pcm_scale(X)
     waveforms = validate_data(mel, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False)
+    if scale != 1.0:
+        waveforms = (waveforms * scale).astype(np.float32)  # a new array: the caller's stays as it was
     finite_rows = np.isfinite(waveforms).all(axis=1)
     if not finite_rows.all():
         bad = np.flatnonzero(~finite_rows)
@@ -338,3 +364,51 @@ def _check_waveforms(mel: MelTransformer, X: Any, *, reset: bool) -> np.ndarray:
     if short > 0:
         return np.pad(waveforms, ((0, 0), (0, short)))
     return waveforms
+
+
+def _pcm_scale(X: Any) -> float:
+    """Factor taking the samples of ``X`` to [-1, 1]: ``2 ** -(bits - 1)`` for signed integer PCM, else 1.
+
+    Raises ``TypeError`` for file paths (an AudioLoader step is missing) and
+    for unsigned or bool arrays, whose scale is ambiguous.
+
+    Examples
+    --------
+    >>> _pcm_scale(np.zeros((1, 4), dtype=np.int16))
+    3.0517578125e-05
+    """
+    if isinstance(X, torch.Tensor):
+        return 1.0
+    try:
+        array = X if isinstance(X, np.ndarray) else np.asarray(X)
+    except ValueError:  # ragged: validate_data says so
+        return 1.0
+    dtype = array.dtype
+    first = array.flat[0] if dtype.kind == "O" and array.size else None
+    if dtype.kind in "US" or isinstance(first, str | bytes | os.PathLike):
+        raise TypeError(
+            "MelTransformer takes waveforms (n_clips, n_samples), but X holds strings or paths such as "
+            f"{str(array.flat[0])!r}; read the files first with AudioLoader, e.g. "
+            "make_pipeline(AudioLoader(sr=...), MelTransformer(sr=...))."
+        )
+    if dtype.kind in "ub":
+        raise TypeError(
+            f"Waveforms of dtype {dtype} have no unambiguous scale; give float samples in [-1, 1] "
+            "or signed integer PCM (int16, int32), which is scaled by 2 ** -(bits - 1)."
+        )
+    if dtype.kind == "i":
+        return 2.0 ** -(8 * dtype.itemsize - 1)
+    return 1.0
+
+
+def _check_finite_mels(mels: Any, waveforms: np.ndarray) -> Any:
+    """``mels``, after checking no clip overflowed float32 inside the spectrogram."""
+    finite = torch.isfinite(mels).flatten(1).all(1) if isinstance(mels, torch.Tensor) else np.isfinite(mels).all((1, 2))
+    if bool(finite.all()):
+        return mels
+    bad = np.flatnonzero(~np.asarray(finite.cpu() if isinstance(finite, torch.Tensor) else finite))
+    peak = float(np.abs(waveforms[bad]).max())
+    raise ValueError(
+        f"The mel spectrograms of rows {bad[:5].tolist()}{'...' if bad.size > 5 else ''} of X overflow float32 "
+        f"(waveform peak {peak:.3g}); waveforms are expected in [-1, 1], so rescale them."
+    )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import Bunch
 
-from sklearn_hier.taxonomy import Taxonomy
+from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["clear_data_home", "get_data_home"]
 
@@ -91,7 +91,7 @@ def make_bunch(
     ``frame`` DataFrame (target first), otherwise ``frame`` is None, as in
     scikit-learn's loaders. ``descr`` gets a last line sizing the label tree.
     """
-    target = np.asarray(target, dtype=object)
+    target = label_paths(target)  # the label contract: NFC, no empty or badly spaced name, leaves only
     taxonomy = Taxonomy.from_paths(target)
     sizes = " / ".join(str(len(level)) for level in taxonomy.levels[1:])
     descr += f"Label tree: {sizes} nodes per level, {taxonomy.n_leaves} leaves.\n"

@@ -102,6 +102,7 @@ def load_audio_folder(
         if len(rel.parts) == 1:
             raise ValueError(f"Audio file {str(top / rel)!r} sits directly in root: it has no folder to label it.")
     target = ["/".join(rel.parts[:-1]) for rel in relative]
+    _check_leaf_folders(top, relative, target)
     descr = f"Audio folder\n------------\n{len(relative)} audio files under {top.name!r}, labelled by their folders.\n"
     return make_bunch(
         _paths(top, relative),
@@ -230,6 +231,20 @@ def load_orchideasol(
         "orchestration, ICMC 2020.\n"
     )
     return make_bunch(paths, target, columns, descr, as_frame)
+
+
+def _check_leaf_folders(top: Path, relative: Sequence[Path], target: Sequence[str]) -> None:
+    """Raise, naming a file, when a folder holds audio files and also sub-folders of labelled files."""
+    folders = set(target)
+    # Each proper prefix of a labelled folder that is itself labelled: O(folders x depth).
+    inner = {"/".join(f.split("/")[:d]): f for f in sorted(folders) for d in range(1, f.count("/") + 1)}
+    for rel, label in zip(relative, target, strict=True):
+        if label in inner:
+            deeper = [inner[label]]
+            raise ValueError(
+                f"Audio file {str(top / rel)!r} sits in folder {label!r}, which also has labelled sub-folders "
+                f"({deeper[0]!r}): a label must be a leaf, so move it into a sub-folder of its own."
+            )
 
 
 def _existing_folder(path: str | os.PathLike, name: str) -> Path:

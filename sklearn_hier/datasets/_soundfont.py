@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -13,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from math import gcd
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,12 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, validate_params
 
+from sklearn_hier._progress import progress
 from sklearn_hier.datasets._base import get_data_home, make_bunch
+from sklearn_hier.datasets._midi import TECHNIQUES, render_notes
 
 __all__ = ["TECHNIQUES", "load_soundfont_instruments"]
 
-TECHNIQUES = ("ordinario", "staccato", "tremolo", "vibrato", "glissando", "crescendo")
 
 # Four programs from each of eight General MIDI families whose TimGM6mb samples
 # are distinct and on which every technique is audible (measured; see the Notes
@@ -68,9 +67,6 @@ _DEFAULT_SOUNDFONT = "TimGM6mb.sf2"
 _VELOCITIES = (40, 80, 120)
 _PITCH_STEP = 2
 _RARE_SIZES = (3, 9)  # inclusive bounds of a rare leaf's clip count
-_RENDER_SR = 48000  # midirenderer's output rate
-_LEAD = 0.25  # seconds before the first onset
-_GAP = 0.15  # seconds between a clip's end and the next onset
 _FORMAT_VERSION = 1  # bump when the rendering changes, so old caches are not read
 
 
@@ -276,7 +272,7 @@ def load_soundfont_instruments(
                 f"The soundfont clips for these parameters are not cached in {str(folder.parent)!r}; "
                 "pass render_if_missing=True to render them."
             )
-        data = _render(leaves, soundfont_path, sr, duration, random_state, n_jobs, verbose)
+        data = _render(leaves, soundfont_bytes, sr, duration, random_state, n_jobs, verbose)
         _write_cache(folder, data, params)
     return make_bunch(
         data,
@@ -441,7 +437,7 @@ def _write_cache(folder: Path, data: np.ndarray, params: dict[str, Any]) -> None
 # ----------------------------------------------------------------- rendering
 def _render(
     leaves: Sequence[_Leaf],
-    soundfont: str,
+    soundfont: bytes,
     sr: int,
     duration: float,
     seed: int,
@@ -449,91 +445,20 @@ def _render(
     verbose: int,
 ) -> np.ndarray:
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
 
     n_clips = sum(len(leaf.pitches) for leaf in leaves)
     out = np.empty((n_clips, int(round(sr * duration))), dtype=np.float32)
-    jobs = (delayed(_render_leaf)(leaf, soundfont, sr, duration, seed) for leaf in leaves)
+    # Read once here; a uint8 array (not bytes) so that worker processes get it memory-mapped, not copied.
+    sf2 = np.frombuffer(soundfont, dtype=np.uint8)
+    jobs = (
+        delayed(render_notes)(sf2, leaf.program, leaf.technique, leaf.pitches, leaf.velocities, sr, duration, seed)
+        for leaf in leaves
+    )
     row = 0
-    with tqdm(total=n_clips, unit="clip", desc="Rendering soundfont notes", disable=not verbose) as bar:
-        for clips in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-            out[row : row + len(clips)] = clips
-            row += len(clips)
-            bar.update(len(clips))
+    leaf_clips = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    for clips in progress(
+        leaf_clips, total=len(leaves), desc="Rendering soundfont notes", unit="leaf", verbose=verbose
+    ):
+        out[row : row + len(clips)] = clips
+        row += len(clips)
     return out
-
-
-def _render_leaf(leaf: _Leaf, soundfont: str, sr: int, duration: float, seed: int) -> np.ndarray:
-    """The clips of one leaf, rendered from one MIDI file: (n_notes, round(sr * duration)) float32."""
-    import midirenderer
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
-    rng = np.random.default_rng([seed, leaf.program, TECHNIQUES.index(leaf.technique)])
-    wav = midirenderer.render_wave_from(Path(soundfont).read_bytes(), _leaf_midi(leaf, duration, rng))
-    audio = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)[0].mean(axis=1)
-    width = int(round(_RENDER_SR * duration))
-    starts = np.round(_onsets(len(leaf.pitches), duration) * _RENDER_SR).astype(np.int64)
-    audio = np.pad(audio, (0, max(0, starts[-1] + width - len(audio))))
-    clips = audio[starts[:, None] + np.arange(width)]
-    if sr != _RENDER_SR:
-        g = gcd(sr, _RENDER_SR)
-        clips = resample_poly(clips, sr // g, _RENDER_SR // g, axis=1)
-    n_samples = int(round(sr * duration))
-    clips = np.pad(clips[:, :n_samples], ((0, 0), (0, max(0, n_samples - clips.shape[1]))))
-    return clips.astype(np.float32)
-
-
-def _onsets(n_notes: int, duration: float) -> np.ndarray:
-    return _LEAD + np.arange(n_notes) * (duration + _GAP)
-
-
-def _leaf_midi(leaf: _Leaf, duration: float, rng: np.random.Generator) -> bytes:
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(resolution=960)
-    inst = pretty_midi.Instrument(program=leaf.program)
-    # Dry sound: the reverb and chorus tails would carry one note into the next clip.
-    inst.control_changes += [pretty_midi.ControlChange(91, 0, 0.0), pretty_midi.ControlChange(93, 0, 0.0)]
-    for onset, pitch, velocity in zip(_onsets(len(leaf.pitches), duration), leaf.pitches, leaf.velocities, strict=True):
-        # Silence the previous note's release, then reset what a technique may have moved.
-        inst.control_changes.append(pretty_midi.ControlChange(120, 0, onset - 0.1))
-        inst.control_changes += [pretty_midi.ControlChange(c, v, onset - 0.05) for c, v in ((1, 0), (11, 127))]
-        inst.pitch_bends.append(pretty_midi.PitchBend(0, onset - 0.05))
-        _add_technique(inst, leaf.technique, pitch, velocity, onset, duration, rng)
-    pm.instruments.append(inst)
-    buffer = io.BytesIO()
-    pm.write(buffer)
-    return buffer.getvalue()
-
-
-def _add_technique(
-    inst: Any, technique: str, pitch: int, velocity: int, onset: float, duration: float, rng: np.random.Generator
-) -> None:
-    import pretty_midi
-
-    end = onset + duration
-    if technique == "staccato":
-        inst.notes.append(pretty_midi.Note(velocity, pitch, onset, onset + min(0.12, duration)))
-        return
-    if technique == "tremolo":
-        starts = onset + np.arange(int(np.ceil(duration * 12))) / 12
-        jitter = rng.integers(-8, 9, size=len(starts))
-        for start, dv in zip(starts, jitter, strict=True):
-            note_velocity = int(np.clip(velocity + dv, 1, 127))
-            inst.notes.append(pretty_midi.Note(note_velocity, pitch, start, min(start + 0.05, end)))
-        return
-    inst.notes.append(pretty_midi.Note(velocity, pitch, onset, end))
-    times = np.arange(0.0, duration, 0.01)
-    if technique == "vibrato":
-        # +/-0.5 semitone: a quarter of the default +/-2 semitone bend range.
-        bends = np.round(2048 * np.sin(2 * np.pi * 5.5 * times))
-        inst.pitch_bends += [pretty_midi.PitchBend(int(b), onset + t) for t, b in zip(times, bends, strict=True)]
-    elif technique == "glissando":
-        bends = np.round(8191 * np.minimum(times / (0.8 * duration), 1.0))
-        inst.pitch_bends += [pretty_midi.PitchBend(int(b), onset + t) for t, b in zip(times, bends, strict=True)]
-    elif technique == "crescendo":
-        levels = np.round(30 + 97 * times / duration)
-        inst.control_changes += [
-            pretty_midi.ControlChange(11, int(v), onset + t) for t, v in zip(times, levels, strict=True)
-        ]

@@ -6,7 +6,6 @@ from sklearn_hier.metrics._classification import (
     level_f1_score,
     lsa_accuracy,
     mistake_severity,
-    predict_at_lsa_level,
 )
 from sklearn_hier.metrics._ranking import (
     hierarchical_ndcg_score,
@@ -14,7 +13,7 @@ from sklearn_hier.metrics._ranking import (
     mean_normalized_rank,
     precision_at_k,
 )
-from sklearn_hier.metrics._scorers import hierarchy_scorers
+from sklearn_hier.metrics._scorers import hierarchy_scorers, predict_at_lsa_level
 
 __all__ = [
     "average_hierarchical_distance_at_k",

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
-from sklearn.utils import _safe_indexing, check_array, check_consistent_length
+from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from sklearn_hier.metrics._estimator import final_step
 from sklearn_hier.metrics._retrieval import expected_topk_sum
-from sklearn_hier.taxonomy import Taxonomy, label_paths, lca_depth
+from sklearn_hier.taxonomy import Taxonomy, label_paths, lca_depth, node_keys
 
 __all__ = [
     "average_hierarchical_distance_at_k",
@@ -29,19 +28,20 @@ __all__ = [
     "level_f1_score",
     "lsa_accuracy",
     "mistake_severity",
-    "predict_at_lsa_level",
 ]
 
 
-def _paths(y_true: Any, y_pred: Any, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    true, pred = label_paths(y_true, sep), label_paths(y_pred, sep)
+def _paths(y_true: Any, y_pred: Any, sep: str, *, root: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Checked labels; predictions may stop above the leaves (a per-level head), and at the root if ``root``."""
+    true = label_paths(y_true, sep)
+    pred = node_keys(y_pred, sep) if root else label_paths(y_pred, sep, leaves=False)
     check_consistent_length(true, pred)
     return true, pred
 
 
 def _node_codes(sep: str, *label_sets: np.ndarray) -> tuple[Taxonomy, list[np.ndarray]]:
     """One taxonomy holding every label as a node, and the level codes of each set."""
-    taxonomy = Taxonomy.from_paths(np.concatenate(label_sets), sep=sep)
+    taxonomy = Taxonomy(np.concatenate(label_sets), sep=sep)
     return taxonomy, [taxonomy.node_level_codes(labels) for labels in label_sets]
 
 
@@ -168,84 +168,15 @@ def lsa_accuracy(y_true: Any, y_pred: Any, seen_taxonomy: Taxonomy) -> float:
         raise ValueError(f"y_pred must be 1-D (one predicted node per clip); got shape {pred.shape}.")
     check_consistent_length(true, pred)
     lsa = seen_taxonomy.lowest_seen_ancestor(true)
-    kept = np.isin(_lsa_depths(lsa, seen_taxonomy), seen_taxonomy.informative_levels)
+    kept = np.isin(lsa_depths(lsa, seen_taxonomy), seen_taxonomy.informative_levels)
     if not kept.any():
         return math.nan
     return float(np.mean(pred[kept] == lsa[kept]))
 
 
-def _lsa_depths(lsa: np.ndarray, taxonomy: Taxonomy) -> np.ndarray:
+def lsa_depths(lsa: np.ndarray, taxonomy: Taxonomy) -> np.ndarray:
     depth_of = {node: taxonomy.node_depth(node) for node in set(lsa)}
     return np.array([depth_of[node] for node in lsa], dtype=np.int64)
-
-
-def lsa_level_predictions(final: Any, X: Any, paths: np.ndarray, source: str) -> np.ndarray:
-    """Each clip's prediction by ``final`` at the depth of its LSA; None where that level has one node."""
-    taxonomy = final.taxonomy_
-    depth = _lsa_depths(taxonomy.lowest_seen_ancestor(paths), taxonomy)
-    out = np.full(len(paths), None, dtype=object)
-    for level in sorted(set(depth.tolist()) & set(taxonomy.informative_levels)):
-        rows = np.flatnonzero(depth == level)
-        out[rows] = final.predict_level(_safe_indexing(X, rows), level, source=source)
-    return out
-
-
-@validate_params(
-    {
-        "estimator": [object],
-        "X": ["array-like", object],
-        "y": ["array-like"],
-        "source": [StrOptions({"level", "leaf", "auto"})],
-    },
-    prefer_skip_nested_validation=True,
-)
-def predict_at_lsa_level(estimator: Any, X: Any, y: Any, *, source: str = "level") -> np.ndarray:
-    """Predict each clip at the depth of its lowest seen ancestor (LSA).
-
-    These are the predictions :func:`lsa_accuracy` scores. ``source="level"``
-    asks the per-level head of that depth (Acc_aware: the model is told the
-    level); ``source="leaf"`` takes the leaf head's seen leaf and walks it up to
-    that depth (Acc_blind).
-
-    Parameters
-    ----------
-    estimator : fitted estimator or Pipeline
-        Ends in an estimator with ``taxonomy_`` and ``predict_level(X, level,
-        source=...)`` (a fitted ``HierarchicalEmbedder``).
-    X : array-like
-        Input of ``estimator``.
-    y : array-like of shape (n_samples,) or (n_samples, depth)
-        True label paths, which fix each clip's LSA.
-    source : {"level", "leaf", "auto"}, default="level"
-        Passed to ``predict_level``.
-
-    Returns
-    -------
-    y_pred : ndarray of shape (n_samples,), dtype object
-        Node keys; None for clips whose LSA sits at a level with a single node.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.base import BaseEstimator
-    >>> from sklearn_hier.metrics import predict_at_lsa_level
-    >>> from sklearn_hier.taxonomy import Taxonomy
-    >>> class Fixed(BaseEstimator):  # a stand-in for a fitted HierarchicalEmbedder
-    ...     taxonomy_ = Taxonomy.from_paths(["a/x", "b/y"])
-    ...     def fit(self, X, y):
-    ...         return self
-    ...     def transform(self, X):
-    ...         return np.asarray(X)
-    ...     def predict_level(self, X, level, source="auto"):
-    ...         return np.array(["a/x" if level == 2 else "a"] * len(X), dtype=object)
-    >>> predict_at_lsa_level(Fixed(), [[0], [1]], ["a/q", "c/r"])
-    array(['a', None], dtype=object)
-    >>> predict_at_lsa_level(Fixed(), [[0]], ["a/x"])
-    array(['a/x'], dtype=object)
-    """
-    final, Xt = final_step(estimator, X)
-    paths = label_paths(y, final.taxonomy_.sep)
-    return lsa_level_predictions(final, Xt, paths, source)
 
 
 @validate_params(
@@ -293,7 +224,7 @@ def hierarchical_precision_recall_fscore(
     >>> [round(v, 4) for v in hierarchical_precision_recall_fscore(["a/x", "b/z"], ["a/y", "b"])]
     [0.6667, 0.5, 0.5714]
     """
-    true, pred = _paths(y_true, y_pred, sep)
+    true, pred = _paths(y_true, y_pred, sep, root=True)
     _, (codes_true, codes_pred) = _node_codes(sep, true, pred)
     common = _paired_lca_depth(codes_true, codes_pred).astype(np.float64)
     n_true, n_pred = _depth(codes_true), _depth(codes_pred)
@@ -353,7 +284,7 @@ def mistake_severity(y_true: Any, y_pred: Any, *, sep: str = "/") -> float:
     >>> mistake_severity(["a/x", "a/x", "b/z"], ["a/x", "a/y", "a/x"])
     1.5
     """
-    true, pred = _paths(y_true, y_pred, sep)
+    true, pred = _paths(y_true, y_pred, sep, root=True)
     wrong = true != pred
     if not wrong.any():
         return math.nan

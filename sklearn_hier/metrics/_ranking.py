@@ -19,10 +19,10 @@ import torch
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from sklearn_hier.metrics._global_ndcg import global_ndcg
 from sklearn_hier.metrics._retrieval import (
     LeafTables,
     RetrievalRequest,
-    global_ndcg,
     leaf_tables,
     ndcg_gain,
     ranked_scores,
@@ -35,22 +35,40 @@ __all__ = ["hierarchical_ndcg_score", "hierarchical_retrieval_scores", "mean_nor
 RELEVANCES = ("lca_depth", "max", "sum")
 
 
-def check_embeddings(embeddings: Any) -> torch.Tensor:
+def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
     """Validate embeddings and return them as a float32 tensor on their device.
 
-    A float32 tensor is returned as is (the metrics never write into it).
+    For ``metric="cosine"``, each row is first scaled so that its largest
+    absolute value lies in [0.5, 1) (by a power of two, in the input's own
+    precision, so exactly): cosine similarity is unchanged, and
+    neither float32 overflow (1e200 in float64) nor normalisation's epsilon
+    (rows below 1e-12) can bend it, so the scores are the same at any finite
+    scale. Otherwise a float32 tensor is returned as is (the metrics never
+    write into it), and values beyond float32 raise.
     """
     if isinstance(embeddings, torch.Tensor):
         if embeddings.ndim != 2:
             raise ValueError(f"embeddings must be 2-D (n_samples, n_features); got shape {tuple(embeddings.shape)}.")
-        tensor = embeddings.detach().to(torch.float32)
+        tensor = embeddings.detach()
+        if not tensor.is_floating_point():
+            tensor = tensor.to(torch.float64)
         if not bool(torch.isfinite(tensor).all()):
             raise ValueError("embeddings contain NaN or infinity.")
     else:
-        array = check_array(embeddings, dtype=[np.float32, np.float64], input_name="embeddings")
-        tensor = torch.as_tensor(array, dtype=torch.float32)
+        tensor = torch.as_tensor(check_array(embeddings, dtype=[np.float32, np.float64], input_name="embeddings"))
     if len(tensor) < 2:
         raise ValueError(f"Ranking needs at least 2 samples (a query and something to retrieve); got {len(tensor)}.")
+    if metric == "cosine":
+        # Scaled by the power of two nearest above the row's max-abs: exact in floating point, so
+        # rows of ordinary scale give bit-identical similarities, and no row over- or underflows.
+        exponent = torch.frexp(tensor.abs().amax(dim=1, keepdim=True)).exponent
+        tensor = torch.ldexp(tensor, -exponent.to(tensor.dtype))
+    tensor = tensor.to(torch.float32)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(
+            f"embeddings exceed the float32 range used for {metric!r} similarities; rescale them "
+            "(or use metric='cosine', which does not depend on scale)."
+        )
     return tensor
 
 
@@ -177,7 +195,7 @@ def mean_normalized_rank(
     >>> round(mean_normalized_rank(embeddings, y, levels=1), 4)
     0.1667
     """
-    tensor = check_embeddings(embeddings)
+    tensor = check_embeddings(embeddings, metric)
     taxonomy, tables = check_labels(y, len(tensor), sep, tensor.device)
     chosen = mnr_levels(levels, taxonomy)
     if not chosen:
@@ -285,7 +303,7 @@ def hierarchical_ndcg_score(
     >>> hierarchical_ndcg_score(embeddings, y, k=1)
     0.5
     """
-    tensor = check_embeddings(embeddings)
+    tensor = check_embeddings(embeddings, metric)
     _, tables = check_labels(y, len(tensor), sep, tensor.device)
     gain = ndcg_gain(tables, relevance)
     if average == "global":
@@ -374,7 +392,7 @@ def precision_at_k(
     >>> precision_at_k(embeddings, y, k=1, level=1)
     0.75
     """
-    tensor = check_embeddings(embeddings)
+    tensor = check_embeddings(embeddings, metric)
     taxonomy, tables = check_labels(y, len(tensor), sep, tensor.device)
     relevant = relevance_table(tables, check_level(level, taxonomy))
     request = RetrievalRequest(relevant=relevant, precision_k=k, adaptive=adaptive)
@@ -447,7 +465,7 @@ def hierarchical_retrieval_scores(
     >>> {name: round(value, 4) for name, value in scores.items()}
     {'mean_normalized_rank': 0.1111, 'ndcg': 0.75, 'precision_at_k': 0.5}
     """
-    tensor = check_embeddings(embeddings)
+    tensor = check_embeddings(embeddings, metric)
     taxonomy, tables = check_labels(y, len(tensor), sep, tensor.device)
     chosen = mnr_levels(levels, taxonomy)
     request = RetrievalRequest(

@@ -12,7 +12,10 @@ clip's leaf code (low 32 bits), so the sorted words still say which leaf sits
 at each rank, and no index array is needed. On the CPU, numpy sorts the rows
 in place (several times faster than ``torch.sort``) in a background thread,
 while PyTorch prepares the next block and scores the previous one; on other
-devices ``torch.sort`` sorts the same words.
+devices ``torch.sort`` sorts the same words. The sorting lives in
+:mod:`~sklearn_hier.metrics._row_sorter`, the single-list ("global") NDCG in
+:mod:`~sklearn_hier.metrics._global_ndcg`; block sizes and the sorter are
+:class:`EngineSettings` passed to each call.
 
 Ties
 ----
@@ -29,34 +32,54 @@ from __future__ import annotations
 
 import math
 import sys
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sklearn_hier.metrics._row_sorter import RowSorter, SortJob
 from sklearn_hier.nn.distances import pairwise_similarity
 from sklearn_hier.taxonomy import Taxonomy, lca_depth
 
 __all__ = [
+    "DEFAULT_SETTINGS",
+    "EngineSettings",
     "LeafTables",
     "RetrievalRequest",
     "expected_topk_sum",
-    "global_ndcg",
     "leaf_tables",
     "ndcg_gain",
     "ranked_scores",
 ]
 
-# Query rows x clips per block: ~4M pairs keeps a block's buffers near 200 MB.
-BLOCK_PAIRS = 2**22
-# Pairs gathered at once by the "global" NDCG before it sorts them.
-GLOBAL_BATCH_PAIRS = 2**23
-# How CPU rows are sorted: "numpy" (in place, in a background thread) or "torch" (as on other devices).
-CPU_SORT = "numpy"
 _LOW32 = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Tunables of the engine, passed to each call (never module globals).
+
+    Attributes
+    ----------
+    block_pairs : int
+        Query rows x clips per block: ~4M pairs keeps a block's buffers near 200 MB.
+    global_batch_pairs : int
+        Pairs gathered at once by the "global" NDCG before it sorts them.
+    cpu_sort : {"numpy", "torch"}
+        How CPU rows are sorted: numpy in place on background threads, or
+        ``torch.sort`` as on other devices.
+    n_sorters : int or None
+        Background sorting threads on the CPU; None is half of PyTorch's
+        thread count (none with a single thread).
+    """
+
+    block_pairs: int = 2**22
+    global_batch_pairs: int = 2**23
+    cpu_sort: str = "numpy"
+    n_sorters: int | None = None
+
+
+DEFAULT_SETTINGS = EngineSettings()
 
 
 @dataclass(frozen=True)
@@ -168,7 +191,11 @@ def ndcg_gain(tables: LeafTables, relevance: str) -> torch.Tensor:
 
 
 def ranked_scores(
-    embeddings: torch.Tensor, tables: LeafTables, request: RetrievalRequest, metric: str
+    embeddings: torch.Tensor,
+    tables: LeafTables,
+    request: RetrievalRequest,
+    metric: str,
+    settings: EngineSettings = DEFAULT_SETTINGS,
 ) -> dict[str, torch.Tensor]:
     """Per-query scores of one pass over the ranking of every clip.
 
@@ -183,17 +210,17 @@ def ranked_scores(
     device = embeddings.device
     names = [name for name, on in _requested(request).items() if on]
     out = {name: torch.full((n,), math.nan, dtype=torch.float64, device=device) for name in names}
-    prepared, kernel = _prepared(embeddings, metric)
+    prepared, kernel = prepared_embeddings(embeddings, metric)
     per_leaf = _PerLeaf.build(tables, request, n)
     if not request.needs_ranking:
-        for rows in _blocks(n):
-            sims = _block_similarity(prepared, rows, kernel)
+        for rows in blocks(n, settings.block_pairs):
+            sims = block_similarity(prepared, rows, kernel)
             out["precision"][rows] = _precision_topk(sims, tables.leaf[rows], tables, request, per_leaf)
         return out
-    with _RowSorter(device) as sorter:
-        pending: tuple[slice, _SortJob] | None = None
-        for rows in _blocks(n):
-            keys = _descending_keys(_block_similarity(prepared, rows, kernel))
+    with RowSorter(device, settings.cpu_sort, settings.n_sorters) as sorter:
+        pending: tuple[slice, SortJob] | None = None
+        for rows in blocks(n, settings.block_pairs):
+            keys = descending_keys(block_similarity(prepared, rows, kernel))
             job = sorter.submit(_pack(keys, tables.leaf))
             if pending is not None:
                 _score_block(*pending, tables, request, per_leaf, out)
@@ -205,7 +232,7 @@ def ranked_scores(
 
 def _score_block(
     rows: slice,
-    job: _SortJob,
+    job: SortJob,
     tables: LeafTables,
     request: RetrievalRequest,
     per_leaf: _PerLeaf,
@@ -221,37 +248,6 @@ def _score_block(
         out["precision"][rows] = _precision_ranked(ranked, query_leaf, request, per_leaf)
 
 
-def global_ndcg(embeddings: torch.Tensor, tables: LeafTables, gain: torch.Tensor, k: int | None, metric: str) -> float:
-    """NDCG of the single list of all N (N - 1) (query, clip) pairs.
-
-    This is what ``torchmetrics`` 1.4 computed when given a 2-D input (it
-    flattens it). Pairs are gathered in batches of similarity ranges, found
-    from a histogram of the (order-preserving) similarity keys, so that memory
-    stays bounded; each batch is sorted on its own and placed at its offset in
-    the global ranking. A tie group never spans two batches (tied pairs share a
-    key), so ties are averaged exactly.
-    """
-    n = len(embeddings)
-    device = embeddings.device
-    prepared, kernel = _prepared(embeddings, metric)
-    n_pairs = n * (n - 1)
-    limit = n_pairs if k is None else min(k, n_pairs)
-    ideal = _global_ideal_dcg(tables, gain, limit)
-    if ideal == 0:
-        return 0.0
-    if n_pairs <= GLOBAL_BATCH_PAIRS:
-        batches = [(0, 2**16 - 1, 0)]
-    else:
-        batches = _key_batches(_key_histogram(prepared, kernel), GLOBAL_BATCH_PAIRS)
-    dcg = 0.0
-    for low_bin, high_bin, offset in batches:
-        if offset >= limit:
-            break
-        keys, gains = _gather_pairs(prepared, kernel, tables, gain, low_bin, high_bin)
-        dcg += _batch_dcg(keys, gains, offset, limit, device)
-    return dcg / ideal
-
-
 # ---------------------------------------------------------------- similarity
 def _requested(request: RetrievalRequest) -> dict[str, bool]:
     return {
@@ -261,7 +257,7 @@ def _requested(request: RetrievalRequest) -> dict[str, bool]:
     }
 
 
-def _prepared(embeddings: torch.Tensor, metric: str) -> tuple[torch.Tensor, str]:
+def prepared_embeddings(embeddings: torch.Tensor, metric: str) -> tuple[torch.Tensor, str]:
     if metric == "cosine":
         # pairwise_similarity's cosine is F.normalize(a) @ F.normalize(b).T; normalising
         # once instead of once per block saves an N x d pass per block.
@@ -273,12 +269,13 @@ def _prepared(embeddings: torch.Tensor, metric: str) -> tuple[torch.Tensor, str]
     return embeddings, metric
 
 
-def _blocks(n: int) -> list[slice]:
-    size = max(1, min(n, BLOCK_PAIRS // n))
+def blocks(n: int, block_pairs: int) -> list[slice]:
+    """Consecutive query rows of about ``block_pairs`` (query, clip) pairs each."""
+    size = max(1, min(n, block_pairs // n))
     return [slice(start, min(n, start + size)) for start in range(0, n, size)]
 
 
-def _block_similarity(prepared: torch.Tensor, rows: slice, kernel: str) -> torch.Tensor:
+def block_similarity(prepared: torch.Tensor, rows: slice, kernel: str) -> torch.Tensor:
     sims = pairwise_similarity(prepared[rows], prepared, kernel).to(torch.float32)
     index = torch.arange(rows.start, rows.stop, device=sims.device)
     # The query itself gets -inf: it sorts last and ties with nothing.
@@ -286,7 +283,7 @@ def _block_similarity(prepared: torch.Tensor, rows: slice, kernel: str) -> torch
     return sims
 
 
-def _descending_keys(sims: torch.Tensor) -> torch.Tensor:
+def descending_keys(sims: torch.Tensor) -> torch.Tensor:
     """int32 keys, in place of ``sims``, whose ascending order is the descending order of ``sims``."""
     sims.add_(0.0)  # -0.0 becomes 0.0, so that equal similarities share one key
     bits = sims.view(torch.int32)
@@ -324,84 +321,6 @@ def _low_halves(words: torch.Tensor) -> torch.Tensor:
     if sys.byteorder == "little":
         return words.view(torch.int32)[..., ::2].to(torch.int64)
     return words.bitwise_and(_LOW32)
-
-
-class _SortJob:
-    """A block whose rows are being sorted in place: some by background threads, the rest on request."""
-
-    def __init__(
-        self,
-        words: torch.Tensor,
-        futures: list[Future] | None = None,
-        sorter: _RowSorter | None = None,
-        own: np.ndarray | None = None,
-    ) -> None:
-        self._words, self._futures, self._sorter, self._own = words, futures or [], sorter, own
-
-    def result(self) -> torch.Tensor:
-        if self._sorter is not None:
-            self._sorter.sort_own_share(self._own, len(self._words))
-        for future in self._futures:
-            future.result()
-        if self._sorter is not None:
-            self._sorter.idle_since = time.perf_counter()
-        return self._words
-
-
-class _RowSorter:
-    """Sorts the rows of int64 blocks.
-
-    On the CPU with several PyTorch threads, numpy sorts rows in place on
-    background threads (numpy's sort releases the GIL) while the calling thread
-    runs PyTorch with the remaining threads and sorts a share of each block
-    itself. That share adapts, block after block, so that the calling thread's
-    PyTorch work plus its share of sorting takes as long as the background
-    sorting. PyTorch's thread count is restored on exit. With one thread the
-    rows are sorted at once; other devices use ``torch.sort``.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self._numpy = device.type == "cpu" and CPU_SORT == "numpy"
-        self._threads = torch.get_num_threads()
-        self._n_sorters = self._threads // 2 if self._numpy else 0
-        self._pool = ThreadPoolExecutor(self._n_sorters) if self._n_sorters else None
-        self._background_share = 0.75
-        self.idle_since: float | None = None
-
-    def __enter__(self) -> _RowSorter:
-        if self._pool is not None:
-            torch.set_num_threads(self._threads - self._n_sorters)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            torch.set_num_threads(self._threads)
-
-    def submit(self, words: torch.Tensor) -> _SortJob:
-        if not self._numpy:
-            return _SortJob(words.sort(dim=1).values)
-        array = words.numpy()
-        if self._pool is None:
-            array.sort(axis=1)
-            return _SortJob(words)
-        background = round(self._background_share * len(array))
-        bounds = np.linspace(0, background, self._n_sorters + 1).astype(int)
-        futures = [self._pool.submit(array[a:b].sort, axis=1) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        return _SortJob(words, futures, self, array[background:])
-
-    def sort_own_share(self, rows: np.ndarray, n_rows: int) -> None:
-        start = time.perf_counter()
-        rows.sort(axis=1)
-        if self.idle_since is None or len(rows) == 0:
-            return
-        per_row = (time.perf_counter() - start) / len(rows)
-        other_work = start - self.idle_since
-        # Background threads (k of them) sorting b rows finish with the caller, who does its other
-        # work and the n - b remaining rows, when b / k = other / per_row + n - b.
-        k = self._n_sorters
-        balanced = k * (other_work / per_row + n_rows) / (k + 1) / n_rows
-        self._background_share = min(0.95, max(0.5, (self._background_share + balanced) / 2))
 
 
 # ------------------------------------------------------------------- ranking
@@ -524,7 +443,7 @@ def _tie_groups(tied: torch.Tensor) -> _TieGroups | None:
     )
 
 
-def _tie_bounds(tied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def tie_bounds(tied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """First position and one past the last of each position's tie group (dense).
 
     ``tied[:, p]`` says position ``p + 1`` ties with position ``p``.
@@ -619,87 +538,3 @@ def expected_topk_sum(scores: torch.Tensor, gains: torch.Tensor, k: torch.Tensor
     inside = (gains * above).sum(dim=1, dtype=torch.float64)
     boundary = (gains * tied).sum(dim=1, dtype=torch.float64)
     return inside + boundary * (k - above.sum(dim=1)) / tied.sum(dim=1)
-
-
-# ------------------------------------------------------------- global NDCG
-def _global_ideal_dcg(tables: LeafTables, gain: torch.Tensor, limit: int) -> float:
-    counts = tables.counts.to(torch.float64).cpu()
-    pairs = torch.outer(counts, counts) - torch.diag(counts)  # a clip is never paired with itself
-    values, inverse = torch.unique(gain.cpu().flatten(), return_inverse=True)
-    multiplicity = torch.zeros_like(values).scatter_add_(0, inverse, pairs.flatten())
-    values, multiplicity = values.flip(0), multiplicity.flip(0).to(torch.int64)
-    bounds = torch.cat([multiplicity.new_zeros(1), multiplicity.cumsum(0)]).numpy()
-    prefix = _discount_prefix(bounds, limit)
-    return float((values.numpy() * np.diff(prefix)).sum())
-
-
-def _discount_prefix(points: np.ndarray, limit: int) -> np.ndarray:
-    """Sum of 1 / log2(rank + 2) over ranks below each point (ranks from ``limit`` on count 0)."""
-    capped = np.minimum(points, limit)
-    out = np.empty(len(points), dtype=np.float64)
-    done, total = 0, 0.0
-    for i in np.argsort(capped, kind="stable"):
-        while done < capped[i]:
-            stop = min(int(capped[i]), done + 2**22)
-            total += float((1.0 / np.log2(np.arange(done, stop, dtype=np.float64) + 2.0)).sum())
-            done = stop
-        out[i] = total
-    return out
-
-
-def _pair_keys(prepared: torch.Tensor, rows: slice, kernel: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Descending keys of a block's pairs and the mask of the pairs that are not (q, q)."""
-    keys = _descending_keys(_block_similarity(prepared, rows, kernel))
-    mask = torch.ones_like(keys, dtype=torch.bool)
-    index = torch.arange(rows.start, rows.stop, device=keys.device)
-    mask[index - rows.start, index] = False
-    return keys, mask
-
-
-def _key_bins(keys: torch.Tensor) -> torch.Tensor:
-    return torch.bitwise_right_shift(keys, 16).to(torch.int64) + 2**15
-
-
-def _key_histogram(prepared: torch.Tensor, kernel: str) -> torch.Tensor:
-    hist = torch.zeros(2**16, dtype=torch.int64, device=prepared.device)
-    for rows in _blocks(len(prepared)):
-        keys, mask = _pair_keys(prepared, rows, kernel)
-        hist += torch.bincount(_key_bins(keys[mask]), minlength=2**16)
-    return hist
-
-
-def _key_batches(hist: torch.Tensor, budget: int) -> list[tuple[int, int, int]]:
-    """(first bin, last bin, pairs before the first bin) of consecutive bins holding about ``budget`` pairs."""
-    before = (hist.cumsum(0) - hist).cpu()
-    group = torch.div(before, budget, rounding_mode="floor")
-    batches = []
-    for g in torch.unique(group[hist.cpu() > 0]).tolist():
-        bins = torch.nonzero((group == g) & (hist.cpu() > 0)).flatten()
-        low, high = int(bins[0]), int(bins[-1])
-        batches.append((low, high, int(before[low])))
-    return batches
-
-
-def _gather_pairs(
-    prepared: torch.Tensor, kernel: str, tables: LeafTables, gain: torch.Tensor, low_bin: int, high_bin: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    keys_out, gains_out = [], []
-    for rows in _blocks(len(prepared)):
-        keys, mask = _pair_keys(prepared, rows, kernel)
-        bins = _key_bins(keys)
-        mask &= (bins >= low_bin) & (bins <= high_bin)
-        pair_gain = gain[tables.leaf[rows]].index_select(1, tables.leaf)
-        keys_out.append(keys[mask])
-        gains_out.append(pair_gain[mask])
-    return torch.cat(keys_out), torch.cat(gains_out)
-
-
-def _batch_dcg(keys: torch.Tensor, gains: torch.Tensor, offset: int, limit: int, device: torch.device) -> float:
-    keys, order = keys.sort()
-    gains = gains[order]
-    rank = offset + torch.arange(len(keys), dtype=torch.float64, device=device)
-    discount = torch.where(rank < limit, 1.0 / torch.log2(rank + 2.0), 0.0)
-    cumdisc = torch.cat([discount.new_zeros(1), discount.cumsum(0)])
-    first, end = _tie_bounds((keys[1:] == keys[:-1])[None, :])
-    mean_discount = (cumdisc[end[0]] - cumdisc[first[0]]) / (end[0] - first[0])
-    return float((gains * mean_discount).sum())

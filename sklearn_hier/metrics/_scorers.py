@@ -4,43 +4,167 @@
 ``(estimator, X, y)``. The scorers of one :func:`hierarchy_scorers` call share a
 one-slot cache: the first scorer to see an ``(estimator, X, y)`` computes the
 embeddings once, and each group of scores (retrieval on seen or unseen clips,
-F1 at a level, LSA accuracy) once, for all the scorers of that call.
+F1 at a level, LSA accuracy) once, for all the scorers of that call. The
+cache refers to the model and the data weakly: scoring never keeps them alive.
+
+It also holds the estimator-facing helpers that reach the hierarchical step of
+what a scorer is given (:func:`final_step`, :func:`predict_at_lsa_level`), so
+that the metric functions themselves take arrays only.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+import weakref
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import _safe_indexing
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted
 
-from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, lsa_level_predictions
-from sklearn_hier.metrics._estimator import final_step
+from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, lsa_depths
 from sklearn_hier.metrics._ranking import check_embeddings, check_labels, mean_of_kept, relevance_table
 from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
 from sklearn_hier.nn.distances import SIMILARITIES
 from sklearn_hier.taxonomy import label_paths
 
-__all__ = ["hierarchy_scorers"]
+__all__ = ["final_step", "hierarchy_scorers", "predict_at_lsa_level"]
+
+CONTRACT = ("transform", "predict_level")
+
+
+def final_step(estimator: Any, X: Any) -> tuple[Any, Any]:
+    """The fitted estimator that holds ``taxonomy_`` and the heads, and ``X`` as it receives it.
+
+    For a :class:`~sklearn.pipeline.Pipeline`, ``X`` goes through every step but
+    the last (``transform``), and the last step is returned.
+
+    Raises
+    ------
+    TypeError
+        If the final estimator lacks ``transform`` or ``predict_level``.
+    sklearn.exceptions.NotFittedError
+        If it has no ``taxonomy_`` yet.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> final_step(make_pipeline(StandardScaler()), [[0.0]])
+    Traceback (most recent call last):
+    ...
+    TypeError: The final estimator must have transform and predict_level (a HierarchicalEmbedder); got StandardScaler.
+    """
+    final, Xt = estimator, X
+    if isinstance(estimator, Pipeline):
+        final = estimator[-1]
+        if len(estimator) > 1:
+            Xt = estimator[:-1].transform(X)
+    missing = [name for name in CONTRACT if not callable(getattr(final, name, None))]
+    if missing:
+        raise TypeError(
+            f"The final estimator must have {' and '.join(CONTRACT)} (a HierarchicalEmbedder); "
+            f"got {type(final).__name__}."
+        )
+    check_is_fitted(final, "taxonomy_")
+    return final, Xt
+
+
+def lsa_level_predictions(final: Any, X: Any, paths: np.ndarray, source: str) -> np.ndarray:
+    """Each clip's prediction by ``final`` at the depth of its LSA; None where that level has one node."""
+    taxonomy = final.taxonomy_
+    depth = lsa_depths(taxonomy.lowest_seen_ancestor(paths), taxonomy)
+    out = np.full(len(paths), None, dtype=object)
+    for level in sorted(set(depth.tolist()) & set(taxonomy.informative_levels)):
+        rows = np.flatnonzero(depth == level)
+        out[rows] = final.predict_level(_safe_indexing(X, rows), level, source=source)
+    return out
+
+
+@validate_params(
+    {
+        "estimator": [object],
+        "X": ["array-like", object],
+        "y": ["array-like"],
+        "source": [StrOptions({"level", "leaf", "auto"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def predict_at_lsa_level(estimator: Any, X: Any, y: Any, *, source: str = "level") -> np.ndarray:
+    """Predict each clip at the depth of its lowest seen ancestor (LSA).
+
+    These are the predictions :func:`lsa_accuracy` scores. ``source="level"``
+    asks the per-level head of that depth (Acc_aware: the model is told the
+    level); ``source="leaf"`` takes the leaf head's seen leaf and walks it up to
+    that depth (Acc_blind).
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        Ends in an estimator with ``taxonomy_`` and ``predict_level(X, level,
+        source=...)`` (a fitted ``HierarchicalEmbedder``).
+    X : array-like
+        Input of ``estimator``.
+    y : array-like of shape (n_samples,) or (n_samples, depth)
+        True label paths, which fix each clip's LSA.
+    source : {"level", "leaf", "auto"}, default="level"
+        Passed to ``predict_level``.
+
+    Returns
+    -------
+    y_pred : ndarray of shape (n_samples,), dtype object
+        Node keys; None for clips whose LSA sits at a level with a single node.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from sklearn_hier.metrics import predict_at_lsa_level
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> class Fixed(BaseEstimator):  # a stand-in for a fitted HierarchicalEmbedder
+    ...     taxonomy_ = Taxonomy.from_paths(["a/x", "b/y"])
+    ...     def fit(self, X, y):
+    ...         return self
+    ...     def transform(self, X):
+    ...         return np.asarray(X)
+    ...     def predict_level(self, X, level, source="auto"):
+    ...         return np.array(["a/x" if level == 2 else "a"] * len(X), dtype=object)
+    >>> predict_at_lsa_level(Fixed(), [[0], [1]], ["a/q", "c/r"])
+    array(['a', None], dtype=object)
+    >>> predict_at_lsa_level(Fixed(), [[0]], ["a/x"])
+    array(['a/x'], dtype=object)
+    """
+    final, Xt = final_step(estimator, X)
+    paths = label_paths(y, final.taxonomy_.sep)
+    return lsa_level_predictions(final, Xt, paths, source)
 
 
 class _Evaluation:
     """Everything the scorers read from one fitted model on one scored set, computed on first use.
 
-    Holds strong references to the estimator, X and y it was made for, so that
-    no other object can take their ids while it is cached.
+    Holds the estimator, its final step, X and y through weak references, so that
+    a cached evaluation never keeps a model or its data alive after scoring;
+    ``release`` is called as soon as any of them is collected (their ids could
+    then be reused), and the owner drops the evaluation. An X or y that cannot
+    be weakly referenced (a list) is held until the estimator goes.
     """
 
-    def __init__(self, estimator: Any, X: Any, y: Any, k: int, metric: str) -> None:
-        self.estimator, self.X, self.y = estimator, X, y
+    def __init__(self, estimator: Any, X: Any, y: Any, k: int, metric: str, release: Any) -> None:
+        check_consistent_length(X, y)
         self.k, self.metric = k, metric
-        self.final, self.Xt = final_step(estimator, X)
-        self.taxonomy = self.final.taxonomy_
+        final, Xt = final_step(estimator, X)
+        self._refs = tuple(_weak(obj, release) for obj in (estimator, X, y))
+        self._final = _weak(final, release)
+        # A Pipeline's Xt is a fresh array only this evaluation holds; otherwise Xt is the caller's X.
+        self._Xt = _weak(Xt, release) if Xt is X else (lambda: Xt)
+        self.taxonomy = final.taxonomy_
         self.paths = label_paths(y, self.taxonomy.sep)
         seen_leaves = set(self.taxonomy.leaves)
         self.rows = {
@@ -49,18 +173,30 @@ class _Evaluation:
         }
         self._memo: dict[tuple[Any, ...], Any] = {}
 
+    def made_for(self, estimator: Any, X: Any, y: Any) -> bool:
+        return all(ref() is obj for ref, obj in zip(self._refs, (estimator, X, y), strict=True))
+
+    @property
+    def final(self) -> Any:
+        return self._final()
+
+    @property
+    def Xt(self) -> Any:
+        return self._Xt()
+
     def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
 
     def embeddings(self) -> torch.Tensor:
-        return self._cached(("embeddings",), lambda: check_embeddings(self.final.transform(self.Xt)))
+        return self._cached(("embeddings",), lambda: check_embeddings(self.final.transform(self.Xt), self.metric))
 
     def retrieval(self, part: str) -> dict[str, float]:
-        return self._cached(("retrieval", part), lambda: self._retrieval(self.rows[part]))
+        return self._cached(("retrieval", part), lambda: self._retrieval(part))
 
-    def _retrieval(self, rows: np.ndarray) -> dict[str, float]:
+    def _retrieval(self, part: str) -> dict[str, float]:
+        rows = self.rows[part]
         if len(rows) < 2:
             return {"mnr": math.nan, "ndcg": math.nan, "precision": math.nan}
         embeddings = self.embeddings()[torch.as_tensor(rows, device=self.embeddings().device)]
@@ -76,7 +212,30 @@ class _Evaluation:
         scores = ranked_scores(embeddings, tables, request, self.metric)
         if not levels:
             scores["mnr"] = torch.full_like(scores["ndcg"], math.nan)
-        return {name: mean_of_kept(values) for name, values in scores.items()}
+        means = {name: mean_of_kept(values) for name, values in scores.items()}
+        means["precision"] = self._checked_precision(means["precision"], tables.counts, part)
+        return means
+
+    def _checked_precision(self, precision: float, counts: torch.Tensor, part: str) -> float:
+        """NaN, with a warning, where RP@k cannot be computed; a warning where no query can reach 1."""
+        most = int(counts.max()) - 1  # relevant clips of the best-provided query
+        name = f"precision_at_{self.k}{'' if part == 'seen' else '_unseen'}"
+        if most == 0:
+            warnings.warn(
+                f"{name}: every leaf has a single clip among the {int(counts.sum())} {part} clips scored, "
+                "so no query has a relevant clip to retrieve; returning NaN.",
+                UndefinedMetricWarning,
+                stacklevel=4,
+            )
+            return math.nan
+        if most < self.k:
+            warnings.warn(
+                f"{name}: no leaf has more than {most + 1} {part} clips, so every query has fewer than "
+                f"k={self.k} relevant clips and the score cannot reach 1; use a smaller k or more clips per leaf.",
+                UndefinedMetricWarning,
+                stacklevel=4,
+            )
+        return precision
 
     def f1(self, level: int) -> float:
         return self._cached(("f1", level), lambda: self._f1(level))
@@ -101,6 +260,14 @@ class _Evaluation:
         return lsa_accuracy(paths, pred, self.taxonomy)
 
 
+def _weak(obj: Any, release: Any) -> Any:
+    """A weak reference to ``obj`` calling ``release`` when it goes, or a strong one where none can be made."""
+    try:
+        return weakref.ref(obj, release)
+    except TypeError:  # lists, tuples, str: held as long as the evaluation
+        return lambda: obj
+
+
 class _SharedCache:
     """The one :class:`_Evaluation` the scorers of one :func:`hierarchy_scorers` call are working on."""
 
@@ -110,9 +277,13 @@ class _SharedCache:
 
     def evaluation(self, estimator: Any, X: Any, y: Any) -> _Evaluation:
         current = self._current
-        if current is None or current.estimator is not estimator or current.X is not X or current.y is not y:
-            current = self._current = _Evaluation(estimator, X, y, self.k, self.metric)
+        if current is None or not current.made_for(estimator, X, y):
+            self._current = None  # the previous model's embeddings go before the next are computed
+            current = self._current = _Evaluation(estimator, X, y, self.k, self.metric, self._release)
         return current
+
+    def _release(self, _: Any = None) -> None:
+        self._current = None
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickled copy (a joblib worker) starts empty rather than dragging a model and data along.
