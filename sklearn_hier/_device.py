@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["auto_device", "check_device"]
+__all__ = ["auto_device", "check_device", "fits_on_device"]
 
 
 def auto_device(device: Any) -> Any:
@@ -42,3 +42,20 @@ def check_device(device: Any) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available here; use device='auto' or 'cpu'.")
     return resolved
+
+
+def fits_on_device(nbytes: int, device: torch.device, share: float = 0.5) -> bool:
+    """Whether ``nbytes`` of data take at most ``share`` of the device's free memory (always true off CUDA).
+
+    The rest of the free memory is left to the network's weights, activations
+    and optimizer state.
+
+    Examples
+    --------
+    >>> fits_on_device(10**12, torch.device("cpu"))
+    True
+    """
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= share * free

@@ -2,8 +2,10 @@
 
 :class:`EmbeddingNet` is a plain :class:`skorch.NeuralNet`: initialised by
 ``NeuralNet.__init__``, changed only through skorch's public hooks
-(``initialize``, ``get_split_datasets``, ``get_iterator``, ``infer``,
-``get_loss``, ``get_default_callbacks``, ``fit_loop``, ``partial_fit``). Its
+(``initialize``, ``initialize_module``, ``torch_compile``,
+``get_split_datasets``, ``get_iterator``, ``infer``, ``get_loss``,
+``get_default_callbacks``, ``run_single_epoch``, ``fit_loop``,
+``partial_fit``, ``on_train_begin``, ``on_train_end``). Its
 module is an :class:`~sklearn_hier._training.EmbeddingNetwork` and its
 criterion a :class:`~sklearn_hier.nn.HierarchicalLoss`, both built by the
 estimator, which knows the data; the net owns the miner and the batches.
@@ -11,6 +13,8 @@ estimator, which knows the data; the net owns the miner and the batches.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -67,6 +71,23 @@ class EmbeddingNet(NeuralNet):
     class_weight : {"balanced"} or None, default=None
         ``"balanced"`` adds the :class:`EpochClassWeights` callback.
     precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs the module under autocast.
+    channels_last : bool, default=False
+        Store the module's 4-D (convolution) weights channels-last, the layout
+        in which cuDNN's convolutions, batch norms and pools run fastest.
+    data_on_device : bool, default=True
+        Copy the training and validation clips to the device once (``True``),
+        or keep them in host memory and upload each batch (``False``, for data
+        that do not fit on the device; page-locked and without waiting on CUDA).
+    compile : bool, default=False
+        skorch's parameter, with another meaning here: ``True`` compiles the
+        module's forward pass for the training loop (training steps and
+        validation), with static shapes (``dynamic=False`` unless a
+        ``compile__dynamic`` says otherwise); ``compile__*`` parameters reach
+        ``torch.compile`` (e.g. ``compile__mode="reduce-overhead"`` for CUDA
+        graphs). The module itself stays a plain module, so the fitted net
+        pickles and keeps its ``state_dict`` keys, and inference after
+        training runs it eagerly.
     **kwargs
         Any :class:`skorch.NeuralNet` parameter.
 
@@ -77,6 +98,16 @@ class EmbeddingNet(NeuralNet):
     batch with zeros and dropping the padded rows' outputs, so that a sample's
     result never depends on which other samples share its batch (a short batch
     takes another matrix-multiply path whose float32 rounding differs).
+
+    Each batch's training loss stays on the device until the epoch ends: the
+    losses of an epoch are then copied to the host at once and recorded as
+    skorch's per-batch ``train_loss``, so a training step never waits for the
+    GPU (skorch reads each loss with ``loss.item()``, a synchronisation per
+    step). A callback's ``on_batch_end`` still receives the step's loss tensor.
+
+    On CUDA, ``torch.backends.cudnn.benchmark`` is on while the net trains
+    (the batches have fixed shapes, so the fastest kernels are picked once)
+    and is given back its former value afterwards, also on error.
 
     A ``KeyboardInterrupt`` during training (Ctrl-C, or a callback other than
     skorch's ``EarlyStopping``, which stops training with one) propagates to
@@ -96,6 +127,8 @@ class EmbeddingNet(NeuralNet):
         metric: str = "cosine",
         class_weight: str | None = None,
         precision: str = "float32",
+        channels_last: bool = False,
+        data_on_device: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(module, criterion, **kwargs)
@@ -106,6 +139,8 @@ class EmbeddingNet(NeuralNet):
         self.metric = metric
         self.class_weight = class_weight
         self.precision = precision
+        self.channels_last = channels_last
+        self.data_on_device = data_on_device
 
     def initialize(self) -> EmbeddingNet:
         """Initialise as skorch does, and build the online miner (``None`` for tree triplets)."""
@@ -116,6 +151,28 @@ class EmbeddingNet(NeuralNet):
             else HierarchicalTripletMiner(self.triplets, margin=self.margin, metric=self.metric)
         )
         return self
+
+    def initialize_module(self) -> EmbeddingNet:
+        """skorch's module set-up, then the channels-last layout of the weights when asked for."""
+        super().initialize_module()
+        if self.channels_last:
+            self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def torch_compile(self, module: torch.nn.Module, name: str) -> torch.nn.Module:
+        """Leave the modules as they are: the training loop compiles its own forward (:meth:`on_train_begin`)."""
+        return module
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """Compile the module's forward for this training run when ``compile`` is set.
+
+        torch caches compiled code by the forward's code and the shapes it saw,
+        so a later fit of a network of the same class and shapes in this
+        process reuses it instead of compiling again.
+        """
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        options = {"dynamic": False, **self.get_params_for("compile")}
+        self.compiled_module_ = torch.compile(self.module_, **options) if self.compile else None
 
     def get_default_callbacks(self) -> list[tuple[str, Any]]:
         """skorch's defaults plus the paper's schedule, early stopping and gradient clipping.
@@ -154,12 +211,16 @@ class EmbeddingNet(NeuralNet):
         train, valid = super().get_split_datasets(X, y, **fit_params)
         if not isinstance(train, TensorData):
             return train, valid
-        train = train.to(self.device)
+        train = self._placed(train)
         if self.triplets == "tree":
-            self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch)
+            # A compiled network reuses its graphs only when every batch has the same shape.
+            self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch, drop_last=self.compile)
         else:
             self.train_batches_ = MinedBatches(train, self.taxonomy, self.triplets_per_batch)
-        return EpochView(self.train_batches_), None if valid is None else valid.to(self.device)
+        return EpochView(self.train_batches_), None if valid is None else self._placed(valid)
+
+    def _placed(self, data: TensorData) -> TensorData:
+        return data.to(self.device) if self.data_on_device else data.streamed_to(self.device)
 
     def get_iterator(self, dataset: Any, training: bool = False) -> Any:
         """The epoch's training batches, consecutive batches of clips otherwise (skorch's for other data)."""
@@ -175,9 +236,16 @@ class EmbeddingNet(NeuralNet):
         n = len(x)
         if not self.module_.training and n < self.batch_size:
             x = torch.cat([x, x.new_zeros((self.batch_size - n, *x.shape[1:]))])
+        compiled = getattr(self, "compiled_module_", None)
+        module = self.module_ if compiled is None else compiled
+        if module is not self.module_ and x.device.type == "cuda":
+            # Tells CUDA graphs (compile__mode="reduce-overhead") that a new step begins; a no-op otherwise.
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            z, outputs = self.module_(x, **fit_params)
-        return z[:n].float(), outputs[:n].to(torch.float32)
+            z, outputs = module(x, **fit_params)
+        # A compiled module's outputs are copied: under CUDA graphs they are buffers that the next replay overwrites.
+        copy = module is not self.module_
+        return z[:n].to(torch.float32, copy=copy), outputs[:n].to(torch.float32, copy=copy)
 
     def get_loss(self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False) -> torch.Tensor:
         """The weighted loss; triplet terms and class weights count in training only (the paper's validation)."""
@@ -188,6 +256,27 @@ class EmbeddingNet(NeuralNet):
             triplets = self.miner_(z.detach(), targets.levels)
         loss, _ = self.criterion_(z, outputs, targets, triplets, include_triplet=training, weighted=training)
         return loss
+
+    def run_single_epoch(self, iterator: Any, training: bool, prefix: str, step_fn: Any, **fit_params: Any) -> None:
+        """skorch's epoch, with the batch losses copied to the host once, at the epoch's end.
+
+        The per-batch history rows (``<prefix>_loss``, ``<prefix>_batch_size``)
+        and the callbacks' notifications are skorch's; only the time at which
+        the losses are read differs.
+        """
+        if iterator is None:
+            return
+        losses, rows = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            rows.append(self.history[-1]["batches"][-1])
+            self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        for row, loss in zip(rows, torch.stack(losses).tolist() if losses else [], strict=True):
+            row[prefix + "_loss"] = loss
+        self.history.record(prefix + "_batch_count", len(losses))
 
     def fit_loop(self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any) -> EmbeddingNet:
         """skorch's loop; an interruption is noted, so :meth:`partial_fit` can raise it after cleanup.
@@ -212,7 +301,8 @@ class EmbeddingNet(NeuralNet):
     def partial_fit(self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any) -> EmbeddingNet:
         """skorch's ``partial_fit``, re-raising a ``KeyboardInterrupt`` once its ``on_train_end`` has run."""
         self.interrupted_ = None
-        super().partial_fit(X, y, classes, **fit_params)
+        with _cudnn_benchmark(torch.device(self.device).type == "cuda"):
+            super().partial_fit(X, y, classes, **fit_params)
         interrupt, self.interrupted_ = self.interrupted_, None
         if interrupt is not None:
             raise interrupt
@@ -222,3 +312,15 @@ class EmbeddingNet(NeuralNet):
         """Let go of the training batches: they hold the training clips, which a pickled model must not carry."""
         super().on_train_end(net, X=X, y=y, **kwargs)
         self.train_batches_ = None
+        self.compiled_module_ = None
+
+
+@contextmanager
+def _cudnn_benchmark(enabled: bool) -> Iterator[None]:
+    """cuDNN's kernel autotuning on for the block when ``enabled``; its former setting restored after, even on error."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = before or enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before

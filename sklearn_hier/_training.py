@@ -30,6 +30,7 @@ __all__ = [
     "EpochView",
     "TensorData",
     "TripletBatches",
+    "host_to_device",
     "leaf_stratified_split",
 ]
 
@@ -145,19 +146,39 @@ class TensorData(Dataset):
     codes: torch.Tensor
     leaf_codes: np.ndarray
     seed: int = 0
+    target: torch.device | None = None
 
     @classmethod
-    def from_arrays(cls, X: np.ndarray, leaf_codes: np.ndarray, device: Any, seed: int = 0) -> TensorData:
-        """Copy ``X`` (float32) and ``leaf_codes`` to ``device`` once."""
+    def from_arrays(cls, X: Any, leaf_codes: np.ndarray, device: Any, seed: int = 0) -> TensorData:
+        """Copy ``X`` (float32; an array, or a tensor on any device) and ``leaf_codes`` to ``device`` once."""
         return cls(
             to_device_tensor(X, device), torch.as_tensor(leaf_codes, dtype=torch.long).to(device), leaf_codes, seed
         )
 
     @classmethod
-    def unlabelled(cls, X: np.ndarray) -> TensorData:
-        """Inputs to embed, kept on the host (each batch goes to the device on its own); codes are 0."""
+    def unlabelled(cls, X: Any) -> TensorData:
+        """Inputs to embed, kept where they are (an array on the host; a tensor on its device); codes are 0."""
         zeros = np.zeros(len(X), dtype=np.int64)
+        if isinstance(X, torch.Tensor):
+            return cls(X, torch.zeros(len(X), dtype=torch.long, device=X.device), zeros)
         return cls(to_device_tensor(X, "cpu"), torch.from_numpy(zeros), zeros)
+
+    @property
+    def device(self) -> torch.device:
+        """Where batches of these clips are delivered: ``target`` when streamed, else where the clips are."""
+        return self.X.device if self.target is None else self.target
+
+    def take(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and codes of the clips at ``index`` (a tensor on the clips' device, or a slice), on :attr:`device`.
+
+        Resident clips are gathered where they are. Streamed clips are
+        gathered on the host into page-locked memory and uploaded without
+        waiting (the caching host allocator keeps a buffer until its copy is
+        done), so the upload of a batch overlaps the work of the previous one.
+        """
+        if self.target is None:
+            return self.X[index], self.codes[index]
+        return _upload(self.X, index, self.target), _upload(self.codes, index, self.target)
 
     def __len__(self) -> int:
         return len(self.leaf_codes)
@@ -172,7 +193,26 @@ class TensorData(Dataset):
 
     def to(self, device: Any) -> TensorData:
         """The same clips on ``device``."""
-        return replace(self, X=self.X.to(device), codes=self.codes.to(device))
+        return replace(self, X=self.X.to(device), codes=self.codes.to(device), target=None)
+
+    def streamed_to(self, device: Any) -> TensorData:
+        """The same clips kept in host memory (page-locked for a CUDA ``device``), each batch uploaded to ``device``.
+
+        For training sets that do not fit on the device: :meth:`take` gives the
+        same batches as the resident clips would, one upload per batch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> data = TensorData.from_arrays(np.arange(6, dtype=np.float32)[:, None], np.zeros(6, np.int64), "cpu")
+        >>> X, codes = data.streamed_to("cpu").take(torch.tensor([4, 1]))
+        >>> X.ravel().tolist()
+        [4.0, 1.0]
+        """
+        device = torch.device(device)
+        pin = device.type == "cuda"
+        X, codes = self.X.cpu(), self.codes.cpu()
+        return replace(self, X=X.pin_memory() if pin else X, codes=codes.pin_memory() if pin else codes, target=device)
 
 
 class LeafSplit:
@@ -206,12 +246,12 @@ class LeafSplit:
         return dataset.subset(train), dataset.subset(valid)
 
 
-def to_device_tensor(X: np.ndarray, device: Any) -> torch.Tensor:
-    """A tensor of ``X`` on ``device``, never writing to ``X``.
+def to_device_tensor(X: Any, device: Any) -> torch.Tensor:
+    """A tensor of ``X`` (an array, or a tensor on any device) on ``device``, never writing to ``X``.
 
     A writable array is wrapped without a copy (the device transfer copies it
     where the device is not the CPU); a read-only one is copied, because torch
-    cannot wrap it safely.
+    cannot wrap it safely. A tensor already on ``device`` is returned as it is.
 
     Examples
     --------
@@ -219,8 +259,37 @@ def to_device_tensor(X: np.ndarray, device: Any) -> torch.Tensor:
     >>> to_device_tensor(np.ones((2, 2), np.float32), "cpu").sum()
     tensor(4.)
     """
+    if isinstance(X, torch.Tensor):
+        return X.to(device)
     tensor = torch.from_numpy(X) if X.flags.writeable else torch.tensor(X)
     return tensor.to(device)
+
+
+def _upload(source: torch.Tensor, index: torch.Tensor | slice, device: torch.device) -> torch.Tensor:
+    """Rows of a host tensor gathered into page-locked memory (for CUDA) and copied to ``device`` without waiting."""
+    pin = device.type == "cuda"
+    if isinstance(index, slice):
+        return source[index].to(device, non_blocking=pin)  # a slice of page-locked memory is page-locked
+    rows = torch.empty((len(index), *source.shape[1:]), dtype=source.dtype, pin_memory=pin)
+    torch.index_select(source, 0, index, out=rows)
+    return rows.to(device, non_blocking=pin)
+
+
+def host_to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` on ``device``; to a GPU through page-locked memory, without waiting for the copy.
+
+    A plain (pageable) upload makes the host wait for the GPU to drain its
+    queue; the training batches' index tables go this way instead.
+
+    Examples
+    --------
+    >>> host_to_device(np.arange(3), torch.device("cpu")).tolist()
+    [0, 1, 2]
+    """
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def leaf_stratified_split(codes: np.ndarray, valid_size: float, random_state: Any = None) -> tuple[np.ndarray, ...]:
@@ -368,6 +437,10 @@ class TripletBatches(_EpochBatches):
     data : TensorData
     taxonomy : Taxonomy
     triplets_per_batch : int
+    drop_last : bool, default=False
+        Drop an epoch's last, short batch, so that every batch has the same
+        shape (what a compiled network needs to reuse its graphs). An epoch
+        with fewer clips than one batch keeps its one short batch.
 
     Examples
     --------
@@ -380,9 +453,10 @@ class TripletBatches(_EpochBatches):
     (torch.Size([6, 1]), True)
     """
 
-    def __init__(self, data: TensorData, taxonomy: Any, triplets_per_batch: int) -> None:
+    def __init__(self, data: TensorData, taxonomy: Any, triplets_per_batch: int, drop_last: bool = False) -> None:
         self.data = data
         self.k = triplets_per_batch
+        self.drop_last = drop_last
         self.sampler = TreeTripletSampler(taxonomy, data.leaf_codes, random_state=data.seed)
         self.n_leaves = taxonomy.n_leaves
         self._rng = np.random.default_rng(data.seed)
@@ -392,31 +466,38 @@ class TripletBatches(_EpochBatches):
 
     @property
     def clips_per_epoch(self) -> int:
-        """``3 * n_triplets``, or every clip once when the tree allows no triplet."""
-        return 3 * self.sampler.n_triplets or len(self.data)
+        """``3 * n_triplets``, or every clip once when the tree allows no triplet (less a dropped short batch)."""
+        return self._kept(3 * self.sampler.n_triplets or len(self.data), 3 * self.k)
+
+    def _kept(self, n: int, per_batch: int) -> int:
+        """How many of ``n`` items an epoch uses: all, or whole batches only when dropping the last short one."""
+        return n - n % per_batch if self.drop_last and n >= per_batch else n
 
     def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         if self.sampler.n_triplets == 0:
-            order = self._rng.permutation(len(self.data))
-            return self._plain_batches(order), np.bincount(self.data.leaf_codes, minlength=self.n_leaves)
+            order = self._rng.permutation(len(self.data))[: self._kept(len(self.data), 3 * self.k)]
+            return self._plain_batches(order), np.bincount(self.data.leaf_codes[order], minlength=self.n_leaves)
         triplets = self.sampler.sample()
+        kept = self._kept(len(triplets[0]), self.k)
+        triplets = tuple(t[:kept] for t in triplets)
         return self._triplet_batches(triplets), self.sampler.leaf_counts(triplets)
 
     def _triplet_batches(self, triplets: tuple[np.ndarray, ...]) -> Iterator[Batch]:
-        device = self.data.codes.device
-        table = torch.from_numpy(np.stack(triplets, axis=1)).to(device)  # (m, 3), one copy per epoch
-        full = _offline_triplets(self.k, device)
+        # The index table lives with the clips; the triplets' positions in a batch where the batch goes.
+        table = host_to_device(np.stack(triplets, axis=1), self.data.X.device)  # (m, 3), one copy per epoch
+        full = _offline_triplets(self.k, self.data.device)
         for first in range(0, len(table), self.k):
             rows = table[first : first + self.k]
             index = rows.T.reshape(-1)  # anchors, then positives, then negatives
-            batch_triplets = full if len(rows) == self.k else _offline_triplets(len(rows), device)
-            yield self.data.X[index], (self.data.codes[index], batch_triplets)
+            batch_triplets = full if len(rows) == self.k else _offline_triplets(len(rows), self.data.device)
+            X, codes = self.data.take(index)
+            yield X, (codes, batch_triplets)
 
     def _plain_batches(self, order: np.ndarray) -> Iterator[Batch]:
-        device = self.data.codes.device
-        none = tuple(torch.empty(0, dtype=torch.long, device=device) for _ in range(3))
-        for index in torch.from_numpy(order).to(device).split(3 * self.k):
-            yield self.data.X[index], (self.data.codes[index], none)
+        none = tuple(torch.empty(0, dtype=torch.long, device=self.data.device) for _ in range(3))
+        for index in host_to_device(order, self.data.X.device).split(3 * self.k):
+            X, codes = self.data.take(index)
+            yield X, (codes, none)
 
 
 class MinedBatches(_EpochBatches):
@@ -461,9 +542,10 @@ class MinedBatches(_EpochBatches):
         )
 
     def _batches(self, flat: np.ndarray, sizes: list[int]) -> Iterator[Batch]:
-        indices = torch.from_numpy(flat).to(self.data.codes.device)  # one copy per epoch
+        indices = host_to_device(flat, self.data.X.device)  # one copy per epoch
         for index in indices.split(sizes):
-            yield self.data.X[index], (self.data.codes[index], None)
+            X, codes = self.data.take(index)
+            yield X, (codes, None)
 
 
 class SequentialBatches:
@@ -483,8 +565,8 @@ class SequentialBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         for first in range(0, len(self.data), self.batch_size):
-            rows = slice(first, first + self.batch_size)
-            yield self.data.X[rows], (self.data.codes[rows], None)
+            X, codes = self.data.take(slice(first, first + self.batch_size))
+            yield X, (codes, None)
 
     def __len__(self) -> int:
         return -(-len(self.data) // self.batch_size)

@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
 
-from sklearn_hier._device import check_device
+from sklearn_hier._device import check_device, fits_on_device
 from sklearn_hier._net import EmbeddingNet
 from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, clips_per_batch, output_width
 from sklearn_hier.nn import (
@@ -57,7 +57,13 @@ _FITTED = (
     "device_",
     "leaf_source_",
     "level_heads_trained_",
+    "precision_",
+    "compile_",
+    "channels_last_",
+    "data_on_device_",
 )
+# Optimizers that have a fused CUDA step (one kernel for all parameters, no host work per tensor).
+_FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
 
 
 @contextmanager
@@ -67,6 +73,15 @@ def _seeded(seed: int, device: Any) -> Iterator[None]:
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         yield
+
+
+def _home(X: np.ndarray | torch.Tensor) -> Any:
+    """Where the training clips start from: a tensor's own device, the host for an array."""
+    return X.device if isinstance(X, torch.Tensor) else "cpu"
+
+
+def _nbytes(X: np.ndarray | torch.Tensor) -> int:
+    return X.element_size() * X.numel() if isinstance(X, torch.Tensor) else X.nbytes
 
 
 def _trained_heads(spec: dict[str, float]) -> set[str]:
@@ -177,12 +192,34 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     device : "auto", str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available. A model fit on a GPU unpickles on a
         CPU-only machine.
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
         ``"bfloat16"`` runs the network under autocast (mixed precision); losses
-        and outputs stay float32.
-    compile : bool, default=False
-        Whether to ``torch.compile`` the network (skorch's ``compile__*``
-        parameters apply).
+        and outputs stay float32. ``"auto"`` is ``"bfloat16"`` on CUDA and
+        ``"float32"`` elsewhere (:attr:`precision_` holds the choice).
+    compile : "auto" or bool, default="auto"
+        Whether to ``torch.compile`` the network's forward pass for training
+        (training steps and validation; ``transform`` and ``predict`` run it
+        eagerly). ``"auto"`` compiles on CUDA with ``triplets="tree"``, whose
+        batches all have one shape, and not on the CPU. Shapes are static: a
+        compiled fit drops each epoch's last, short training batch (an epoch
+        smaller than one batch keeps it), and validation batches are padded
+        to ``batch_size``. torch keeps compiled code for the process, so later
+        fits of the same network and shapes (other folds, other configs)
+        start without compiling again. ``compile__*`` parameters reach
+        ``torch.compile``: ``compile__mode="reduce-overhead"`` replays the
+        step as CUDA graphs, ``compile__mode="max-autotune"`` tunes kernels
+        longer. With online mining (``triplets="batch_hard"``) batch sizes
+        vary, and ``compile=True`` may compile once per size.
+    channels_last : "auto" or bool, default="auto"
+        Store the convolution weights channels-last (NHWC), the layout in
+        which cuDNN runs convolutions, batch norms and pools fastest.
+        ``"auto"``: on CUDA when the backbone has convolutions.
+    data_on_device : "auto" or bool, default="auto"
+        Copy the training clips to the device once (``True``), or keep them in
+        host memory and upload each batch (``False``; on CUDA from page-locked
+        memory, overlapping the previous step), for data that do not fit on
+        the device. ``"auto"``: on the device when the clips take at most half
+        of its free memory. Both give the same batches.
     warm_start : bool, default=False
         Whether ``fit`` continues from the fitted network (the labels must then
         be leaves of ``taxonomy_``).
@@ -230,6 +267,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Whether a weighted term trained the per-level heads (PL).
     device_ : torch.device
         The device the model was trained on (``device`` resolved).
+    precision_ : {"float32", "bfloat16"}
+        ``precision`` resolved.
+    compile_, channels_last_, data_on_device_ : bool
+        ``compile``, ``channels_last`` and ``data_on_device`` resolved.
 
     See Also
     --------
@@ -292,8 +333,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "valid_size": [Interval(Real, 0, 1, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bfloat16"})],
-        "compile": ["boolean"],
+        "precision": [StrOptions({"auto", "float32", "bfloat16"})],
+        "compile": ["boolean", StrOptions({"auto"})],
+        "channels_last": ["boolean", StrOptions({"auto"})],
+        "data_on_device": ["boolean", StrOptions({"auto"})],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -320,8 +363,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         valid_size: float | None = 0.1,
         batch_size: int = 256,
         device: Any = "auto",
-        precision: str = "float32",
-        compile: bool = False,
+        precision: str = "auto",
+        compile: bool | str = "auto",
+        channels_last: bool | str = "auto",
+        data_on_device: bool | str = "auto",
         warm_start: bool = False,
         random_state: Any = None,
         verbose: int = 1,
@@ -347,6 +392,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.channels_last = channels_last
+        self.data_on_device = data_on_device
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -511,13 +558,15 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         split = LeafSplit(self.valid_size, split_seed) if self._validates() else None
         # The split is drawn here too (same seed, same split) so that an impossible one fails before training.
         self._warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
-        data = TensorData.from_arrays(X, codes, "cpu", train_seed)
+        data = TensorData.from_arrays(X, codes, _home(X), train_seed)
         with _seeded(torch_seed, device):
-            net = self._make_net(taxonomy, spec, tuple(X.shape[1:]), device, split)
+            net = self._make_net(taxonomy, spec, tuple(X.shape[1:]), device, split, _nbytes(X))
             net.initialize()
             net.partial_fit(data, None, **fit_params)
         self.taxonomy_, self.classes_, self.input_shape_ = taxonomy, classes, tuple(X.shape[1:])
         self.loss_spec_, self.device_ = spec, device
+        self.precision_, self.compile_ = net.precision, net.compile
+        self.channels_last_, self.data_on_device_ = net.channels_last, net.data_on_device
         heads = _trained_heads(spec)
         # The leaf head answers directly, so it is preferred; then the level heads, then the node head.
         self.leaf_source_ = next((head for head in HEAD_NAMES if head in heads), None)
@@ -530,7 +579,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         y = self._validate_y(y, X)
         codes = self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
         _, torch_seed, train_seed = self._seeds()
-        data = TensorData.from_arrays(X, codes, "cpu", train_seed)
+        data = TensorData.from_arrays(X, codes, _home(X), train_seed)
         try:
             with _seeded(torch_seed, self.device_):
                 self.net_.partial_fit(data, None, **fit_params)
@@ -567,9 +616,16 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return spec
 
     def _make_net(
-        self, taxonomy: Taxonomy, spec: dict[str, float], input_shape: tuple[int, ...], device: Any, split: Any
+        self,
+        taxonomy: Taxonomy,
+        spec: dict[str, float],
+        input_shape: tuple[int, ...],
+        device: torch.device,
+        split: Any,
+        data_bytes: int,
     ) -> EmbeddingNet:
         backbone = self._make_backbone(self._nested("module"), input_shape)
+        speed = self._speed_settings(device, backbone, data_bytes)
         width = output_width(backbone, input_shape)
         module = EmbeddingNetwork(backbone, HierarchicalHeads(taxonomy, width), width)
         criterion = HierarchicalLoss(
@@ -581,6 +637,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             for name, value in self._nested(prefix).items()
         }
         passed.setdefault("optimizer__weight_decay", self.weight_decay)
+        if device.type == "cuda" and self.optimizer in _FUSED_OPTIMIZERS:
+            passed.setdefault("optimizer__fused", True)
         passed["iterator_train__batch_size"] = clips_per_batch(self.triplets, self.triplets_per_batch)
         return EmbeddingNet(
             module,
@@ -591,7 +649,6 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             margin=self.margin,
             metric=self.metric,
             class_weight=self.class_weight,
-            precision=self.precision,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -600,9 +657,22 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             callbacks=self.callbacks,
             verbose=self.verbose,
             device=str(device),
-            compile=self.compile,
+            **speed,
             **passed,
         )
+
+    def _speed_settings(self, device: torch.device, backbone: torch.nn.Module, data_bytes: int) -> dict[str, Any]:
+        """``precision``, ``compile``, ``channels_last`` and ``data_on_device``, each ``"auto"`` resolved for ``device``."""
+        cuda = device.type == "cuda"
+        conv = any(p.ndim == 4 for p in backbone.parameters())
+        chosen = {
+            "compile": (self.compile, cuda and self.triplets == "tree"),
+            "channels_last": (self.channels_last, cuda and conv),
+            "data_on_device": (self.data_on_device, fits_on_device(data_bytes, device)),
+        }
+        speed = {name: default if value == "auto" else bool(value) for name, (value, default) in chosen.items()}
+        speed["precision"] = ("bfloat16" if cuda else "float32") if self.precision == "auto" else self.precision
+        return speed
 
     def _make_backbone(self, options: dict[str, Any], input_shape: tuple[int, ...]) -> torch.nn.Module:
         if not (isinstance(self.module, str) and self.module == "auto"):
@@ -618,8 +688,11 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 raise ValueError(f"module__{name} cannot be set with module='auto': it comes from {where}.")
         return backbone(**{size_name: input_shape[0], "embedding_dim": self.embedding_dim, **options})
 
-    def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
-        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32)
+    def _validate_X(self, X: Any, reset: bool) -> np.ndarray | torch.Tensor:
+        if isinstance(X, torch.Tensor):
+            X = self._validate_tensor(X, reset)
+        else:
+            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32)
         if reset:
             auto = isinstance(self.module, str)
             if auto and X.ndim not in (2, 3):
@@ -637,6 +710,28 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             raise ValueError(
                 f"X has shape {X.shape}, but {type(self).__name__} was fit on samples of shape "
                 f"{self.input_shape_}: expected a {len(self.input_shape_) + 1}-D X."
+            )
+        return X
+
+    def _validate_tensor(self, X: torch.Tensor, reset: bool) -> torch.Tensor:
+        """A tensor ``X`` checked where it lies (no copy to the host) and cast to float32 (no copy if it is)."""
+        if X.ndim < 2 or len(X) == 0 or X[0].numel() == 0:
+            raise ValueError(
+                f"X must be a tensor of shape (n_samples, n_features) or (n_samples, n_mels, n_frames) holding at "
+                f"least one sample and one feature; got shape {tuple(X.shape)}."
+            )
+        if not (X.is_floating_point() or X.dtype in (torch.int32, torch.int64)):
+            raise ValueError(f"X must hold real numbers; got a tensor of dtype {X.dtype}.")
+        X = X.to(torch.float32)
+        if not bool(torch.isfinite(X).all()):  # one device-to-host read of a single flag
+            raise ValueError("Input X contains NaN or infinity.")
+        if reset:
+            vars(self).pop("feature_names_in_", None)
+            self.n_features_in_ = int(X.shape[1])
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input."
             )
         return X
 

@@ -35,6 +35,8 @@ OTHER_VALUES = {
     "device": "auto",
     "precision": "bfloat16",
     "compile": True,
+    "channels_last": True,
+    "data_on_device": False,
     "warm_start": True,
     "random_state": 7,
     "verbose": 1,
@@ -70,6 +72,7 @@ def _answers(emb, X):
         "level_heads_trained_": emb.level_heads_trained_,
         "loss_spec_": dict(emb.loss_spec_),
         "device_": emb.device_,
+        "speed": (emb.precision_, emb.compile_, emb.channels_last_, emb.data_on_device_),
     }
 
 
