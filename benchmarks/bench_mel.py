@@ -5,8 +5,8 @@ same clips, float32, through:
   - librosa, clip by clip (``backend="librosa"``): what a user would write without us;
   - torchaudio batched on the CPU, at the default batch_size=256 and at 32;
   - the default ``MelTransformer()`` (backend and device "auto");
-  - torchaudio batched on CUDA (only where a GPU is present), returning numpy, and returning
-    a tensor left on the GPU (``output="torch"``).
+  - torchaudio batched on CUDA (only where a GPU is present), at batch_size="auto" (1024 on
+    CUDA) and 256, returning numpy, and returning a tensor left on the GPU (``output="torch"``).
 Each row is the best of ``--repeat`` runs, the rows taking turns so that background load hits
 them alike; ratios are against librosa in the same run.
 
@@ -15,7 +15,7 @@ at 48 kHz (soxr resampling), with n_jobs=1 and 2 (threads, the loader's default)
 worker processes (loky) for comparison. The files were just written, so they are read from
 the page cache: this measures decoding and resampling, not the disk.
 
-Run: python benchmarks/bench_mel.py [--n-clips 5000] [--n-files 1000] [--repeat 3]
+Run: python benchmarks/bench_mel.py [--n-clips 5000] [--n-files 1000] [--repeat 3] [--parts mel loader]
 """
 
 import argparse
@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from sklearn_hier._device import auto_device
 from sklearn_hier.audio import AudioLoader, MelTransformer
 
 SR = 44100
@@ -72,13 +73,15 @@ def mel_rows(clips, repeat):
     ]
     if torch.cuda.is_available():
         rows += [
-            ("torch CUDA, batch_size=256, numpy out", MelTransformer(backend="torch", device="cuda"), False),
-            ("torch CUDA, batch_size=256, tensor out", MelTransformer(device="cuda", output="torch"), True),
+            ("torch CUDA, batch_size=256, numpy out", MelTransformer(device="cuda", batch_size=256), False),
+            ("torch CUDA, batch_size=256, tensor out", MelTransformer(device="cuda", batch_size=256, output="torch"), True),
+            ("torch CUDA, batch_size=auto (1024), numpy out", MelTransformer(device="cuda"), False),
+            ("torch CUDA, batch_size=auto (1024), tensor out", MelTransformer(device="cuda", output="torch"), True),
         ]
     runs = {}
     for name, mel, sync in rows:
         mel.fit(clips[:1])
-        mel.transform(clips[: 2 * mel.batch_size])  # warm-up: allocator, FFT plans, CUDA context
+        mel.transform(clips[: 2 * mel.batch_size_for(auto_device(mel.device))])  # warm-up: allocator, FFT plans, CUDA context
         runs[name] = partial(transform_all, mel, clips, sync)
     return [(name, len(clips) / seconds) for name, seconds in best_times(runs, repeat).items()]
 
@@ -140,14 +143,17 @@ def main():
     parser.add_argument("--n-clips", type=int, default=5000)
     parser.add_argument("--n-files", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parts", nargs="+", choices=["mel", "loader"], default=["mel", "loader"])
     args = parser.parse_args()
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA GPU"
     cores = f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}"
     print(f"machine: {platform.machine()}, {cores}, {device}")
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     clips = test_clips(args.n_clips)
-    print_mel_table(mel_rows(clips, args.repeat), args.n_clips)
-    print_loader_table(loader_rows(args.n_files, args.repeat), args.n_files)
+    if "mel" in args.parts:
+        print_mel_table(mel_rows(clips, args.repeat), args.n_clips)
+    if "loader" in args.parts:
+        print_loader_table(loader_rows(args.n_files, args.repeat), args.n_files)
     print("\nload average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

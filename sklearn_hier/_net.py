@@ -172,7 +172,8 @@ class EmbeddingNet(NeuralNet):
         """
         super().on_train_begin(net, X=X, y=y, **kwargs)
         options = {"dynamic": False, **self.get_params_for("compile")}
-        self.compiled_module_ = torch.compile(self.module_, **options) if self.compile else None
+        # The bound forward is compiled, not the module: the net's modules stay the ones skorch set up and saves.
+        self.compiled_forward_ = torch.compile(self.module_.forward, **options) if self.compile else None
 
     def get_default_callbacks(self) -> list[tuple[str, Any]]:
         """skorch's defaults plus the paper's schedule, early stopping and gradient clipping.
@@ -236,15 +237,14 @@ class EmbeddingNet(NeuralNet):
         n = len(x)
         if not self.module_.training and n < self.batch_size:
             x = torch.cat([x, x.new_zeros((self.batch_size - n, *x.shape[1:]))])
-        compiled = getattr(self, "compiled_module_", None)
-        module = self.module_ if compiled is None else compiled
-        if module is not self.module_ and x.device.type == "cuda":
+        compiled = getattr(self, "compiled_forward_", None)
+        if compiled is not None and x.device.type == "cuda":
             # Tells CUDA graphs (compile__mode="reduce-overhead") that a new step begins; a no-op otherwise.
             torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            z, outputs = module(x, **fit_params)
-        # A compiled module's outputs are copied: under CUDA graphs they are buffers that the next replay overwrites.
-        copy = module is not self.module_
+            z, outputs = self.module_(x, **fit_params) if compiled is None else compiled(x, **fit_params)
+        # Compiled outputs are copied: under CUDA graphs they are buffers that the next replay overwrites.
+        copy = compiled is not None
         return z[:n].to(torch.float32, copy=copy), outputs[:n].to(torch.float32, copy=copy)
 
     def get_loss(self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False) -> torch.Tensor:
@@ -312,7 +312,7 @@ class EmbeddingNet(NeuralNet):
         """Let go of the training batches: they hold the training clips, which a pickled model must not carry."""
         super().on_train_end(net, X=X, y=y, **kwargs)
         self.train_batches_ = None
-        self.compiled_module_ = None
+        self.compiled_forward_ = None
 
 
 @contextmanager

@@ -666,11 +666,11 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         cuda = device.type == "cuda"
         conv = any(p.ndim == 4 for p in backbone.parameters())
         chosen = {
-            "compile": (self.compile, cuda and self.triplets == "tree"),
-            "channels_last": (self.channels_last, cuda and conv),
-            "data_on_device": (self.data_on_device, fits_on_device(data_bytes, device)),
+            "compile": (self.compile, lambda: cuda and self.triplets == "tree"),
+            "channels_last": (self.channels_last, lambda: cuda and conv),
+            "data_on_device": (self.data_on_device, lambda: fits_on_device(data_bytes, device)),
         }
-        speed = {name: default if value == "auto" else bool(value) for name, (value, default) in chosen.items()}
+        speed = {name: default() if value == "auto" else bool(value) for name, (value, default) in chosen.items()}
         speed["precision"] = ("bfloat16" if cuda else "float32") if self.precision == "auto" else self.precision
         return speed
 

@@ -29,6 +29,9 @@ _AMIN = 1e-10
 # for librosa clip by clip, 4.0x; a second run gave 478 against 115, 4.2x. So "auto" picks torch on
 # CPU as well as on CUDA.
 _AUTO_BACKEND = "torch"
+# Clips per batch of batch_size="auto": 256 on the CPU, as before; a GPU wants large launches, and 1024
+# one-second clips (waveforms, spectra and mels) take about 2 GB on it.
+_AUTO_BATCH_SIZE = {"cpu": 256, "cuda": 1024}
 
 
 class MelTransformer(TransformerMixin, BaseEstimator):
@@ -73,8 +76,11 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         Device of the torch backend; ``"auto"`` is CUDA when available, else
         CPU. It is resolved at every ``transform``, so a transformer fitted on
         a GPU machine runs on the CPU of one without.
-    batch_size : int, default=256
-        Clips per torch batch (memory grows linearly with it).
+    batch_size : int or "auto", default="auto"
+        Clips per torch batch (memory grows linearly with it). ``"auto"``:
+        1024 on CUDA, 256 elsewhere. On CUDA each batch is uploaded from
+        page-locked host memory without waiting, overlapping the previous
+        batch's work.
     output : {"numpy", "torch"}, default="numpy"
         Return type of ``transform``: a numpy array, or a torch tensor left on
         the backend's device (no round trip before a torch model).
@@ -144,7 +150,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         "pad_mode": [StrOptions({"reflect", "constant"})],
         "backend": [StrOptions({"auto", "torch", "librosa"})],
         "device": [str, torch.device],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "output": [StrOptions({"numpy", "torch"})],
         "verbose": ["verbose"],
     }
@@ -162,7 +168,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         pad_mode: str = "reflect",
         backend: str = "auto",
         device: str | torch.device = "auto",
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         output: str = "numpy",
         verbose: int = 1,
     ) -> None:
@@ -245,15 +251,28 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         to_mel, to_db = self._torch_modules(dtype, device)
         mels = torch.empty(_output_shape(self, waveforms), dtype=torch.float32, device=device)
         # no_grad, not inference_mode: inference tensors could not be fed to a model being trained.
+        batch_size = self.batch_size_for(device)
         with torch.no_grad():
-            starts = range(0, len(waveforms), self.batch_size)
+            starts = range(0, len(waveforms), batch_size)
             for start in self._progress(starts, unit="batch"):
-                stop = start + self.batch_size
-                batch = torch.tensor(np.ascontiguousarray(waveforms[start:stop]), device=device)
+                stop = start + batch_size
+                batch = _upload(waveforms[start:stop], device)
                 # A 4-D input makes AmplitudeToDB clamp each clip to its own max - top_db; on 3-D
                 # input it would clamp against the max of the whole batch.
                 mels[start:stop] = to_db(to_mel(batch).unsqueeze(1)).squeeze(1)
         return mels
+
+    def batch_size_for(self, device: Any) -> int:
+        """Clips per torch batch on ``device``: ``batch_size``, with ``"auto"`` resolved.
+
+        Examples
+        --------
+        >>> MelTransformer().batch_size_for("cpu"), MelTransformer(batch_size=8).batch_size_for("cuda")
+        (256, 8)
+        """
+        if self.batch_size != "auto":
+            return self.batch_size
+        return _AUTO_BATCH_SIZE.get(torch.device(device).type, _AUTO_BATCH_SIZE["cpu"])
 
     def _torch_modules(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]:
         to_mel = torchaudio.transforms.MelSpectrogram(
@@ -399,6 +418,13 @@ def _pcm_scale(X: Any) -> float:
     if dtype.kind == "i":
         return 2.0 ** -(8 * dtype.itemsize - 1)
     return 1.0
+
+
+def _upload(waveforms: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A batch of waveforms on ``device``: to a GPU through page-locked memory, without waiting for the copy."""
+    if device.type != "cuda":
+        return torch.tensor(np.ascontiguousarray(waveforms), device=device)
+    return torch.from_numpy(np.ascontiguousarray(waveforms)).pin_memory().to(device, non_blocking=True)
 
 
 def _check_finite_mels(mels: Any, waveforms: np.ndarray) -> Any:
