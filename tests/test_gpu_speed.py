@@ -111,7 +111,14 @@ def test_channels_last_fit_gives_the_eager_embeddings():
     fast = HierarchicalEmbedder(channels_last=True, **params).fit(X, y)
     conv = fast.module_.backbone.blocks[0]
     assert fast.channels_last_ and conv.weight.is_contiguous(memory_format=torch.channels_last)
-    np.testing.assert_allclose(fast.transform(X), reference, atol=1e-4)
+    # Convolutions sum in another order in NHWC; Adam's first steps (about lr each, whatever the gradient's size)
+    # magnify such rounding, so the fits agree to a fraction of the embeddings' scale.
+    Z = fast.transform(X)
+    np.testing.assert_allclose(Z, reference, atol=1e-2 * np.abs(reference).max())
+    # The same weights in either layout give the same embeddings.
+    fast.module_.to(memory_format=torch.contiguous_format)
+    assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(fast.transform(X), Z, atol=1e-5)
 
 
 def test_streamed_data_give_the_resident_embeddings(blobs):
