@@ -74,14 +74,20 @@ def mel_rows(clips, repeat):
     if torch.cuda.is_available():
         rows += [
             ("torch CUDA, batch_size=256, numpy out", MelTransformer(device="cuda", batch_size=256), False),
-            ("torch CUDA, batch_size=256, tensor out", MelTransformer(device="cuda", batch_size=256, output="torch"), True),
+            (
+                "torch CUDA, batch_size=256, tensor out",
+                MelTransformer(device="cuda", batch_size=256, output="torch"),
+                True,
+            ),
             ("torch CUDA, batch_size=auto (1024), numpy out", MelTransformer(device="cuda"), False),
             ("torch CUDA, batch_size=auto (1024), tensor out", MelTransformer(device="cuda", output="torch"), True),
         ]
     runs = {}
     for name, mel, sync in rows:
         mel.fit(clips[:1])
-        mel.transform(clips[: 2 * mel.batch_size_for(auto_device(mel.device))])  # warm-up: allocator, FFT plans, CUDA context
+        mel.transform(
+            clips[: 2 * mel.batch_size_for(auto_device(mel.device))]
+        )  # warm-up: allocator, FFT plans, CUDA context
         runs[name] = partial(transform_all, mel, clips, sync)
     return [(name, len(clips) / seconds) for name, seconds in best_times(runs, repeat).items()]
 

@@ -10,23 +10,37 @@ Prints
 2. clips per second of whole training epochs (forward, loss, backward, clipping, Adam, and the
    callbacks) through ``HierarchicalEmbedder.fit``, for the paper's ConvModel and a small MLP,
    with the skorch ``dur`` of each epoch; the validation split is switched off;
-3. the training loops side by side (issue 10), same ConvModel, same random mels with tree labels,
-   same number of optimizer steps, at 96 and 768 clips per batch: (a) a plain skorch ``NeuralNet``
-   (ConvModel + leaf Linear head, cross-entropy, Adam) fed numpy arrays through its default
-   DataLoader, in float32; (b) ``HierarchicalEmbedder(losses="L")`` with 32 or 256 triplets per
-   batch and its device-resident batches, in ``--precision``. For each: clips/s, the ratio (b)/(a),
-   the model's training FLOPs per clip (counted from the layer shapes), the achieved TFLOP/s and, on
-   CUDA with ``--peak-tflops``, the fraction of the GPU's dense peak.
+3. the training loops side by side (issues 10 and 15), same ConvModel, same random mels with tree
+   labels, about the same number of optimizer steps, at 96 and 768 clips per batch: "plain skorch",
+   a ``NeuralNet`` (ConvModel + leaf Linear head, cross-entropy, Adam) fed numpy arrays through
+   its default DataLoader, in float32; then ``HierarchicalEmbedder(losses="L")`` with 32 or 256
+   triplets per batch, measured inside its ``fit`` (its callbacks run): "today" (precision
+   float32, compile False, channels_last False: the path before issue 15), "default" (every
+   setting "auto"), and on CUDA "default + sync" (the default with a callback reading each step's
+   loss with ``.item()``, as skorch does: what the host synchronisation per step costs) and
+   "default + CUDA graphs" (``compile__mode="reduce-overhead"``). For each: the seconds of the
+   first (warm-up) fit, which pays compilation, clips/s of the second fit, the ratio to plain
+   skorch, TFLOP/s from the layer shapes and, on CUDA with ``--peak-tflops``, the fraction of the
+   GPU's dense peak;
+4. ``paper``: seconds per epoch of the paper's setting (full ConvModel, 128 x 87 mels, the
+   soundfont tree's size: 8 families x 4 programs x 6 techniques = 192 leaves, 60 clips per leaf =
+   11,520 clips, random mels) for each of the 6 configurations (L, L+T, PL, PL+T, PL+B, PL+B+T),
+   with validation and every default callback, in the default settings; then the same epoch with
+   ``--concurrency`` fits running at once in separate processes; and the time of the whole
+   comparison (6 configurations x 5 folds) extrapolated for ``--paper-epochs`` epochs per fit.
 
 Run: ``python benchmarks/bench_training.py [--device cuda] [--threads 1] [--epochs 3]
-[--precision bfloat16] [--peak-tflops 989] [--steps 100] [--parts loops]``; a tiny CPU smoke run:
-``--parts loops --channels 8 --n-mels 16 --frames 16 --steps 6``.
+[--peak-tflops 989] [--steps 100] [--parts loops paper] [--paper-epochs 600] [--concurrency 4]``;
+a tiny CPU smoke run: ``--parts loops paper --smoke``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -184,28 +198,51 @@ def plain_skorch(X: np.ndarray, codes: np.ndarray, batch: int, steps: int, args:
     return meter
 
 
-def fast_path(X: np.ndarray, y: np.ndarray, triplets: int, steps: int, args: Any) -> LoopMeter:
-    """(b): HierarchicalEmbedder(losses="L") with its device-resident batches, for about ``steps`` steps."""
+class StepSync(Callback):
+    """Reads each training step's loss on the host (``loss.item()``), the synchronisation skorch makes per step."""
+
+    def on_batch_end(self, net: Any, training: bool = False, loss: Any = None, **kwargs: Any) -> None:
+        if training:
+            loss.item()
+
+
+# The estimator's variants: name -> (parameters, CUDA only).
+VARIANTS = {
+    "today": ({"precision": "float32", "compile": False, "channels_last": False}, False),
+    "default": ({}, False),
+    "default + sync": ({"callbacks": [("sync", StepSync())]}, True),
+    "default + CUDA graphs": ({"compile__mode": "reduce-overhead"}, True),
+}
+
+
+def fast_path(X: np.ndarray, y: np.ndarray, triplets: int, steps: int, args: Any, **params: Any) -> LoopMeter:
+    """HierarchicalEmbedder(losses="L") with its device-resident batches, for about ``steps`` steps."""
     meter = LoopMeter(args.device)
+    callbacks = [("meter", meter), *params.pop("callbacks", [])]
     emb = HierarchicalEmbedder(
         losses="L",
         triplets_per_batch=triplets,
         valid_size=None,
         module__channels=args.channels,
-        # Only the meter: (a) runs no scheduler, early stopping, clipping or log either.
-        callbacks=[("meter", meter)],
+        # Only the meter: plain skorch runs no scheduler, early stopping, clipping or log either.
+        callbacks=callbacks,
         callbacks__lr_scheduler=None,
         callbacks__early_stopping=None,
         callbacks__gradient_clipping=None,
         callbacks__print_log=None,
         max_epochs=1,
         device=args.device,
-        precision=args.precision,
         random_state=0,
         verbose=0,
+        **params,
     )
-    emb.fit(X, y)  # warm-up, and it counts the steps of one epoch
+    start = time.perf_counter()
+    emb.fit(X, y)  # warm-up (compilation, kernel choice), and it counts the steps of one epoch
+    meter.warmup_seconds_ = time.perf_counter() - start
+    warmup = meter.warmup_seconds_
     emb.set_params(max_epochs=max(1, round(steps / meter.steps_))).fit(X, y)
+    meter.warmup_seconds_ = warmup
+    meter.settings_ = f"{emb.precision_}, compile={emb.compile_}, channels_last={emb.channels_last_}"
     return meter
 
 
@@ -218,21 +255,103 @@ def bench_loops(args: Any) -> None:
     on_cuda = args.device.startswith("cuda")
     print(
         f"\nTraining loops on {args.device}: ConvModel {args.channels} ch, {args.n_mels} x {args.frames} mels, "
-        f"{tax.n_leaves} leaves, {len(y):,} clips; (a) float32, (b) {args.precision}"
+        f"{tax.n_leaves} leaves, {len(y):,} clips"
     )
     print(f"  training FLOPs per clip: {flops / 1e6:,.2f} MFLOP (formula), {counted / 1e6:,.2f} (FlopCounterMode x 3)")
-    print(f"  {'clips/batch':>11}{'steps':>7}{'(a) clips/s':>13}{'(b) clips/s':>13}{'(b)/(a)':>9}", end="")
-    print(f"{'(a) TFLOP/s':>13}{'(b) TFLOP/s':>13}{'(b) of peak':>13}")
+    print("| clips/batch | variant | settings | steps | warm-up fit s | clips/s | vs plain | TFLOP/s | of peak |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for triplets in (32, 256):
-        fast = fast_path(X, y, triplets, args.steps, args)
-        plain = plain_skorch(X, codes, 3 * triplets, fast.steps_, args, tax.n_leaves)
-        assert plain.steps_ == fast.steps_, (plain.steps_, fast.steps_)
-        tflops = fast.rate * flops / 1e12
-        peak = f"{tflops / args.peak_tflops:.1%}" if on_cuda and args.peak_tflops else "n/a"
-        print(
-            f"  {3 * triplets:>11}{fast.steps_:>7}{plain.rate:>13,.0f}{fast.rate:>13,.0f}"
-            f"{fast.rate / plain.rate:>8.1f}x{plain.rate * flops / 1e12:>13.4g}{tflops:>13.4g}{peak:>13}"
-        )
+        plain = None
+        # Each row is printed once measured, so that a run cut short keeps what it measured.
+        for name, (params, cuda_only) in VARIANTS.items():
+            if name not in args.variants or (cuda_only and not on_cuda):
+                continue
+            meter = fast_path(X, y, triplets, args.steps, args, **params)
+            if plain is None:  # plain skorch runs as many steps as the first variant
+                plain = plain_skorch(X, codes, 3 * triplets, meter.steps_, args, tax.n_leaves)
+                plain.settings_, plain.warmup_seconds_ = "float32, DataLoader", float("nan")
+                _print_loop_row(triplets, "plain skorch", plain, plain, flops, args)
+            _print_loop_row(triplets, name, meter, plain, flops, args)
+
+
+def _print_loop_row(triplets: int, name: str, meter: LoopMeter, plain: LoopMeter, flops: int, args: Any) -> None:
+    tflops = meter.rate * flops / 1e12
+    peak = f"{tflops / args.peak_tflops:.1%}" if args.device.startswith("cuda") and args.peak_tflops else "n/a"
+    print(
+        f"| {3 * triplets} | {name} | {meter.settings_} | {meter.steps_} | {meter.warmup_seconds_:.1f} "
+        f"| {meter.rate:,.0f} | {meter.rate / plain.rate:.2f}x | {tflops:.4g} | {peak} |",
+        flush=True,
+    )
+
+
+PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
+
+
+def paper_epoch_seconds(args: Any, losses: str) -> tuple[float, float]:
+    """Seconds of the first epoch and the mean of the next ``--paper-measure`` epochs of one paper-setting fit."""
+    _, y, _ = full_tree((8, 4, 6), clips_per_leaf=args.paper_clips_per_leaf)
+    X = np.random.default_rng(0).normal(size=(len(y), args.n_mels, args.frames)).astype(np.float32)
+    emb = HierarchicalEmbedder(
+        losses=losses,
+        module__channels=args.channels,
+        max_epochs=1 + args.paper_measure,
+        device=args.device,
+        random_state=0,
+        verbose=0,
+    )
+    emb.fit(X, y)
+    durations = np.array(emb.history[:, "dur"])
+    return float(durations[0]), float(durations[1:].mean())
+
+
+def bench_paper(args: Any) -> None:
+    n_clips = 192 * args.paper_clips_per_leaf
+    print(
+        f"\nThe paper's setting on {args.device}: ConvModel {args.channels} ch, {args.n_mels} x {args.frames} mels, "
+        f"192 leaves, {n_clips:,} clips, valid_size 0.1, default settings and callbacks"
+    )
+    print("| configuration | first epoch s | s/epoch after |")
+    print("|---|---|---|")
+    per_epoch = []
+    for losses in PAPER_CONFIGS:
+        first, after = paper_epoch_seconds(args, losses)
+        per_epoch.append(after)
+        print(f"| {losses} | {first:.2f} | {after:.3f} |")
+    mean = float(np.mean(per_epoch))
+    speedup = concurrent_speedup(args, per_epoch[PAPER_CONFIGS.index("PL+T")]) if args.concurrency > 1 else 1.0
+    fits = len(PAPER_CONFIGS) * 5
+    print(
+        f"\nExtrapolation (assumption: every fit runs {args.paper_epochs} epochs, e.g. where early stopping ends; "
+        f"per-epoch time as measured above; first-epoch costs left out):"
+    )
+    for k, factor in [(1, 1.0), (args.concurrency, speedup)]:
+        if k == 1 or args.concurrency > 1:
+            total = fits * args.paper_epochs * mean / factor
+            print(f"  {fits} fits x {args.paper_epochs} epochs at {k} concurrent fit(s): {total / 60:,.1f} min")
+
+
+def concurrent_speedup(args: Any, alone: float) -> float:
+    """Throughput of ``--concurrency`` PL+T fits run at once (separate processes), relative to one alone."""
+    command = [sys.executable, __file__, "--parts", "paper-worker", "--device", args.device]
+    command += ["--channels", str(args.channels), "--n-mels", str(args.n_mels), "--frames", str(args.frames)]
+    command += ["--paper-clips-per-leaf", str(args.paper_clips_per_leaf), "--paper-measure", str(args.paper_measure)]
+    command += ["--threads", str(args.threads)] if args.threads else []
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(args.concurrency)]
+    seconds = [float(worker.communicate()[0].split()[-1]) for worker in workers]
+    # k fits each taking t s per epoch do k epochs in t s: throughput k/t against 1/alone.
+    speedup = args.concurrency * alone / max(seconds)
+    print(
+        f"\n{args.concurrency} concurrent PL+T fits: s/epoch each {', '.join(f'{s:.3f}' for s in seconds)} "
+        f"(alone {alone:.3f}): {speedup:.2f}x the throughput of one fit"
+    )
+    return speedup
+
+
+def smoke(args: Any) -> None:
+    """Shrink every part to a few seconds on a CPU: a check that the script runs, not a measurement."""
+    args.channels, args.n_mels, args.frames, args.steps = 4, 16, 16, 4
+    args.paper_clips_per_leaf, args.paper_measure, args.paper_epochs = 2, 1, 10
+    args.concurrency, args.threads = min(args.concurrency, 2), 1
 
 
 def main() -> None:
@@ -241,19 +360,32 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument(
-        "--parts", nargs="+", choices=["batches", "epochs", "loops"], default=["batches", "epochs", "loops"]
+        "--parts",
+        nargs="+",
+        choices=["batches", "epochs", "loops", "paper", "paper-worker"],
+        default=["batches", "epochs", "loops"],
     )
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), help="in loops")
+    parser.add_argument("--paper-epochs", type=int, default=600, help="epochs per fit assumed in the extrapolation")
+    parser.add_argument("--paper-measure", type=int, default=3, help="epochs timed per configuration")
+    parser.add_argument("--paper-clips-per-leaf", type=int, default=60, help="60 x 192 leaves = 11,520 clips")
+    parser.add_argument("--concurrency", type=int, default=4, help="concurrent fits in the paper part")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the parts run")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per loop in the loops part")
     parser.add_argument("--channels", type=int, default=128, help="ConvModel channels in the loops part")
     parser.add_argument("--n-mels", type=int, default=128, help="mel bands in the loops part")
     parser.add_argument("--frames", type=int, default=87, help="frames in the loops part")
-    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="of (b)")
     parser.add_argument(
         "--peak-tflops", type=float, default=None, help="the GPU's dense peak TFLOP/s at --precision (CUDA only)"
     )
     args = parser.parse_args()
+    if args.smoke:
+        smoke(args)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if "paper-worker" in args.parts:
+        print(paper_epoch_seconds(args, "PL+T")[1])
+        return
     print(f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     if "batches" in args.parts:
         bench_batches(args.device)
@@ -261,6 +393,8 @@ def main() -> None:
         bench_training(args.device, args.epochs)
     if "loops" in args.parts:
         bench_loops(args)
+    if "paper" in args.parts:
+        bench_paper(args)
 
 
 if __name__ == "__main__":
