@@ -37,7 +37,6 @@ a tiny CPU smoke run: ``--parts loops paper --smoke``.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import subprocess
 import sys

@@ -28,6 +28,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     PrintLog,
 )
+from skorch.dataset import get_len
 from skorch.utils import to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
@@ -272,7 +273,7 @@ class EmbeddingNet(NeuralNet):
             step = step_fn(batch, **fit_params)
             losses.append(step["loss"].detach())
             rows.append(self.history[-1]["batches"][-1])
-            self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         for row, loss in zip(rows, torch.stack(losses).tolist() if losses else [], strict=True):
             row[prefix + "_loss"] = loss

@@ -662,7 +662,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         )
 
     def _speed_settings(self, device: torch.device, backbone: torch.nn.Module, data_bytes: int) -> dict[str, Any]:
-        """``precision``, ``compile``, ``channels_last`` and ``data_on_device``, each ``"auto"`` resolved for ``device``."""
+        """``precision``, ``compile``, ``channels_last`` and ``data_on_device``, ``"auto"`` resolved for ``device``."""
         cuda = device.type == "cuda"
         conv = any(p.ndim == 4 for p in backbone.parameters())
         chosen = {

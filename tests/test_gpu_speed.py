@@ -209,10 +209,17 @@ def test_mel_batch_size_auto_depends_on_the_device():
 
 # ------------------------------------------------------------ CUDA only
 class SyncDebug(Callback):
-    """Turns torch's synchronisation check to "error" around each training step (the step only)."""
+    """Turns torch's synchronisation check to "error" around each training step from the second epoch on.
+
+    The first epoch is the warm-up: it compiles, creates the optimizer's state
+    and copies the taxonomy's lookup tables to the device, once per fit.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.checking_ = len(net.history) > 1
 
     def on_batch_begin(self, net, training=False, **kwargs):
-        if training:
+        if training and self.checking_:
             torch.cuda.set_sync_debug_mode("error")
 
     def on_batch_end(self, net, training=False, **kwargs):
