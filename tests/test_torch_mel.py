@@ -9,46 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+# The clips and the librosa reference the torchaudio path is tested against, so both paths meet
+# the same bar.
+from test_audio import DEVICES, PRESETS, SR, _librosa_reference, _signals
+
 from sklearn_hier.audio._torch_mel import AmplitudeToDB, MelSpectrogram, melscale_fbanks
 
-SR = 44100
-PAPER = {}  # torchaudio's defaults: HTK scale, no norm, no top_db, reflect padding
-LIBROSA = {"mel_scale": "slaney", "norm": "slaney", "top_db": 80.0, "pad_mode": "constant"}
-PRESETS = [pytest.param(PAPER, id="paper"), pytest.param(LIBROSA, id="librosa")]
-DEVICES = [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")),
-]
 SCALES = [(scale, norm) for scale in ("htk", "slaney") for norm in (None, "slaney")]
-
-
-def _signals(n=SR, sr=SR):
-    """Named one-second test clips, float64."""
-    rng = np.random.default_rng(0)
-    t = np.arange(n) / sr
-    return {
-        "harmonic": sum(0.5 / k * np.sin(2 * np.pi * 440 * k * t) for k in range(1, 6)),
-        "noise": 0.1 * rng.standard_normal(n),
-        "silence": np.zeros(n),
-        "click": np.eye(1, n, n // 2)[0],
-        "quiet_tone": 1e-4 * np.sin(2 * np.pi * 1000 * t),
-    }
-
-
-def _librosa_reference(clip, *, power=2.0, **preset):
-    spec = librosa.feature.melspectrogram(
-        y=clip,
-        sr=SR,
-        n_fft=2048,
-        hop_length=512,
-        n_mels=128,
-        power=power,
-        htk=preset.get("mel_scale", "htk") == "htk",
-        norm=preset.get("norm"),
-        pad_mode=preset.get("pad_mode", "reflect"),
-    )
-    to_db = librosa.power_to_db if power == 2.0 else librosa.amplitude_to_db
-    return to_db(spec, ref=1.0, amin=1e-10, top_db=preset.get("top_db"))
 
 
 def _db_mels(X, dtype, device="cpu", power=2.0, **preset):
@@ -152,8 +119,10 @@ def test_same_values_as_torchaudio(mel_scale, norm):
     ours = MelSpectrogram(**kwargs)
     theirs = torchaudio.transforms.MelSpectrogram(**kwargs).to(torch.float64)
     X = torch.tensor(np.stack(list(_signals(n=8192).values())))
-    # torchaudio builds its filter bank in float32, hence the relative tolerance
-    torch.testing.assert_close(ours(X), theirs(X), rtol=1e-4, atol=1e-9)
+    # torchaudio builds its filter bank in float32: its band edges differ in the 7th digit, so the
+    # values agree to 1e-3 dB (the bar of tests/test_audio.py), not to float64 precision.
+    to_db = torchaudio.transforms.AmplitudeToDB(top_db=None)
+    torch.testing.assert_close(to_db(ours(X)), to_db(theirs(X)), rtol=0, atol=1e-3)
     for stype, top_db in [("power", None), ("power", 80.0), ("magnitude", 120.0)]:
         spec = ours(X).unsqueeze(1)
         expected = torchaudio.transforms.AmplitudeToDB(stype=stype, top_db=top_db)(spec)
