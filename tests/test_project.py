@@ -55,7 +55,7 @@ def test_dependencies_are_ranges_and_torchaudio_is_optional():
     assert "version" in project["dynamic"]
 
 
-def test_citation_and_changelog_carry_the_package_version():
+def test_citation_carries_the_package_version_and_the_paper():
     assert f"version: {sklearn_hier.__version__}" in (ROOT / "CITATION.cff").read_text()
     assert "2501.12796" in (ROOT / "CITATION.cff").read_text()
 
