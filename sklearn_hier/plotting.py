@@ -29,12 +29,16 @@ _METRIC_NAMES = {
 }
 
 
-def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
-    """``ax``, or the axes of a new figure whose constrained layout keeps every label inside it."""
+def _axes(ax: Any, figsize: tuple[float, float], layout: str = "constrained") -> Any:
+    """``ax``, or the axes of a new figure whose layout engine keeps every label inside it.
+
+    Figures with a colour bar take the "tight" engine: a colour bar made under "constrained"
+    forbids a later ``figure.tight_layout()``, which callers may still run.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+        _, ax = plt.subplots(figsize=figsize, layout=layout)
     return ax
 
 
@@ -613,7 +617,7 @@ class LevelSimilarityDisplay:
         self : LevelSimilarityDisplay
         """
         side = max(6.0, 0.28 * len(self.node_labels) + 3)  # room for one readable label per row
-        ax = _axes(ax, (side + 1, side))
+        ax = _axes(ax, (side + 1, side), layout="tight")
         image = ax.imshow(self.similarity, cmap=cmap)
         ticks = np.arange(len(self.node_labels))
         ax.set_xticks(ticks, self.node_labels, rotation=90, fontsize="small")

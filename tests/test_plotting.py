@@ -1,5 +1,7 @@
 """Tests of sklearn_hier.plotting: what each Display draws, says and accepts."""
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -39,6 +41,14 @@ def _inside_figure(artist, figure):
     figure.canvas.draw()
     box = artist.get_window_extent(figure.canvas.get_renderer())
     width, height = figure.canvas.get_width_height()
+    return box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1
+
+
+def _drawn_inside_figure(disp):
+    """Everything the axes draw (tick labels, titles, legends) lies inside the figure."""
+    disp.figure_.canvas.draw()
+    box = disp.ax_.get_tightbbox(disp.figure_.canvas.get_renderer())
+    width, height = disp.figure_.canvas.get_width_height()
     return box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1
 
 
@@ -180,3 +190,20 @@ def test_displays_draw_on_a_given_axes():
     _, ax = plt.subplots()
     disp = MetricComparisonDisplay({"PL": {"ndcg": 0.8}}, {"PL": {"ndcg": 0.1}}).plot(ax=ax, title=None)
     assert disp.ax_ is ax and ax.get_title() == ""
+
+
+def test_figures_stay_whole_after_tight_layout():
+    # What a caller such as the comparison's plot writer may still do to a finished figure.
+    y = _paths()
+    Z = np.random.default_rng(0).normal(size=(len(y), 8))
+    cv = {name: _cv([0.2, 0.3], [0.5, 0.7]) for name in ["L", "PL+T"]}
+    displays = [
+        MetricComparisonDisplay.from_cv_results(cv),
+        EmbeddingProjectionDisplay.from_embeddings(Z, y),
+        LevelSimilarityDisplay.from_embeddings(Z, y, level=2),
+    ]
+    for disp in displays:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "The figure layout has changed to tight"
+            disp.figure_.tight_layout()
+        assert _drawn_inside_figure(disp)
