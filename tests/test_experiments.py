@@ -8,6 +8,7 @@ import pytest
 
 from sklearn_hier.cli import main
 from sklearn_hier.experiments import PAPER_CONFIGS, TABLE_COLUMNS, CompareSettings, compare, summary_table
+from sklearn_hier.experiments._records import pair_path
 
 TINY = {
     "dataset": "synthetic",
@@ -56,10 +57,10 @@ def test_summary_table_has_every_config_and_column(finished):
 
 def test_rerun_skips_finished_pairs(finished):
     results, out = finished
-    marker = out / "runs" / "PL_fold1.json"
-    rows = json.loads(marker.read_text())
-    rows[0]["value"] = 123.0  # a finished pair is read back, never recomputed
-    marker.write_text(json.dumps(rows))
+    marker = pair_path(out, "PL", 1)
+    record = json.loads(marker.read_text())
+    record["rows"][0]["value"] = 123.0  # a finished pair is read back, never recomputed
+    marker.write_text(json.dumps(record))
     again = compare(CompareSettings(**TINY), out=out, verbose=0)
     assert 123.0 in [r["value"] for r in again["rows"]]
 
