@@ -64,7 +64,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.quick and not args.quiet:
         epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
         print(
-            "Quick mode: a subset of the data, 64 mel bands, a 32-channel ConvModel, "
+            "Quick mode: a subset of the data, 64 mel bands, a 16-channel ConvModel, "
             f"{settings.n_splits} folds and {epochs}; drop --quick for the paper's settings."
         )
     try:
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="sklearn-hier", description="Hierarchical embedding learning for audio.")
     parser.add_argument("--version", action="version", version=_version())
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, help="info or compare; add -h after one for its options")
     info = sub.add_parser("info", help="print package versions and the compute device")
     info.set_defaults(handler=_info)
     cmp = sub.add_parser(
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--min-samples-leaf", type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"
     )
-    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 8 with --quick)")
+    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 6 with --quick)")
     cmp.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda[:N]")
     cmp.add_argument("--quick", action="store_true", help="a small, fast run for a CPU (a few minutes)")
     cmp.add_argument(
