@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from _compare_settings import TINY
 
 from sklearn_hier.experiments import (
     PAPER_CONFIGS,
@@ -21,17 +22,6 @@ from sklearn_hier.experiments import (
 from sklearn_hier.experiments._records import check_folder, fingerprint, pair_path, write_atomic
 from sklearn_hier.experiments._runner import run_pairs
 from sklearn_hier.experiments._settings import check_settings
-
-TINY = {
-    "dataset": "synthetic",
-    "losses": ("PL", "PL+T"),
-    "n_splits": 2,
-    "max_epochs": 2,
-    "device": "cpu",
-    "dataset_params": {"synthetic": {"n_per_leaf": 12, "branching": (2, 3), "sr": 8000, "duration": 0.25}},
-    "mel_params": {"n_fft": 256, "hop_length": 128, "n_mels": 16},
-    "embedder_params": {"module__channels": 4, "embedding_dim": 8, "triplets_per_batch": 8},
-}
 
 
 @pytest.fixture(scope="module")
