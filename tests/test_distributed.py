@@ -33,8 +33,9 @@ def client():
         yield client
 
 
-@pytest.fixture
-def one_thread():
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # The workers' thread count, so that the serial fits here compute the same last digits.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -43,12 +44,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return compare(CompareSettings(**TINY), out=tmp_path_factory.mktemp("serial"), verbose=0)
-    finally:
-        torch.set_num_threads(threads)
+    return compare(CompareSettings(**TINY), out=tmp_path_factory.mktemp("serial"), verbose=0)
 
 
 def _metrics(result):
@@ -88,7 +84,7 @@ def test_local_cluster_from_n_workers(serial, tmp_path, capsys):
     assert _metrics(result) == [m for m in _metrics(serial) if m[0] == "PL"]
 
 
-def test_grid_search_under_the_dask_joblib_backend_equals_one_job(client, one_thread):
+def test_grid_search_under_the_dask_joblib_backend_equals_one_job(client):
     import joblib
 
     rng = np.random.default_rng(0)
