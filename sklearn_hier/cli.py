@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--min-samples-leaf", type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"
     )
-    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 6 with --quick)")
+    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")
     cmp.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda[:N]")
     cmp.add_argument("--quick", action="store_true", help="a small, fast run for a CPU (a few minutes)")
     cmp.add_argument(

@@ -81,7 +81,7 @@ def compare(
     >>> from sklearn_hier.experiments import CompareSettings
     >>> settings = CompareSettings.quick_settings(dataset="synthetic", losses=("PL", "PL+T"))
     >>> settings.n_splits, settings.max_epochs
-    (3, 6)
+    (3, 5)
 
     ``compare(settings, out="results")`` then runs 2 configs x 3 folds.
     """
