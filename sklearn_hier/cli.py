@@ -61,12 +61,19 @@ def _compare(args: argparse.Namespace) -> int:
     optional = (("n_splits", args.folds), ("max_epochs", args.max_epochs), ("min_samples_leaf", args.min_samples_leaf))
     chosen |= {k: v for k, v in optional if v is not None}
     settings = CompareSettings.quick_settings(**chosen) if args.quick else CompareSettings(**chosen)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1; got {args.threads}.")
     if args.quick and not args.quiet:
         epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
         print(
             "Quick mode: a subset of the data, 64 mel bands, a 16-channel ConvModel, "
             f"{settings.n_splits} folds and {epochs}; drop --quick for the paper's settings."
         )
+    threads = args.threads if args.threads is not None else (1 if args.quick else None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         compare(
             settings,
@@ -157,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument(
         "--scheduler", metavar="ADDRESS", help="run the fits on the Dask cluster at ADDRESS (tcp://host:8786)"
+    )
+    cmp.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads per in-process fit (default 1 with --quick: its small network gains little from "
+        "a second thread and loses 2-3x when the cores are shared; torch's default otherwise)",
     )
     cmp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     cmp.add_argument("-v", "--verbose", action="count", default=0, help="also print each fit's epochs")

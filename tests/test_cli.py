@@ -108,6 +108,7 @@ def test_rerun_with_other_settings_is_refused_in_one_line(tmp_path, capsys):
         (["--dataset", "synthetic", "--n-workers", "0"], "n_workers must be a positive integer"),
         (["--dataset", "synthetic", "--n-workers", "2", "--scheduler", "tcp://h:1"], "not both"),
         (["--dataset", "synthetic", "--device", "tpu"], "device must be"),
+        (["--dataset", "synthetic", "--threads", "0"], "--threads must be at least 1"),
         (["--dataset", "synthetic", "--quick", "--folds", "500"], "500"),
     ],
 )
@@ -152,3 +153,14 @@ def test_quick_message_counts_epochs(epochs, text, capsys, tmp_path):
         ["compare", "--dataset", "synthetic", "--quick", "--folds", "1", "--max-epochs", epochs, "--out", str(tmp_path)]
     )
     assert text in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "threads"), [(["--quick"], 1), (["--quick", "--threads", "2"], 2), ([], None)])
+def test_quick_runs_on_one_torch_thread_unless_told(argv, threads, monkeypatch, tmp_path):
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    # --folds 1 stops the run at its first check, after the threads are set.
+    main(["compare", "--quiet", "--dataset", "synthetic", "--folds", "1", "--out", str(tmp_path), *argv])
+    assert calls == ([threads] if threads else [])

@@ -61,10 +61,6 @@ def fingerprint(settings: CompareSettings) -> dict[str, Any]:
     return json.loads(json.dumps(values, sort_keys=True, default=str))  # tuples -> lists, as read back
 
 
-def _digest(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def _data_version(settings: CompareSettings) -> str:
     """What identifies the data beyond its parameters: the renderer's versions, or the files themselves."""
     from importlib import metadata
