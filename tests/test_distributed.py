@@ -24,21 +24,16 @@ from sklearn_hier.experiments import CompareSettings, compare  # noqa: E402
 from sklearn_hier.metrics import hierarchy_scorers  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def client():
+    # The fits in this process run on the workers' one torch thread, so they compute the same last digits.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         distributed.Client(cluster) as client,
     ):
         yield client
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # The workers' thread count, so that the serial fits here compute the same last digits.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
     torch.set_num_threads(threads)
 
 
