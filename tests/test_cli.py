@@ -145,6 +145,7 @@ def test_every_option_has_help():
     for name, sub in [("sklearn-hier", parser), *subparsers.items()]:
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+        assert "--" in sub.format_help()  # renders: no stray % in a help string
 
 
 @pytest.mark.parametrize(("epochs", "text"), [("1", "and 1 epoch;"), ("2", "and 2 epochs;")])
