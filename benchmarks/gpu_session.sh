@@ -6,11 +6,11 @@
 #
 # Parts (each under its own `timeout`, logging to $OUT/<part>.log; a failing part does not stop the others):
 #   1 loops  bench_training.py --parts loops: plain skorch, today's path, the new default (+ per-step sync,
-#            + CUDA graphs) at 96 and 768 clips per batch, 60 steps after a warm-up fit that pays compilation
+#            + CUDA graphs at 96) at 96 and 768 clips per batch, 60 steps after a warm-up fit that pays compilation
 #   2 mel    bench_mel.py --parts mel: MelTransformer on CUDA (numpy and tensor out) against librosa
 #   3 tests  the CUDA tests (pytest -k "cuda or gpu"; includes the sync-debug and pickling tests)
 #   4 paper  per-epoch seconds of the paper's 6 configurations, 4 concurrent fits, extrapolated comparison
-# Budget: 150 + 50 + 120 + 90 = 410 s at most, compilation included. Installs nothing.
+# Budget: 140 + 50 + 140 + 80 = 410 s at most, compilation included. Installs nothing.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_session}
@@ -27,7 +27,7 @@ if [ -n "${SMOKE:-}" ]; then
 else
   DEVICE=cuda
   LOOPS="--steps 60 --peak-tflops 989"
-  MEL="--n-clips 2000 --repeat 2"
+  MEL="--n-clips 1000 --repeat 2"
   TESTS=(-k "cuda or gpu")
   PAPER="--paper-measure 2 --concurrency 4 --paper-epochs 600"
 fi
@@ -50,10 +50,10 @@ run_part() {  # name, seconds, command...
   "$PY" -c "import torch, skorch; print('torch', torch.__version__, 'skorch', skorch.__version__, 'cuda', torch.cuda.is_available())"
 } >"$OUT/environment.log" 2>&1
 
-run_part loops 150 "$PY" benchmarks/bench_training.py --device $DEVICE --parts loops $LOOPS
+run_part loops 140 "$PY" benchmarks/bench_training.py --device $DEVICE --parts loops $LOOPS
 run_part mel 50 "$PY" benchmarks/bench_mel.py --parts mel $MEL
-run_part tests 120 "$PY" -m pytest -q -rs -p no:cacheprovider tests "${TESTS[@]}"
-run_part paper 90 "$PY" benchmarks/bench_training.py --device $DEVICE --parts paper $PAPER
+run_part tests 140 "$PY" -m pytest -q -rs -p no:cacheprovider tests "${TESTS[@]}"
+run_part paper 80 "$PY" benchmarks/bench_training.py --device $DEVICE --parts paper $PAPER
 
 echo
 echo "== summary"
