@@ -265,7 +265,7 @@ def bench_loops(args: Any) -> None:
     order = [(k, name) for k in (32, 256) for name in VARIANTS if name != "default + CUDA graphs"]
     for triplets, name in [*order, (32, "default + CUDA graphs")]:
         params, cuda_only = VARIANTS[name]
-        if name not in args.variants or (cuda_only and not on_cuda):
+        if name not in args.variants or (cuda_only and not (on_cuda or args.smoke)):  # smoke: every code path
             continue
         meter = fast_path(X, y, triplets, args.steps, args, **dict(params))
         if triplets not in plains:  # plain skorch runs as many steps as the first variant
