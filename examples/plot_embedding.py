@@ -1,7 +1,7 @@
 """
-==========================================
+===========================================
 Hierarchical embeddings of synthetic sounds
-==========================================
+===========================================
 
 Fit :class:`~sklearn_hier.HierarchicalEmbedder` with the paper's hybrid loss
 ``"PL+T"`` (per-level cross-entropy plus a triplet loss on tree triplets) on

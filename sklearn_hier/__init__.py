@@ -8,7 +8,7 @@ transformer or metric is first used.
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+from sklearn_hier._version import __version__
 
 _PUBLIC = {
     "Taxonomy": "sklearn_hier.taxonomy",

@@ -7,6 +7,7 @@ methods compute and plot in one call. matplotlib is imported only when plotting.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,15 +15,104 @@ import numpy as np
 
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["EmbeddingProjectionDisplay", "LevelSimilarityDisplay", "MetricComparisonDisplay"]
+__all__ = ["EmbeddingProjectionDisplay", "LevelSimilarityDisplay", "MetricComparisonDisplay", "metric_display_name"]
 
 
-def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
+# Readable names of hierarchy_scorers' keys, as the results table heads its columns.
+_METRIC_NAMES = {
+    "mean_normalized_rank": "MNR",
+    "ndcg": "NDCG",
+    "f1_macro_mean": "F1",
+    "f1_macro_leaf": "F1 leaf",
+    "lsa_accuracy_aware": "Acc_aware",
+    "lsa_accuracy_blind": "Acc_blind",
+}
+
+
+def _axes(ax: Any, figsize: tuple[float, float], layout: str = "constrained") -> Any:
+    """``ax``, or the axes of a new figure whose layout engine keeps every label inside it.
+
+    Figures with a colour bar take the "tight" engine: a colour bar made under "constrained"
+    forbids a later ``figure.tight_layout()``, which callers may still run.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=figsize, layout=layout)
     return ax
+
+
+def metric_display_name(key: str) -> tuple[str, float]:
+    """Readable name of a scorer key, and the sign that turns its value into the metric.
+
+    scikit-learn scorers are "greater is better", so a metric where lower is
+    better is scored negated (``neg_mean_normalized_rank``). The name says the
+    metric as a results table shows it, with an arrow for its better direction.
+
+    Parameters
+    ----------
+    key : str
+        A key of :func:`~sklearn_hier.hierarchy_scorers`, with or without the
+        ``test_`` prefix of ``cross_validate``.
+
+    Returns
+    -------
+    name : str
+        Such as ``"MNR unseen ↓"`` or ``"RP@5 ↑"``; an unknown key is kept.
+    sign : float
+        -1.0 for a ``neg_`` key (multiply the score by it), else 1.0.
+
+    Examples
+    --------
+    >>> metric_display_name("neg_mean_normalized_rank_unseen")
+    ('MNR unseen ↓', -1.0)
+    >>> metric_display_name("test_precision_at_5")
+    ('RP@5 ↑', 1.0)
+    """
+    key = key.removeprefix("test_")
+    sign = -1.0 if key.startswith("neg_") else 1.0
+    base = key.removeprefix("neg_")
+    unseen = base.endswith("_unseen")
+    base = base.removesuffix("_unseen")
+    if base in _METRIC_NAMES:
+        name = _METRIC_NAMES[base]
+    elif base.startswith("precision_at_"):
+        name = "RP@" + base.removeprefix("precision_at_")
+    elif base.startswith("f1_macro_level"):
+        name = "F1 level " + base.removeprefix("f1_macro_level")
+    else:
+        return key, sign
+    arrow = "↓" if sign < 0 else "↑"
+    return f"{name}{' unseen' if unseen else ''} {arrow}", sign
+
+
+def _cv_rows(cv_results: Mapping[str, Any], label: str) -> list[dict]:
+    """Long-format rows (config, fold, metric, value) of one ``cross_validate`` output."""
+    rows = []
+    for key, values in cv_results.items():
+        if key.startswith("test_"):
+            for fold, value in enumerate(np.ravel(values)):
+                rows.append({"config": label, "fold": fold, "metric": key.removeprefix("test_"), "value": value})
+    return rows
+
+
+def _search_rows(cv_results: Mapping[str, Any], labels: Sequence[str] | None) -> list[dict]:
+    """Long-format rows of a search's ``cv_results_``: one config per candidate, one fold per split."""
+    n_candidates = len(cv_results["params"])
+    if labels is None:
+        labels = [", ".join(f"{k}={v}" for k, v in params.items()) for params in cv_results["params"]]
+    if len(labels) != n_candidates:
+        raise ValueError(f"labels has {len(labels)} entries; cv_results has {n_candidates} candidates.")
+    pattern = re.compile(r"split(\d+)_test_(.+)")
+    rows = []
+    for key, values in cv_results.items():
+        match = pattern.fullmatch(key)
+        if match:
+            fold, metric = int(match[1]), match[2]
+            rows += [
+                {"config": labels[i], "fold": fold, "metric": metric, "value": values[i]} for i in range(n_candidates)
+            ]
+    return rows
 
 
 def _finite_stat(stat: Any, values: Sequence[float]) -> float:
@@ -41,12 +131,214 @@ def _prefixes(y: Any, level: int, sep: str) -> np.ndarray:
 class MetricComparisonDisplay:
     """Grouped bars of metric means with standard deviations, one group per metric.
 
+    Metrics are named and signed as a results table shows them (see
+    :func:`metric_display_name`): a ``neg_`` scorer such as
+    ``neg_mean_normalized_rank`` is drawn positive, as "MNR ↓". A metric a
+    configuration has no value for (NaN, such as ``Acc_aware`` without
+    per-level heads) is marked "n/a" where its bar would be.
+
     Parameters
     ----------
     means : dict of str to dict of str to float
-        ``means[config][metric]``.
+        ``means[config][metric]``, metrics as scorer keys.
     stds : dict of str to dict of str to float
         Same layout, the error bars.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    See Also
+    --------
+    sklearn_hier.hierarchy_scorers : The scorers whose output this plots.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> rows = [{"config": "PL", "fold": f, "metric": "ndcg", "value": v} for f, v in enumerate([0.8, 0.9])]
+    >>> disp = MetricComparisonDisplay.from_results(rows)
+    >>> round(disp.means["PL"]["ndcg"], 3)
+    0.85
+    >>> disp.ax_.get_xticklabels()[0].get_text()
+    'NDCG ↑'
+    """
+
+    def __init__(self, means: Mapping[str, Mapping[str, float]], stds: Mapping[str, Mapping[str, float]]) -> None:
+        self.means = means
+        self.stds = stds
+
+    @classmethod
+    def from_results(
+        cls,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        metrics: Sequence[str] | None = None,
+        ax: Any = None,
+        title: str | None = "Hierarchy metrics by configuration",
+    ) -> MetricComparisonDisplay:
+        """Aggregate long-format rows (config, fold, metric, value) over folds and plot.
+
+        Parameters
+        ----------
+        rows : sequence of dict
+            Each with keys ``config``, ``fold``, ``metric`` (a scorer key) and ``value``.
+        metrics : sequence of str or None, default=None
+            Scorer keys to plot, in this order; None plots every metric of ``rows``.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; None makes a new figure.
+        title : str or None, default="Hierarchy metrics by configuration"
+            Title of the axes.
+
+        Returns
+        -------
+        display : MetricComparisonDisplay
+        """
+        values: dict[str, dict[str, list[float]]] = {}
+        for row in rows:
+            if metrics is None or row["metric"] in metrics:
+                values.setdefault(row["config"], {}).setdefault(row["metric"], []).append(float(row["value"]))
+        if not values:
+            raise ValueError(f"No rows to plot for metrics={metrics!r}.")
+        if metrics is not None:  # keep the caller's order
+            values = {c: {m: ms[m] for m in metrics if m in ms} for c, ms in values.items()}
+        means = {c: {m: _finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
+        stds = {c: {m: _finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
+        return cls(means, stds).plot(ax=ax, title=title)
+
+    @classmethod
+    def from_cv_results(
+        cls,
+        cv_results: Mapping[str, Any],
+        *,
+        labels: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        ax: Any = None,
+        title: str | None = "Hierarchy metrics by configuration",
+    ) -> MetricComparisonDisplay:
+        """Plot ``cross_validate`` output, several of them, or a search's ``cv_results_``.
+
+        Parameters
+        ----------
+        cv_results : dict
+            One of: the dict ``cross_validate`` returns (one configuration);
+            a dict of configuration name to such dicts; or the ``cv_results_``
+            of ``GridSearchCV`` / ``RandomizedSearchCV`` (one configuration
+            per candidate, one fold per ``split<i>_test_<metric>``).
+        labels : sequence of str or None, default=None
+            Names of a search's candidates; None writes out their parameters.
+            For a single ``cross_validate`` output, ``labels[0]`` names it.
+        metrics : sequence of str or None, default=None
+            Scorer keys (without ``test_``) to plot; None plots all.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; None makes a new figure.
+        title : str or None, default="Hierarchy metrics by configuration"
+            Title of the axes.
+
+        Returns
+        -------
+        display : MetricComparisonDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> cv = {"fit_time": [1.0, 1.0], "test_neg_mean_normalized_rank": [-0.2, -0.3]}
+        >>> disp = MetricComparisonDisplay.from_cv_results({"PL": cv, "L": cv})
+        >>> round(disp.means["PL"]["neg_mean_normalized_rank"], 3)  # drawn as MNR = 0.25
+        -0.25
+        """
+        if "params" in cv_results:
+            rows = _search_rows(cv_results, labels)
+        elif any(key.startswith("test_") for key in cv_results):
+            rows = _cv_rows(cv_results, labels[0] if labels else "model")
+        elif all(isinstance(cv, Mapping) for cv in cv_results.values()):
+            rows = [row for name, cv in cv_results.items() for row in _cv_rows(cv, name)]
+        else:
+            rows = []
+        if not rows:
+            raise ValueError(
+                "cv_results holds no test scores: expected keys 'test_<metric>' (cross_validate), "
+                "a dict of such outputs, or 'split<i>_test_<metric>' (a search's cv_results_); "
+                f"got keys {list(cv_results)[:5]}."
+            )
+        return cls.from_results(rows, metrics=metrics, ax=ax, title=title)
+
+    def plot(
+        self, ax: Any = None, *, title: str | None = "Hierarchy metrics by configuration"
+    ) -> MetricComparisonDisplay:
+        """Draw the bars, the legend outside them on the right; returns ``self``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            Axes to draw on; None makes a new figure.
+        title : str or None, default="Hierarchy metrics by configuration"
+            Title of the axes.
+
+        Returns
+        -------
+        self : MetricComparisonDisplay
+        """
+        configs = list(self.means)
+        metrics = list(dict.fromkeys(m for c in configs for m in self.means[c]))
+        ax = _axes(ax, (max(6.0, 1.1 * len(metrics) + 2.5), 4.5))
+        width = 0.8 / max(len(configs), 1)
+        x = np.arange(len(metrics))
+        names, signs = zip(*(metric_display_name(m) for m in metrics), strict=True) if metrics else ((), ())
+        for i, config in enumerate(configs):
+            heights = np.array([s * self.means[config].get(m, np.nan) for m, s in zip(metrics, signs, strict=True)])
+            errors = np.array([self.stds[config].get(m, np.nan) for m in metrics])
+            positions = x + i * width
+            ax.bar(positions, heights, width, yerr=np.nan_to_num(errors), capsize=2, label=config)
+            for position in positions[np.isnan(heights)]:
+                ax.text(position, 0.01, "n/a", rotation=90, ha="center", va="bottom", fontsize="x-small", color="0.35")
+        ax.set_xticks(x + width * (len(configs) - 1) / 2, names, rotation=30, ha="right")
+        ax.set_ylabel("mean over folds (error bar: std)")
+        ax.set_ylim(bottom=0)
+        ax.legend(title="configuration", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if title:
+            ax.set_title(title)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+def _qualitative_colours(n: int) -> list:
+    """``n`` colours of distinct hue: tab10, then tab20's lighter shades only once those run out."""
+    import matplotlib
+
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    tab20 = matplotlib.colormaps["tab20"]
+    # tab20 pairs a dark and a light shade of each hue; all dark ones first keeps neighbours apart.
+    order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+    return [tab20(order[i % 20]) for i in range(n)]
+
+
+class EmbeddingProjectionDisplay:
+    """2-D projection of embeddings, coloured by one level and marked by the next.
+
+    Colours are distinct hues, one per node of the colour level (say, the
+    instrument family); within a colour, marker shapes tell the nodes of the
+    marker level apart (the instruments of that family). Two legends, outside
+    the data, say which is which.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, 2)
+    colour_labels : ndarray of shape (n,)
+        Node at the colour level for each point.
+    marker_labels : ndarray of shape (n,) or None, default=None
+        Node at the marker level for each point.
+    method : {"pca", "tsne"}, default="pca"
+        How ``points`` were made, for the axis labels.
+    explained_variance_ratio : sequence of float or None, default=None
+        Share of the variance on each PCA axis, written on the axis labels.
+    colour_level, marker_level : int or None, default=1 and 2
+        Tree levels of the labels, for the legend titles.
+    sep : str, default="/"
+        Path separator; the marker legend names each node by its last part.
 
     Attributes
     ----------
@@ -57,73 +349,35 @@ class MetricComparisonDisplay:
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> rows = [{"config": "PL", "fold": f, "metric": "ndcg", "value": v} for f, v in enumerate([0.8, 0.9])]
-    >>> disp = MetricComparisonDisplay.from_results(rows)
-    >>> round(disp.means["PL"]["ndcg"], 3)
-    0.85
-    """
-
-    def __init__(self, means: Mapping[str, Mapping[str, float]], stds: Mapping[str, Mapping[str, float]]) -> None:
-        self.means = means
-        self.stds = stds
-
-    @classmethod
-    def from_results(
-        cls, rows: Sequence[Mapping[str, Any]], *, metrics: Sequence[str] | None = None, ax: Any = None
-    ) -> MetricComparisonDisplay:
-        """Aggregate long-format rows (config, fold, metric, value) over folds and plot."""
-        values: dict[str, dict[str, list[float]]] = {}
-        for row in rows:
-            if metrics is None or row["metric"] in metrics:
-                values.setdefault(row["config"], {}).setdefault(row["metric"], []).append(float(row["value"]))
-        means = {c: {m: _finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
-        stds = {c: {m: _finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
-        return cls(means, stds).plot(ax=ax)
-
-    def plot(self, ax: Any = None) -> MetricComparisonDisplay:
-        """Draw the bars; returns ``self``."""
-        ax = _axes(ax, (10, 4))
-        configs = list(self.means)
-        metrics = list(dict.fromkeys(m for c in configs for m in self.means[c]))
-        width = 0.8 / max(len(configs), 1)
-        x = np.arange(len(metrics))
-        for i, config in enumerate(configs):
-            heights = [self.means[config].get(m, np.nan) for m in metrics]
-            errors = [self.stds[config].get(m, np.nan) for m in metrics]
-            ax.bar(x + i * width, heights, width, yerr=errors, capsize=2, label=config)
-        ax.set_xticks(x + width * (len(configs) - 1) / 2, metrics, rotation=30, ha="right")
-        ax.set_ylabel("mean over folds (error bar: std)")
-        ax.legend(fontsize="small", ncols=min(len(configs), 6))
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
-
-
-class EmbeddingProjectionDisplay:
-    """2-D projection of embeddings, coloured by one level and marked by the next.
-
-    Parameters
-    ----------
-    points : ndarray of shape (n, 2)
-    colour_labels : ndarray of shape (n,)
-        Node at the colour level for each point.
-    marker_labels : ndarray of shape (n,) or None
-        Node at the marker level for each point.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> rng = np.random.default_rng(0)
     >>> y = ["a/x", "a/y", "b/z", "b/w"] * 5
     >>> disp = EmbeddingProjectionDisplay.from_embeddings(rng.normal(size=(20, 8)), y)
     >>> disp.points.shape
     (20, 2)
+    >>> disp.ax_.get_xlabel()[:4]
+    'PC 1'
     """
 
-    def __init__(self, points: np.ndarray, colour_labels: np.ndarray, marker_labels: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        points: np.ndarray,
+        colour_labels: np.ndarray,
+        marker_labels: np.ndarray | None = None,
+        *,
+        method: str = "pca",
+        explained_variance_ratio: Sequence[float] | None = None,
+        colour_level: int | None = 1,
+        marker_level: int | None = 2,
+        sep: str = "/",
+    ) -> None:
         self.points = points
         self.colour_labels = colour_labels
         self.marker_labels = marker_labels
+        self.method = method
+        self.explained_variance_ratio = explained_variance_ratio
+        self.colour_level = colour_level
+        self.marker_level = marker_level
+        self.sep = sep
 
     @classmethod
     def from_embeddings(
@@ -137,37 +391,126 @@ class EmbeddingProjectionDisplay:
         sep: str = "/",
         random_state: int | None = 0,
         ax: Any = None,
+        title: str | None = None,
     ) -> EmbeddingProjectionDisplay:
-        """Project with PCA or t-SNE (scikit-learn) and plot."""
+        """Project with PCA or t-SNE (scikit-learn) and plot.
+
+        Parameters
+        ----------
+        embeddings : array-like of shape (n, d)
+        y : array-like of shape (n,)
+            Label paths.
+        colour_level : int, default=1
+            Tree level whose nodes get one colour each.
+        marker_level : int or None, default=2
+            Tree level whose nodes get one marker shape each within a colour;
+            None draws circles only.
+        method : {"pca", "tsne"}, default="pca"
+        sep : str, default="/"
+        random_state : int or None, default=0
+        ax : matplotlib Axes or None, default=None
+        title : str or None, default=None
+            None writes which projection and which levels.
+
+        Returns
+        -------
+        display : EmbeddingProjectionDisplay
+        """
         from sklearn.decomposition import PCA
         from sklearn.manifold import TSNE
 
         Z = np.asarray(embeddings, dtype=np.float64)
+        ratio = None
         if method == "pca":
-            points = PCA(n_components=2, random_state=random_state).fit_transform(Z)
+            pca = PCA(n_components=2, random_state=random_state)
+            points = pca.fit_transform(Z)
+            ratio = pca.explained_variance_ratio_.tolist()
         elif method == "tsne":
             points = TSNE(n_components=2, init="pca", random_state=random_state).fit_transform(Z)
         else:
             raise ValueError(f"method must be 'pca' or 'tsne'; got {method!r}.")
         colours = _prefixes(y, colour_level, sep)
         markers = None if marker_level is None else _prefixes(y, marker_level, sep)
-        return cls(points, colours, markers).plot(ax=ax)
+        display = cls(
+            points,
+            colours,
+            markers,
+            method=method,
+            explained_variance_ratio=ratio,
+            colour_level=colour_level,
+            marker_level=marker_level,
+            sep=sep,
+        )
+        return display.plot(ax=ax, title=title)
 
-    def plot(self, ax: Any = None, max_markers: int = 10) -> EmbeddingProjectionDisplay:
-        """Draw the scatter; nodes beyond ``max_markers`` per colour reuse markers."""
-        ax = _axes(ax, (7, 6))
-        shapes = "o^sDvP*Xh<"
-        cmap = __import__("matplotlib").colormaps["tab20"]
-        for i, group in enumerate(np.unique(self.colour_labels)):
+    def _axis_labels(self) -> tuple[str, str]:
+        if self.method == "tsne":
+            return "t-SNE 1", "t-SNE 2"
+        if self.explained_variance_ratio is None:
+            return "PC 1", "PC 2"
+        return tuple(
+            f"PC {i + 1} ({100 * r:.0f} % of variance)" for i, r in enumerate(self.explained_variance_ratio[:2])
+        )
+
+    def plot(self, ax: Any = None, *, max_markers: int = 10, title: str | None = None) -> EmbeddingProjectionDisplay:
+        """Draw the scatter and its two legends; returns ``self``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+        max_markers : int, default=10
+            Marker shapes per colour; nodes beyond it reuse shapes.
+        title : str or None, default=None
+            None writes which projection and which levels.
+
+        Returns
+        -------
+        self : EmbeddingProjectionDisplay
+        """
+        from matplotlib.lines import Line2D
+
+        ax = _axes(ax, (9, 6.5))
+        shapes = "o^sDvP*Xh<"[:max_markers]
+        groups = np.unique(self.colour_labels)
+        colour_handles, marker_handles = [], []
+        for colour, group in zip(_qualitative_colours(len(groups)), groups, strict=True):
             in_group = self.colour_labels == group
             subgroups = [None] if self.marker_labels is None else np.unique(self.marker_labels[in_group])
             for j, sub in enumerate(subgroups):
                 mask = in_group if sub is None else in_group & (self.marker_labels == sub)
-                label = group if j == 0 else None
-                ax.scatter(*self.points[mask].T, s=12, color=cmap(i % 20), marker=shapes[j % max_markers], label=label)
-        ax.set_xlabel("component 1")
-        ax.set_ylabel("component 2")
-        ax.legend(fontsize="small", markerscale=1.5, loc="best")
+                shape = shapes[j % len(shapes)]
+                ax.scatter(*self.points[mask].T, s=14, color=colour, marker=shape, alpha=0.8, linewidths=0)
+                if sub is not None:
+                    name = str(sub).rsplit(self.sep, 1)[-1]
+                    marker_handles.append(Line2D([], [], ls="", marker=shape, color=colour, label=name))
+            colour_handles.append(Line2D([], [], ls="", marker="o", color=colour, label=str(group)))
+        x_label, y_label = self._axis_labels()
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        level = f"level {self.colour_level}" if self.colour_level is not None else "colour"
+        first = ax.legend(
+            handles=colour_handles,
+            title=f"{level} (colour)",
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
+        if marker_handles:
+            ax.add_artist(first)
+            marker_level = f"level {self.marker_level}" if self.marker_level is not None else "marker"
+            ax.legend(
+                handles=marker_handles,
+                title=f"{marker_level} (marker)",
+                fontsize="x-small",
+                ncols=2 if len(marker_handles) > 16 else 1,
+                loc="lower left",
+                bbox_to_anchor=(1.01, 0.0),
+            )
+        if title is None:
+            projection = "PCA" if self.method == "pca" else "t-SNE"
+            title = f"Embeddings, {projection} to 2-D"
+        if title:
+            ax.set_title(title)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -182,6 +525,16 @@ class LevelSimilarityDisplay:
     ----------
     similarity : ndarray of shape (n_nodes, n_nodes)
     node_labels : list of str
+    level : int or None, default=None
+        Tree level of the nodes, for the title.
+    metric : str, default="cosine"
+        Similarity that was averaged, for the title and the colour bar.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    im_ : matplotlib AxesImage
 
     Examples
     --------
@@ -192,17 +545,50 @@ class LevelSimilarityDisplay:
     >>> disp.similarity.round(2)
     array([[1.  , 0.06],
            [0.06, 1.  ]])
+    >>> disp.ax_.get_title()
+    'Mean cosine similarity between the clips of each level-1 node'
     """
 
-    def __init__(self, similarity: np.ndarray, node_labels: Sequence[str]) -> None:
+    def __init__(
+        self, similarity: np.ndarray, node_labels: Sequence[str], *, level: int | None = None, metric: str = "cosine"
+    ) -> None:
         self.similarity = similarity
         self.node_labels = node_labels
+        self.level = level
+        self.metric = metric
 
     @classmethod
     def from_embeddings(
-        cls, embeddings: Any, y: Any, *, level: int = 1, metric: str = "cosine", sep: str = "/", ax: Any = None
+        cls,
+        embeddings: Any,
+        y: Any,
+        *,
+        level: int = 1,
+        metric: str = "cosine",
+        sep: str = "/",
+        ax: Any = None,
+        title: str | None = None,
     ) -> LevelSimilarityDisplay:
-        """Average the pairwise similarity over node pairs at ``level`` and plot."""
+        """Average the pairwise similarity over node pairs at ``level`` and plot.
+
+        Parameters
+        ----------
+        embeddings : array-like of shape (n, d)
+        y : array-like of shape (n,)
+            Label paths.
+        level : int, default=1
+            Tree level whose nodes are the rows and columns.
+        metric : {"cosine", "dot", "euclidean"}, default="cosine"
+            Pairwise similarity (``euclidean`` is the negated distance).
+        sep : str, default="/"
+        ax : matplotlib Axes or None, default=None
+        title : str or None, default=None
+            None says which similarity and which level.
+
+        Returns
+        -------
+        display : LevelSimilarityDisplay
+        """
         import torch
 
         from sklearn_hier.nn.distances import pairwise_similarity
@@ -214,16 +600,33 @@ class LevelSimilarityDisplay:
         centroid_sims = onehot.T @ pairwise_similarity(Z, Z, metric) @ onehot
         counts = onehot.sum(0)
         similarity = (centroid_sims / counts[:, None] / counts[None, :]).double().numpy()
-        return cls(similarity, list(nodes)).plot(ax=ax)
+        return cls(similarity, list(nodes), level=level, metric=metric).plot(ax=ax, title=title)
 
-    def plot(self, ax: Any = None, cmap: str = "viridis") -> LevelSimilarityDisplay:
-        """Draw the heatmap with a colour bar."""
+    def plot(self, ax: Any = None, *, cmap: str = "viridis", title: str | None = None) -> LevelSimilarityDisplay:
+        """Draw the heatmap with a colour bar; returns ``self``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+        cmap : str, default="viridis"
+        title : str or None, default=None
+            None says which similarity and which level.
+
+        Returns
+        -------
+        self : LevelSimilarityDisplay
+        """
         side = max(6.0, 0.28 * len(self.node_labels) + 3)  # room for one readable label per row
-        ax = _axes(ax, (side + 1, side))
+        ax = _axes(ax, (side + 1, side), layout="tight")
         image = ax.imshow(self.similarity, cmap=cmap)
         ticks = np.arange(len(self.node_labels))
         ax.set_xticks(ticks, self.node_labels, rotation=90, fontsize="small")
         ax.set_yticks(ticks, self.node_labels, fontsize="small")
-        ax.figure.colorbar(image, ax=ax, label="mean similarity")
+        ax.figure.colorbar(image, ax=ax, label=f"mean {self.metric} similarity")
+        if title is None:
+            nodes = f"level-{self.level} node" if self.level is not None else "node"
+            title = f"Mean {self.metric} similarity between the clips of each {nodes}"
+        if title:
+            ax.set_title(title)
         self.ax_, self.figure_, self.im_ = ax, ax.figure, image
         return self

@@ -195,8 +195,8 @@ def hierarchical_precision_recall_fscore(
     """Hierarchical precision, recall and F-score over ancestor sets (as hiclass defines them).
 
     Each label stands for the set of its nodes from depth 1 down to itself (the
-    root excluded). Precision is |true set & predicted set| / |predicted set|,
-    recall divides by |true set|; for paths, the intersection is the depth of
+    root excluded). Precision is ``|true set & predicted set| / |predicted set|``,
+    recall divides by ``|true set|``; for paths, the intersection is the depth of
     the lowest common ancestor.
 
     Parameters

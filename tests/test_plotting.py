@@ -1,0 +1,209 @@
+"""Tests of sklearn_hier.plotting: what each Display draws, says and accepts."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from sklearn_hier.plotting import (  # noqa: E402
+    EmbeddingProjectionDisplay,
+    LevelSimilarityDisplay,
+    MetricComparisonDisplay,
+    metric_display_name,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _cv(mnr, aware):
+    return {
+        "fit_time": np.array([1.0, 1.0]),
+        "test_neg_mean_normalized_rank": -np.asarray(mnr),
+        "test_lsa_accuracy_aware": np.asarray(aware),
+    }
+
+
+def _bars(ax):
+    return [p for p in ax.patches if p.get_width() > 0]
+
+
+def _inside_figure(artist, figure):
+    figure.canvas.draw()
+    box = artist.get_window_extent(figure.canvas.get_renderer())
+    width, height = figure.canvas.get_width_height()
+    return box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1
+
+
+def _drawn_inside_figure(disp):
+    """Everything the axes draw (tick labels, titles, legends) lies inside the figure."""
+    disp.figure_.canvas.draw()
+    box = disp.ax_.get_tightbbox(disp.figure_.canvas.get_renderer())
+    width, height = disp.figure_.canvas.get_width_height()
+    return box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "sign"),
+    [
+        ("neg_mean_normalized_rank", "MNR ↓", -1.0),
+        ("test_neg_mean_normalized_rank_unseen", "MNR unseen ↓", -1.0),
+        ("ndcg_unseen", "NDCG unseen ↑", 1.0),
+        ("precision_at_10", "RP@10 ↑", 1.0),
+        ("f1_macro_level2", "F1 level 2 ↑", 1.0),
+        ("lsa_accuracy_blind", "Acc_blind ↑", 1.0),
+        ("accuracy", "accuracy", 1.0),
+    ],
+)
+def test_metric_display_name(key, name, sign):
+    assert metric_display_name(key) == (name, sign)
+
+
+def test_mnr_is_drawn_positive_with_readable_names_and_a_title():
+    disp = MetricComparisonDisplay.from_cv_results({"PL": _cv([0.2, 0.3], [0.5, 0.7])})
+    heights = sorted(bar.get_height() for bar in _bars(disp.ax_))
+    np.testing.assert_allclose(heights, [0.25, 0.6])
+    assert [t.get_text() for t in disp.ax_.get_xticklabels()] == ["MNR ↓", "Acc_aware ↑"]
+    assert disp.ax_.get_title() == "Hierarchy metrics by configuration"
+
+
+def test_missing_values_are_marked_n_a():
+    cv = {"PL": _cv([0.2, 0.3], [0.5, 0.7]), "L": _cv([0.3, 0.4], [np.nan, np.nan])}
+    disp = MetricComparisonDisplay.from_cv_results(cv)
+    assert [t.get_text() for t in disp.ax_.texts] == ["n/a"]
+    assert disp.means["L"]["lsa_accuracy_aware"] != disp.means["L"]["lsa_accuracy_aware"]  # NaN
+
+
+def test_legend_is_outside_the_bars_and_nothing_is_clipped():
+    cv = {name: _cv([0.2, 0.3], [0.5, 0.7]) for name in ["L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T"]}
+    disp = MetricComparisonDisplay.from_cv_results(cv)
+    disp.figure_.canvas.draw()
+    renderer = disp.figure_.canvas.get_renderer()
+    legend = disp.ax_.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= disp.ax_.get_window_extent(renderer).x1
+    assert _inside_figure(disp.ax_.get_legend(), disp.figure_)
+    for label in disp.ax_.get_xticklabels():
+        assert _inside_figure(label, disp.figure_)
+
+
+def test_from_cv_results_reads_a_search():
+    cv_results = {
+        "params": [{"losses": "PL"}, {"losses": "PL+T"}],
+        "split0_test_ndcg": np.array([0.8, 0.7]),
+        "split1_test_ndcg": np.array([0.6, 0.9]),
+        "mean_test_ndcg": np.array([0.7, 0.8]),
+    }
+    disp = MetricComparisonDisplay.from_cv_results(cv_results)
+    assert disp.means == {"losses=PL": {"ndcg": pytest.approx(0.7)}, "losses=PL+T": {"ndcg": pytest.approx(0.8)}}
+    named = MetricComparisonDisplay.from_cv_results(cv_results, labels=["a", "b"])
+    assert list(named.means) == ["a", "b"]
+
+
+def test_from_cv_results_reads_one_cross_validate_output():
+    cv = _cv([0.2, 0.4], [0.5, 0.5])
+    disp = MetricComparisonDisplay.from_cv_results(cv, labels=["mine"], metrics=["lsa_accuracy_aware"])
+    assert disp.means == {"mine": {"lsa_accuracy_aware": pytest.approx(0.5)}}
+    assert list(MetricComparisonDisplay.from_cv_results(cv).means) == ["model"]
+
+
+@pytest.mark.parametrize(
+    ("cv_results", "kwargs", "match"),
+    [
+        ({"fit_time": [1.0]}, {}, "holds no test scores"),
+        ({"params": [{"a": 1}], "split0_test_x": [1.0]}, {"labels": ["a", "b"]}, "labels has 2 entries"),
+        ({"test_ndcg": [1.0]}, {"metrics": ["mnr"]}, "No rows to plot"),
+    ],
+)
+def test_from_cv_results_errors(cv_results, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MetricComparisonDisplay.from_cv_results(cv_results, **kwargs)
+
+
+def _paths():
+    families = {"Brass": ["Trumpet", "Horn"], "Strings": ["Violin", "Cello", "Viola"], "Winds": ["Flute"]}
+    return np.array([f"{fam}/{ins}/ord" for fam, ins_list in families.items() for ins in ins_list for _ in range(6)])
+
+
+def test_projection_colours_are_distinct_hues_with_a_legend_per_level():
+    y = _paths()
+    Z = np.random.default_rng(0).normal(size=(len(y), 8))
+    disp = EmbeddingProjectionDisplay.from_embeddings(Z, y)
+    colour_legend, marker_legend = disp.ax_.artists[0], disp.ax_.get_legend()
+    assert colour_legend.get_title().get_text() == "level 1 (colour)"
+    assert [t.get_text() for t in colour_legend.get_texts()] == ["Brass", "Strings", "Winds"]
+    assert marker_legend.get_title().get_text() == "level 2 (marker)"
+    assert sorted(t.get_text() for t in marker_legend.get_texts()) == [
+        "Cello",
+        "Flute",
+        "Horn",
+        "Trumpet",
+        "Viola",
+        "Violin",
+    ]
+    hues = [mcolors.rgb_to_hsv(mcolors.to_rgb(h.get_color()))[0] for h in colour_legend.legend_handles]
+    assert min(abs(a - b) for i, a in enumerate(hues) for b in hues[i + 1 :]) > 0.05
+    assert disp.ax_.get_xlabel().startswith("PC 1 (") and "% of variance" in disp.ax_.get_xlabel()
+    assert "PCA" in disp.ax_.get_title()
+    for legend in (colour_legend, marker_legend):
+        assert _inside_figure(legend, disp.figure_)
+
+
+def test_many_families_keep_distinct_colours():
+    y = np.array([f"f{i}/x" for i in range(14) for _ in range(3)])
+    disp = EmbeddingProjectionDisplay.from_embeddings(
+        np.random.default_rng(0).normal(size=(len(y), 4)), y, marker_level=None
+    )
+    colours = [mcolors.to_hex(h.get_color()) for h in disp.ax_.get_legend().legend_handles]
+    assert len(set(colours)) == 14
+
+
+def test_tsne_axes_say_tsne():
+    y = _paths()
+    disp = EmbeddingProjectionDisplay.from_embeddings(
+        np.random.default_rng(0).normal(size=(len(y), 8)), y, method="tsne"
+    )
+    assert disp.ax_.get_xlabel() == "t-SNE 1"
+    with pytest.raises(ValueError, match="method must be 'pca' or 'tsne'"):
+        EmbeddingProjectionDisplay.from_embeddings(np.zeros((4, 2)), ["a/b"] * 4, method="umap")
+
+
+def test_similarity_says_which_level_and_similarity_and_keeps_labels_inside():
+    y = _paths()
+    Z = np.random.default_rng(0).normal(size=(len(y), 8))
+    disp = LevelSimilarityDisplay.from_embeddings(Z, y, level=2, metric="dot")
+    assert disp.ax_.get_title() == "Mean dot similarity between the clips of each level-2 node"
+    assert [t.get_text() for t in disp.ax_.get_yticklabels()][0] == "Brass/Horn"
+    for label in disp.ax_.get_xticklabels() + disp.ax_.get_yticklabels():
+        assert _inside_figure(label, disp.figure_)
+
+
+def test_displays_draw_on_a_given_axes():
+    _, ax = plt.subplots()
+    disp = MetricComparisonDisplay({"PL": {"ndcg": 0.8}}, {"PL": {"ndcg": 0.1}}).plot(ax=ax, title=None)
+    assert disp.ax_ is ax and ax.get_title() == ""
+
+
+def test_figures_stay_whole_after_tight_layout():
+    # What a caller such as the comparison's plot writer may still do to a finished figure.
+    y = _paths()
+    Z = np.random.default_rng(0).normal(size=(len(y), 8))
+    cv = {name: _cv([0.2, 0.3], [0.5, 0.7]) for name in ["L", "PL+T"]}
+    displays = [
+        MetricComparisonDisplay.from_cv_results(cv),
+        EmbeddingProjectionDisplay.from_embeddings(Z, y),
+        LevelSimilarityDisplay.from_embeddings(Z, y, level=2),
+    ]
+    for disp in displays:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "The figure layout has changed to tight"
+            disp.figure_.tight_layout()
+        assert _drawn_inside_figure(disp)
