@@ -168,7 +168,7 @@ def paired_comparison(
     Folds where ``a`` or ``b`` is NaN or infinite are dropped from both
     (``n_dropped`` counts them). Fewer than 2 folds left: every statistic is
     NaN. For the tests, differences equal to within 1e-9 of the largest
-    absolute score count as equal (floating-point noise would otherwise break ties in
+    ``|score|`` count as equal (floating-point noise would otherwise break ties in
     the Wilcoxon ranks, or make 0.1 + 0.2 - 0.3 a non-zero difference); the
     mean, standard deviation and interval use the differences as they are.
 

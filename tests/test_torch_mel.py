@@ -4,6 +4,12 @@ The references are librosa, called directly, at the tolerances tests/test_audio.
 torchaudio path to, and torchaudio itself where it is installed.
 """
 
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import librosa
 import numpy as np
 import pytest
@@ -13,6 +19,7 @@ import torch
 # the same bar.
 from test_audio import DEVICES, PRESETS, SR, _librosa_reference, _signals
 
+from sklearn_hier.audio import MelTransformer
 from sklearn_hier.audio._torch_mel import AmplitudeToDB, MelSpectrogram, melscale_fbanks
 
 SCALES = [(scale, norm) for scale in ("htk", "slaney") for norm in (None, "slaney")]
@@ -127,3 +134,30 @@ def test_same_values_as_torchaudio(mel_scale, norm):
         spec = ours(X).unsqueeze(1)
         expected = torchaudio.transforms.AmplitudeToDB(stype=stype, top_db=top_db)(spec)
         torch.testing.assert_close(AmplitudeToDB(stype, top_db)(spec), expected)
+
+
+def test_mel_transformer_runs_without_torchaudio():
+    # torchaudio is an optional extra: with it blocked, MelTransformer falls back to _torch_mel
+    # and gives the same mels as with it.
+    code = (
+        "import sys; sys.modules['torchaudio'] = None\n"
+        "import numpy as np\n"
+        "from sklearn_hier.audio import mel\n"
+        "assert mel.MelSpectrogram.__module__ == 'sklearn_hier.audio._torch_mel'\n"
+        "X = np.random.default_rng(0).normal(size=(3, 22050)).astype(np.float32)\n"
+        "np.save(sys.argv[1], mel.MelTransformer(device='cpu', verbose=0).fit_transform(X))\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "mels.npy"
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=_env_with_package())
+        without = np.load(out)
+    X = np.random.default_rng(0).normal(size=(3, 22050)).astype(np.float32)
+    with_torchaudio = MelTransformer(device="cpu", verbose=0).fit_transform(X)
+    np.testing.assert_allclose(without, with_torchaudio, atol=1e-3)
+
+
+def _env_with_package():
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    return env

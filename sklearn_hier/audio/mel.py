@@ -10,13 +10,18 @@ from typing import Any
 import librosa
 import numpy as np
 import torch
-import torchaudio
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_hier._device import check_device
 from sklearn_hier._progress import progress
+
+try:
+    from torchaudio.functional import melscale_fbanks
+    from torchaudio.transforms import AmplitudeToDB, MelSpectrogram
+except ImportError:  # torchaudio is an optional extra: the same three objects in plain PyTorch
+    from sklearn_hier.audio._torch_mel import AmplitudeToDB, MelSpectrogram, melscale_fbanks
 
 __all__ = ["MelTransformer"]
 
@@ -256,7 +261,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         return mels
 
     def _torch_modules(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]:
-        to_mel = torchaudio.transforms.MelSpectrogram(
+        to_mel = MelSpectrogram(
             sample_rate=self.sr,
             n_fft=self.n_fft,
             hop_length=self.hop_length,
@@ -269,7 +274,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
             # A float32 window cast to float64 would cap the float64 path at float32 accuracy.
             wkwargs={"dtype": dtype},
         )
-        to_db = torchaudio.transforms.AmplitudeToDB(stype=_stype(self.power), top_db=self.top_db)
+        to_db = AmplitudeToDB(stype=_stype(self.power), top_db=self.top_db)
         return to_mel.to(device=device, dtype=dtype), to_db.to(device)
 
     def _librosa_mels(self, waveforms: np.ndarray) -> np.ndarray:
@@ -322,7 +327,7 @@ def _check_mel_bands(sr: float, n_fft: int, n_mels: int, mel_scale: str, norm: s
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torchaudio warns about the very case raised below
-        filters = torchaudio.functional.melscale_fbanks(
+        filters = melscale_fbanks(
             n_freqs=n_fft // 2 + 1,
             f_min=0.0,
             f_max=float(sr // 2),
