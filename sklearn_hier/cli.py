@@ -29,35 +29,122 @@ def _compare(args: argparse.Namespace) -> int:
         "random_state": args.seed,
         "n_jobs": args.n_jobs,
     }
-    chosen |= {k: v for k, v in (("n_splits", args.folds), ("max_epochs", args.max_epochs)) if v is not None}
+    optional = (("n_splits", args.folds), ("max_epochs", args.max_epochs), ("min_samples_leaf", args.min_samples_leaf))
+    chosen |= {k: v for k, v in optional if v is not None}
     settings = CompareSettings.quick_settings(**chosen) if args.quick else CompareSettings(**chosen)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1; got {args.threads}.")
     if args.quick and not args.quiet:
+        epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
         print(
-            "Quick mode: a subset of the data, 64 mel bands, a 32-channel ConvModel, "
-            f"{settings.n_splits} folds and {settings.max_epochs} epochs; drop --quick for the paper's settings."
+            "Quick mode: a subset of the data, 64 mel bands, a 16-channel ConvModel, "
+            f"{settings.n_splits} folds and {epochs}; drop --quick for the paper's settings."
         )
-    compare(settings, out=args.out, verbose=0 if args.quiet else 1)
+    threads = args.threads if args.threads is not None else (1 if args.quick else None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        compare(
+            settings,
+            out=args.out,
+            verbose=0 if args.quiet else 1 + args.verbose,
+            overwrite=args.overwrite,
+            n_workers=args.n_workers,
+            scheduler=args.scheduler,
+        )
+    except KeyboardInterrupt:
+        where = f" in {args.out}" if args.out else ""
+        print(
+            f"sklearn-hier compare: interrupted; the finished pairs are kept{where}, "
+            "the same command with the same --out resumes.",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 
+def _version() -> str:
+    from sklearn_hier import __version__
+
+    return f"sklearn-hier {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``sklearn-hier`` and its subcommands."""
+    """The argument parser of ``sklearn-hier`` and its subcommands.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["compare", "--dataset", "synthetic", "--quick"])
+    >>> args.dataset, args.quick, args.n_workers
+    ('synthetic', True, None)
+    """
     parser = argparse.ArgumentParser(prog="sklearn-hier", description="Hierarchical embedding learning for audio.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, help="info or compare; add -h after one for its options")
     info = sub.add_parser("info", help="print package versions and the compute device")
     info.set_defaults(handler=_info)
-    cmp = sub.add_parser("compare", help="run the paper's loss comparison with cross-validation over unseen leaves")
-    cmp.add_argument("--dataset", default="soundfont", choices=("soundfont", "synthetic", "orchideasol", "folder"))
+    cmp = sub.add_parser(
+        "compare",
+        help="run the paper's loss comparison with cross-validation over unseen leaves",
+        description="Run the paper's loss comparison (Table I): every loss configuration on every "
+        "UnseenLeafKFold fold. Finished pairs are recorded in --out and a rerun resumes; "
+        "Ctrl-C stops with exit code 130.",
+    )
+    cmp.add_argument(
+        "--dataset",
+        default="soundfont",
+        choices=("soundfont", "synthetic", "orchideasol", "folder"),
+        help="soundfont: instrument notes rendered from the bundled soundfont (default); synthetic: generated "
+        "sounds, no rendering; orchideasol: a local OrchideaSOL copy; folder: audio files in label subfolders",
+    )
     cmp.add_argument("--data-dir", help="local data folder (orchideasol, folder)")
-    cmp.add_argument("--losses", nargs="+", metavar="SPEC", help="loss configurations (default: the paper's six)")
-    cmp.add_argument("--triplets", default="tree", choices=("tree", "batch_hard", "semi_hard"))
+    cmp.add_argument(
+        "--losses",
+        nargs="+",
+        metavar="SPEC",
+        help="loss configurations such as PL+T or L+0.5*T (default: the paper's six)",
+    )
+    cmp.add_argument(
+        "--triplets",
+        default="tree",
+        choices=("tree", "batch_hard", "semi_hard"),
+        help="how triplet terms get their triplets: tree (sampled from the label tree, the paper's; default), "
+        "batch_hard or semi_hard (mined online in each batch)",
+    )
     cmp.add_argument("--folds", type=int, help="UnseenLeafKFold splits (default 5, 3 with --quick)")
-    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit")
-    cmp.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    cmp.add_argument("--quick", action="store_true", help="a small, fast run for a CPU")
-    cmp.add_argument("--out", help="output folder (default ./sklearn_hier_results/<timestamp>)")
+    cmp.add_argument(
+        "--min-samples-leaf", type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"
+    )
+    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")
+    cmp.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda[:N]")
+    cmp.add_argument("--quick", action="store_true", help="a small, fast run for a CPU (a few minutes)")
+    cmp.add_argument(
+        "--out",
+        help="output folder (default ./sklearn_hier_results/<timestamp>); rerunning with the same folder resumes",
+    )
+    cmp.add_argument("--overwrite", action="store_true", help="delete the results already in --out and start over")
     cmp.add_argument("--n-jobs", type=int, help="processes for rendering and reading audio")
-    cmp.add_argument("--seed", type=int, default=0, help="random seed")
+    cmp.add_argument(
+        "--n-workers",
+        type=int,
+        metavar="N",
+        help="run the fits on a local Dask cluster of N worker "
+        "processes (on a GPU machine N fits share the GPUs); needs sklearn-hier[distributed]",
+    )
+    cmp.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run the fits on the Dask cluster at ADDRESS (tcp://host:8786)"
+    )
+    cmp.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads per in-process fit (default 1 with --quick: its small network gains little from "
+        "a second thread and loses 2-3x when the cores are shared; torch's default otherwise)",
+    )
+    cmp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cmp.add_argument("-v", "--verbose", action="count", default=0, help="also print each fit's epochs")
     cmp.add_argument("--quiet", action="store_true", help="no progress or table on the terminal")
     cmp.set_defaults(handler=_compare)
     return parser
@@ -67,13 +154,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
     A bad argument (an unknown loss term, a missing data folder, more folds
-    than leaves) ends with a one-line message on stderr and exit code 2.
+    than leaves), an output folder that cannot be written or holds results
+    of other settings, or a missing optional dependency ends with a one-line
+    message on stderr and exit code 2; Ctrl-C ends a comparison with 130.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except ValueError as error:
+    except (ValueError, OSError, ImportError) as error:
+        if isinstance(error, ImportError) and error.name != "distributed":
+            raise  # a broken installation, not a missing optional extra: keep the traceback
         print(f"sklearn-hier {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -2,23 +2,26 @@
 
 import csv
 import json
+import os
+import shutil
+import signal
+import time
 
 import numpy as np
 import pytest
+from _compare_settings import TINY
 
-from sklearn_hier.cli import main
-from sklearn_hier.experiments import PAPER_CONFIGS, TABLE_COLUMNS, CompareSettings, compare, summary_table
-
-TINY = {
-    "dataset": "synthetic",
-    "losses": ("PL", "PL+T"),
-    "n_splits": 2,
-    "max_epochs": 2,
-    "device": "cpu",
-    "dataset_params": {"synthetic": {"n_per_leaf": 12, "branching": (2, 3), "sr": 8000, "duration": 0.25}},
-    "mel_params": {"n_fft": 256, "hop_length": 128, "n_mels": 16},
-    "embedder_params": {"module__channels": 4, "embedding_dim": 8, "triplets_per_batch": 8},
-}
+from sklearn_hier.experiments import (
+    PAPER_CONFIGS,
+    TABLE_COLUMNS,
+    CompareSettings,
+    canonical_losses,
+    compare,
+    summary_table,
+)
+from sklearn_hier.experiments._records import check_folder, fingerprint, pair_path, write_atomic
+from sklearn_hier.experiments._runner import run_pairs
+from sklearn_hier.experiments._settings import check_settings
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +59,10 @@ def test_summary_table_has_every_config_and_column(finished):
 
 def test_rerun_skips_finished_pairs(finished):
     results, out = finished
-    marker = out / "runs" / "PL_fold1.json"
-    rows = json.loads(marker.read_text())
-    rows[0]["value"] = 123.0  # a finished pair is read back, never recomputed
-    marker.write_text(json.dumps(rows))
+    marker = pair_path(out, "PL", 1)
+    record = json.loads(marker.read_text())
+    record["rows"][0]["value"] = 123.0  # a finished pair is read back, never recomputed
+    marker.write_text(json.dumps(record))
     again = compare(CompareSettings(**TINY), out=out, verbose=0)
     assert 123.0 in [r["value"] for r in again["rows"]]
 
@@ -69,22 +72,167 @@ def test_summary_table_marks_the_best_per_column():
     assert "**0.200 ± 0.100**" in table and "**0.900 ± 0.000**" in table
 
 
+def test_summary_table_does_not_rank_the_blind_aware_ratio():
+    # A weak per-level head inflates the ratio (1.39 at Acc_aware 0.107): it is shown, never bolded.
+    summary = {
+        "PL": {"Acc_aware": (0.107, 0.0), "Acc_blind": (0.149, 0.0), "blind/aware": (1.393, float("nan"))},
+        "PL+T": {"Acc_aware": (0.6, 0.0), "Acc_blind": (0.55, 0.0), "blind/aware": (0.917, float("nan"))},
+    }
+    table = summary_table(summary)
+    assert "| blind/aware |" in table and "1.393" in table and "**1.393" not in table and "**0.917" not in table
+    assert "**0.600 ± 0.000**" in table
+
+
 def test_quick_settings_are_the_default_configs():
     quick = CompareSettings.quick_settings()
     assert quick.losses == PAPER_CONFIGS and quick.quick and quick.dataset == "soundfont"
 
 
+# ------------------------------------------------------------------ integrity
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("specs", "same"),
     [
-        (["--dataset", "synthetic", "--losses", "PL+Q"], "'Q'"),
-        (["--dataset", "folder", "--data-dir", "/nonexistent/folder"], "does not exist"),
-        (["--dataset", "orchideasol"], "needs a data directory"),
-        (["--dataset", "synthetic", "--folds", "1"], "n_splits must be at least 2"),
-        (["--dataset", "synthetic", "--quick", "--folds", "500"], "500"),
+        (("PL+T", "t + pl", "1*PL+T*1"), True),
+        (("PL*2+T", "2*PL+T"), True),
+        (("PL*2+T", "PL+2*T"), False),
+        (("PL+0.1*T", "PL+0.10000000000000002*T"), False),
     ],
 )
-def test_cli_bad_arguments_exit_with_one_line(argv, message, capsys, tmp_path):
-    assert main(["compare", "--quiet", "--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err and err.startswith("sklearn-hier compare: error:")
+def test_canonical_losses_equal_specs_share_one_file(specs, same, tmp_path):
+    canonical = {canonical_losses(s) for s in specs}
+    files = {pair_path(tmp_path, c, 0) for c in canonical}
+    assert (len(canonical) == 1) is same and len(files) == len(canonical)
+
+
+@pytest.mark.parametrize("losses", [("PL", "PL"), ("PL+T", "t+pl"), ("PL*2+T", "2*PL+T")])
+def test_duplicate_loss_specs_are_rejected(losses, tmp_path):
+    with pytest.raises(ValueError, match="same configuration"):
+        compare(CompareSettings(**{**TINY, "losses": losses}), out=tmp_path, verbose=0)
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
+
+
+def test_rerun_with_other_settings_is_refused(finished):
+    results, out = finished
+    before = sorted(p.name for p in (out / "runs").iterdir())
+    with pytest.raises(ValueError, match=r"max_epochs: 2 there, 1 now.*--overwrite") as info:
+        compare(CompareSettings(**{**TINY, "max_epochs": 1}), out=out, verbose=0)
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == before
+
+
+def test_added_configuration_resumes_a_finished_run(finished, tmp_path):
+    # The loss configurations are not part of the fingerprint: each record names its own.
+    results, out = finished
+    check_folder(out, check_settings(CompareSettings(**{**TINY, "losses": ("PL", "PL+T", "L")})))
+
+
+def test_record_of_an_older_format_is_refused(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "PL_fold0.json").write_text(json.dumps([{"config": "PL", "fold": 0}]))
+    with pytest.raises(ValueError, match="cannot read"):
+        check_folder(tmp_path, check_settings(CompareSettings(**TINY)))
+    check_folder(tmp_path, check_settings(CompareSettings(**TINY)), overwrite=True)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_overwrite_starts_over(finished, tmp_path):
+    results, out = finished
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    settings = CompareSettings(**{**TINY, "losses": ("PL",), "max_epochs": 1})
+    again = compare(settings, out=copy, verbose=0, overwrite=True)
+    assert {r["config"] for r in again["rows"]} == {"PL"}
+    assert sorted(p.name for p in (copy / "runs").glob("*.json")) == sorted(
+        pair_path(copy, "PL", k).name for k in (0, 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"max_epochs": 3}, "max_epochs"),
+        ({"random_state": 1}, "random_state"),
+        ({"n_splits": 3}, "n_splits"),
+        ({"min_samples_leaf": 3}, "min_samples_leaf"),
+        ({"triplets": "batch_hard"}, "triplets"),
+        ({"mel_params": {"n_mels": 8}}, "mel_params"),
+        ({"embedder_params": {"embedding_dim": 4}}, "embedder_params"),
+        ({"dataset_params": {"synthetic": {"n_per_leaf": 5}}}, "dataset_params"),
+    ],
+)
+def test_fingerprint_names_every_setting_that_matters(change, key):
+    base = fingerprint(CompareSettings(**TINY))
+    other = fingerprint(CompareSettings(**{**TINY, **change}))
+    assert {k for k in base if base[k] != other[k]} == {key}
+    assert base["package_version"] and base["data_version"]
+
+
+def test_fingerprint_ignores_where_the_work_runs():
+    base = fingerprint(CompareSettings(**TINY))
+    assert base == fingerprint(CompareSettings(**{**TINY, "device": "auto", "n_jobs": 2, "losses": ("L",)}))
+
+
+def test_write_atomic_leaves_no_file_when_writing_fails(tmp_path):
+    def fail(f):
+        f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "r.json", fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+class _InterruptedBackend:
+    """Sends itself SIGINT during the second pair and, as skorch's partial_fit does, swallows it."""
+
+    def __init__(self):
+        self.ran = []
+
+    def prepare(self, settings):
+        return 0
+
+    def results(self, settings, pairs, out):
+        for config, fold in pairs:
+            self.ran.append((config, fold))
+            if len(self.ran) == 2:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(5)  # the handler raises KeyboardInterrupt long before
+                except KeyboardInterrupt:
+                    pass
+            yield {"config": config, "fold": fold, "rows": [], "embeddings": None, "device": "cpu", "n_clips": 0}
+
+
+def test_a_fit_that_swallowed_ctrl_c_is_not_recorded(tmp_path):
+    settings = check_settings(CompareSettings(**TINY))
+    check_folder(tmp_path, settings)
+    backend = _InterruptedBackend()
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run_pairs(settings, tmp_path, backend, verbose=0)
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+    assert backend.ran == [("PL", 0), ("PL", 1)]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [pair_path(tmp_path, "PL", 0).name]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"max_epochs": 0}, "max_epochs must be at least 1"),
+        ({"min_samples_leaf": 0}, "min_samples_leaf must be at least 1"),
+        ({"n_splits": 2.5}, "n_splits must be an integer"),
+        ({"triplets": "hard"}, "triplets must be one of"),
+        ({"losses": "PL+T"}, "not one string"),
+        ({"losses": ()}, "at least one configuration"),
+        ({"n_jobs": 0}, "n_jobs must be"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(change, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        compare(CompareSettings(**{**TINY, **change}), out=tmp_path / "out", verbose=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_workers_and_scheduler_are_exclusive(tmp_path):
+    with pytest.raises(ValueError, match="not both"):
+        compare(CompareSettings(**TINY), out=tmp_path, verbose=0, n_workers=2, scheduler="tcp://localhost:1")

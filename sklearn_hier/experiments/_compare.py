@@ -1,0 +1,125 @@
+"""The paper's comparison (Table I): loss configurations x UnseenLeafKFold folds.
+
+Everything goes through the public API: a ``Pipeline`` of the README
+(``[AudioLoader ->] MelTransformer -> HierarchicalEmbedder``) scored by
+:func:`sklearn.model_selection.cross_validate` with
+:func:`~sklearn_hier.metrics.hierarchy_scorers`. The mel step is cached with
+:class:`joblib.Memory` through the pipeline's ``memory``, so the
+configurations share it fold by fold.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sklearn_hier.experiments._outputs import write_outputs
+from sklearn_hier.experiments._records import check_folder, read_embeddings, read_pair
+from sklearn_hier.experiments._runner import InProcess, run_pairs
+from sklearn_hier.experiments._settings import CompareSettings, check_settings
+from sklearn_hier.experiments._summary import summarise, summary_table
+
+__all__ = ["compare"]
+
+
+def compare(
+    settings: CompareSettings | None = None,
+    *,
+    out: str | Path | None = None,
+    verbose: int = 1,
+    overwrite: bool = False,
+    n_workers: int | None = None,
+    scheduler: Any = None,
+) -> dict:
+    """Run every loss configuration on every fold and write tables and plots.
+
+    Parameters
+    ----------
+    settings : CompareSettings, default=None
+        What to run; ``None`` runs the paper's defaults. Loss specs are
+        written in their canonical form (:func:`canonical_losses`), so
+        ``"t+pl"`` is the row ``PL+T``; two specs for one configuration
+        are an error.
+    out : str or Path, default=None
+        Output folder, default ``./sklearn_hier_results/<timestamp>``. Each
+        finished config x fold pair is recorded in ``out/runs/`` (atomically,
+        with a fingerprint of the settings) and not run again, so an
+        interrupted run resumes where it stopped. A folder holding records
+        of other settings is refused.
+    verbose : int, default=1
+        0 is silent; 1 shows an overall progress bar and the table; 2 also
+        prints each fit's epochs (in-process runs).
+    overwrite : bool, default=False
+        Delete the records (and mel cache) already in ``out`` and start over.
+    n_workers : int, default=None
+        Run the pairs on a Dask ``LocalCluster`` of this many worker
+        processes (on a GPU machine they share the GPUs: several fits per
+        GPU). Needs ``dask.distributed``.
+    scheduler : str or distributed.Client, default=None
+        Run the pairs on this existing Dask cluster instead.
+
+    Returns
+    -------
+    results : dict
+        ``rows`` (one dict per config x fold x metric, as in
+        ``results.csv``), ``summary`` (config -> column -> (mean, std)),
+        ``table`` (the Markdown table) and ``out`` (the folder).
+
+    Raises
+    ------
+    ValueError
+        On a bad setting (before any data is loaded) or an ``out`` holding
+        results of other settings.
+    KeyboardInterrupt
+        On Ctrl-C; the pairs finished before it are kept, the one running is not.
+
+    Examples
+    --------
+    >>> from sklearn_hier.experiments import CompareSettings
+    >>> settings = CompareSettings.quick_settings(dataset="synthetic", losses=("PL", "PL+T"))
+    >>> settings.n_splits, settings.max_epochs
+    (3, 5)
+
+    ``compare(settings, out="results")`` then runs 2 configs x 3 folds.
+    """
+    settings = check_settings(settings or CompareSettings())
+    if n_workers is not None and scheduler is not None:
+        raise ValueError("give n_workers (a local cluster) or scheduler (an existing one), not both.")
+    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
+        raise ValueError(f"n_workers must be a positive integer; got {n_workers!r}.")
+    if n_workers is None and scheduler is None:
+        from sklearn_hier._device import check_device
+
+        check_device(settings.device)  # on a cluster, "auto" and "cuda" are the workers' to resolve
+    out = Path(out) if out is not None else Path("sklearn_hier_results") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    check_folder(out, settings, overwrite=overwrite)
+    started = time.perf_counter()
+    with _backend(n_workers, scheduler, verbose) as backend:
+        n_clips = run_pairs(settings, out, backend, verbose)
+    records = [read_pair(out, config, fold) for config in settings.losses for fold in range(settings.n_splits)]
+    rows = [row for record in records for row in record["rows"]]
+    embeddings = {r["config"]: e for r in records if (e := read_embeddings(out, r)) is not None}
+    summary = summarise(rows, settings.losses)
+    table = summary_table(summary)
+    run = {
+        "n_clips": n_clips,
+        "seconds": round(time.perf_counter() - started, 1),
+        "devices": sorted({r["device"] for r in records}),
+        "workers": n_workers if scheduler is None else str(scheduler),
+    }
+    write_outputs(out, settings, rows, summary, table, embeddings, run)
+    if verbose:
+        print(table)
+        print(f"\nResults written to {out}")
+    return {"rows": rows, "summary": summary, "table": table, "out": out}
+
+
+def _backend(n_workers: int | None, scheduler: Any, verbose: int) -> Any:
+    if n_workers is None and scheduler is None:
+        return nullcontext(InProcess(verbose))
+    from sklearn_hier.experiments._dask import DaskBackend
+
+    return DaskBackend(n_workers=n_workers, scheduler=scheduler, verbose=verbose)

@@ -1,0 +1,83 @@
+"""What a finished comparison leaves in its folder besides the pair records: CSV, table, plots, run.json."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sklearn_hier._show_versions import describe_environment
+from sklearn_hier.experiments._records import write_atomic
+from sklearn_hier.experiments._settings import CompareSettings
+from sklearn_hier.experiments._summary import TABLE_COLUMNS
+
+__all__ = ["write_outputs"]
+
+
+def write_outputs(
+    out: Path,
+    settings: CompareSettings,
+    rows: list[dict],
+    summary: dict,
+    table: str,
+    embeddings: dict,
+    run: dict[str, Any],
+) -> None:
+    """Write results.csv, summary.md, the plots and run.json (settings, versions, timings)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=["config", "fold", "metric", "value"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / "results.csv", text.getvalue().encode())
+    note = (
+        "Columns MNR..F1: test clips of seen leaves; MNR unseen..Acc_blind: clips of leaves never seen in "
+        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels."
+    )
+    quick = "\n\nQuick mode: a subset of the data, a slimmer network and few epochs (see run.json)." * settings.quick
+    write_atomic(out / "summary.md", f"# Comparison on {settings.dataset}\n\n{table}\n\n{note}{quick}\n".encode())
+    _write_plots(out, rows, settings, summary, embeddings)
+    run = {
+        "settings": asdict(settings),
+        "versions": _versions(),
+        **run,
+        "fit_seconds": round(sum(r["value"] for r in rows if r["metric"] == "fit_time"), 1),
+        "machine": f"{platform.machine()} {platform.processor()}".strip(),
+    }
+    write_atomic(out / "run.json", json.dumps(run, indent=2, default=str).encode())
+
+
+def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
+
+    keys = [k for _, k, _ in TABLE_COLUMNS]
+    disp = MetricComparisonDisplay.from_results([r for r in rows if r["metric"] in keys], metrics=keys)
+    disp.figure_.savefig(out / "metrics.png", dpi=120)
+    plt.close(disp.figure_)
+    if not embeddings:
+        return
+    ranked = [c for c in settings.losses if c in embeddings and np.isfinite(summary[c]["NDCG"][0])]
+    best = max(ranked, key=lambda c: summary[c]["NDCG"][0]) if ranked else next(iter(embeddings))
+    Z, y = embeddings[best]
+    for name, display in (
+        ("projection.png", EmbeddingProjectionDisplay.from_embeddings(Z, y)),
+        ("similarity.png", LevelSimilarityDisplay.from_embeddings(Z, y, level=2)),
+    ):
+        # Keep the Display's own title (it names the projection or the level) and say whose clips these are.
+        display.ax_.set_title(f"{best}, fold 0 test clips\n{display.ax_.get_title()}")
+        display.figure_.savefig(out / name, dpi=120)
+        plt.close(display.figure_)
+
+
+def _versions() -> dict[str, str]:
+    return {k: v for k, v in describe_environment().items() if k != "device"}

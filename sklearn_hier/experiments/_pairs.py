@@ -1,0 +1,144 @@
+"""One configuration x fold pair, fitted and scored wherever it runs: in this process or on a Dask worker.
+
+Everything here is a function of the settings alone, so a pair gives the same
+numbers in any process. The dataset and its folds are built once per process
+and kept (:func:`prepared`), never shipped with each pair.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from sklearn_hier.experiments._records import fingerprint
+from sklearn_hier.experiments._settings import CompareSettings
+
+__all__ = ["fit_pair", "make_pipeline", "prepared"]
+
+_CACHE: dict[str, Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def prepared(settings: CompareSettings, verbose: int = 0) -> tuple[Any, np.ndarray, list]:
+    """The dataset ``(X, y)`` and its folds, loaded once per process for the latest settings.
+
+    Raises
+    ------
+    ValueError
+        If the data cannot be split as asked (more folds than eligible leaves).
+    """
+    data = fingerprint(settings)
+    data.pop("max_epochs"), data.pop("embedder_params"), data.pop("triplets"), data.pop("mel_params")
+    key = repr(sorted(data.items()))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE.clear()  # one dataset at a time: a worker's memory holds the run at hand only
+            X, y = _load_dataset(settings, verbose)
+            _CACHE[key] = (X, y, _splits(settings, X, y))
+        return _CACHE[key]
+
+
+def _load_dataset(settings: CompareSettings, verbose: int) -> tuple[Any, np.ndarray]:
+    from sklearn_hier import datasets
+
+    params = dict(settings.dataset_params.get(settings.dataset, {}))
+    if settings.dataset == "synthetic":
+        return datasets.make_hierarchical_sounds(random_state=settings.random_state, **params)
+    if settings.dataset == "soundfont":
+        bunch = datasets.load_soundfont_instruments(verbose=verbose, n_jobs=settings.n_jobs, **params)
+    elif settings.dataset == "orchideasol":
+        bunch = datasets.load_orchideasol(settings.data_dir, **params)
+    else:
+        bunch = datasets.load_audio_folder(settings.data_dir, **params)
+    return bunch.data, np.asarray(bunch.target, dtype=object)
+
+
+def _splits(settings: CompareSettings, X: Any, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn_hier.model_selection import UnseenLeafKFold
+
+    cv = UnseenLeafKFold(
+        n_splits=settings.n_splits, min_samples_leaf=settings.min_samples_leaf, random_state=settings.random_state
+    )
+    return list(cv.split(X, y))
+
+
+def _sample_rate(settings: CompareSettings) -> int:
+    params = settings.dataset_params.get(settings.dataset, {})
+    default = 16000 if settings.dataset == "synthetic" else 44100
+    return int(params.get("sr", settings.mel_params.get("sr", default)))
+
+
+def make_pipeline(settings: CompareSettings, losses: str, memory: Any = None, verbose: int = 0) -> Any:
+    """The README pipeline for one loss configuration, built from ``settings``.
+
+    File-based datasets get an :class:`~sklearn_hier.audio.AudioLoader` first.
+
+    Examples
+    --------
+    >>> pipe = make_pipeline(CompareSettings(dataset="synthetic"), "PL+T")
+    >>> [name for name, _ in pipe.steps]
+    ['mel', 'emb']
+    """
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_hier.audio import AudioLoader, MelTransformer
+    from sklearn_hier.embedder import HierarchicalEmbedder
+
+    sr = _sample_rate(settings)
+    mel = MelTransformer(**{**settings.mel_params, "sr": sr}, device=settings.device)
+    embedder = HierarchicalEmbedder(
+        losses=losses,
+        triplets=settings.triplets,
+        max_epochs=settings.max_epochs,
+        device=settings.device,
+        random_state=settings.random_state,
+        verbose=int(verbose > 1),
+        **settings.embedder_params,
+    )
+    steps = [("mel", mel), ("emb", embedder)]
+    if settings.dataset in ("orchideasol", "folder"):
+        steps.insert(0, ("audio", AudioLoader(sr=sr, n_jobs=settings.n_jobs)))
+    return Pipeline(steps, memory=memory)
+
+
+def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str | None, verbose: int = 0) -> dict:
+    """Fit and score one pair; returns its rows (one per metric) and, for fold 0, the test embeddings.
+
+    ``cache_dir`` holds the mel features (shared by the configurations of a
+    fold); ``None`` keeps them in the Dask worker's own folder.
+    """
+    from joblib import Memory
+    from sklearn.model_selection import cross_validate
+
+    from sklearn_hier._device import check_device
+    from sklearn_hier.metrics import hierarchy_scorers
+
+    X, y, splits = prepared(settings, verbose)
+    train, test = splits[fold]
+    memory = Memory(cache_dir if cache_dir is not None else _worker_folder(), verbose=0)
+    pipe = make_pipeline(settings, config, memory=memory, verbose=verbose)
+    result = cross_validate(
+        pipe, X, y, cv=[(train, test)], scoring=hierarchy_scorers(), return_estimator=fold == 0, error_score="raise"
+    )
+    rows = [
+        {"config": config, "fold": fold, "metric": key[len("test_") :], "value": float(values[0])}
+        for key, values in result.items()
+        if key.startswith("test_")
+    ]
+    rows += [
+        {"config": config, "fold": fold, "metric": t, "value": float(result[t][0])} for t in ("fit_time", "score_time")
+    ]
+    embeddings = None
+    if fold == 0:
+        Z = result["estimator"][0].transform(X[test] if hasattr(X, "shape") else [X[i] for i in test])
+        embeddings = (Z, y[test])
+    device = str(check_device(settings.device))
+    return {"config": config, "fold": fold, "rows": rows, "embeddings": embeddings, "device": device, "n_clips": len(y)}
+
+
+def _worker_folder() -> str:
+    from distributed import get_worker
+
+    return str(get_worker().local_directory) + "/sklearn_hier_mel"

@@ -1,0 +1,186 @@
+"""A comparison's results as a record: one file per finished fit, written atomically with a fingerprint.
+
+A pair (configuration x fold) is committed by one ``os.replace`` of its JSON
+file, which names the fingerprint of the settings that produced it. Nothing
+else is ever read back as a result, so a run that stops at any instant (Ctrl-C,
+SIGTERM, a lost worker, a full disk) leaves whole records or none, and a rerun
+in the same folder with other settings is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sklearn_hier.experiments._settings import CompareSettings
+
+__all__ = [
+    "check_folder",
+    "fingerprint",
+    "pair_path",
+    "read_embeddings",
+    "read_pair",
+    "write_atomic",
+    "write_pair",
+]
+
+# Settings that change no number: where the work runs and how it is shown.
+_NOT_FINGERPRINTED = ("losses", "device", "n_jobs", "quick", "data_dir")
+_FORMAT = 1  # bump when a pair record's layout changes
+
+
+def fingerprint(settings: CompareSettings) -> dict[str, Any]:
+    """The settings that decide a run's numbers, with the data and package versions.
+
+    The loss configuration is not part of it: each pair record names its own,
+    so configurations can be added to a finished run.
+
+    Examples
+    --------
+    >>> a = fingerprint(CompareSettings(dataset="synthetic"))
+    >>> b = fingerprint(CompareSettings(dataset="synthetic", max_epochs=1))
+    >>> a == b, sorted(set(a) ^ set(b))
+    (False, [])
+    """
+    import sklearn_hier
+
+    values = {k: v for k, v in asdict(settings).items() if k not in _NOT_FINGERPRINTED}
+    # Only the chosen dataset's parameters matter; the others sit in quick_settings unused.
+    values["dataset_params"] = settings.dataset_params.get(settings.dataset, {})
+    values["data_version"] = _data_version(settings)
+    values["package_version"] = sklearn_hier.__version__
+    values["format"] = _FORMAT
+    return json.loads(json.dumps(values, sort_keys=True, default=str))  # tuples -> lists, as read back
+
+
+def _data_version(settings: CompareSettings) -> str:
+    """What identifies the data beyond its parameters: the renderer's versions, or the files themselves."""
+    from importlib import metadata
+
+    if settings.dataset == "synthetic":
+        return "generated"  # a function of its parameters and the package version
+    if settings.dataset == "soundfont":
+        from sklearn_hier.datasets import _soundfont
+
+        versions = [f"{name} {metadata.version(name)}" for name in ("pretty_midi", "midirenderer")]
+        return f"render format {_soundfont._FORMAT_VERSION}; " + ", ".join(versions)
+    # A local folder: its listing (names, sizes, modification times) stands for its content.
+    root = Path(settings.data_dir).resolve()
+    listing = sorted(
+        f"{path.relative_to(root)}\t{path.stat().st_size}\t{path.stat().st_mtime_ns}"
+        for path in root.rglob("*")
+        if path.is_file()
+    )
+    return f"{root} " + hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
+
+
+def pair_path(out: Path, config: str, fold: int) -> Path:
+    """The record of one pair: a readable name plus a hash, so different specs never share a file."""
+    slug = re.sub(r"[^A-Za-z0-9.]+", "_", config).strip("_")
+    tag = hashlib.sha256(config.encode()).hexdigest()[:8]
+    return out / "runs" / f"{slug}-{tag}_fold{fold}.json"
+
+
+def check_folder(out: Path, settings: CompareSettings, *, overwrite: bool = False) -> None:
+    """Make ``out`` ready for ``settings``: refuse records of other settings, or clear them with ``overwrite``.
+
+    Raises
+    ------
+    ValueError
+        If ``out/runs`` holds a record of other settings (a one-line message
+        naming the first setting that differs) and ``overwrite`` is False.
+    OSError
+        If ``out`` cannot be created or written.
+    """
+    runs = out / "runs"
+    if overwrite:
+        for name in ("runs", "cache"):
+            shutil.rmtree(out / name, ignore_errors=True)
+    current = fingerprint(settings)
+    for path in sorted(runs.glob("*.json")) if runs.is_dir() else ():
+        theirs = _stored_fingerprint(path)
+        if theirs != current:
+            raise ValueError(
+                f"{out} holds results of other settings ({_first_difference(theirs, current)}); "
+                "rerun with the same settings to resume, or use --overwrite (overwrite=True) or another --out."
+            )
+    runs.mkdir(parents=True, exist_ok=True)
+    probe = runs / ".writable"
+    write_atomic(probe, b"")  # an unwritable folder fails here, before any data is loaded
+    probe.unlink()
+
+
+def _stored_fingerprint(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record.get("fingerprint") if isinstance(record, dict) else None
+
+
+def _first_difference(theirs: dict[str, Any] | None, current: dict[str, Any]) -> str:
+    if theirs is None:
+        return "a record this version cannot read"
+    for key in sorted(set(theirs) | set(current)):
+        if theirs.get(key) != current.get(key):
+            return f"{key}: {theirs.get(key)!r} there, {current.get(key)!r} now"
+    return "none"  # unreachable: the fingerprints differ
+
+
+def write_atomic(path: Path, data: bytes | Callable[[Any], None]) -> None:
+    """Write ``path`` whole or not at all: a temporary file in the same folder, then ``os.replace``.
+
+    ``data`` is bytes, or a function that writes into the open binary file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data) if isinstance(data, bytes) else data(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_pair(out: Path, settings: CompareSettings, result: dict[str, Any]) -> None:
+    """Commit one finished pair: its fold-0 embeddings first, then the record that makes it count."""
+    import numpy as np
+
+    path = pair_path(out, result["config"], result["fold"])
+    record = {key: result[key] for key in ("config", "fold", "rows", "device", "n_clips")}
+    if result.get("embeddings") is not None:
+        Z, y = result["embeddings"]
+        npz = path.with_name(path.stem + "_embeddings.npz")
+        write_atomic(npz, lambda f: np.savez(f, Z=Z, y=np.asarray(y, dtype=str)))
+        record["embeddings"] = npz.name
+    record["fingerprint"] = fingerprint(settings)
+    write_atomic(path, json.dumps(record).encode())
+
+
+def read_pair(out: Path, config: str, fold: int) -> dict[str, Any] | None:
+    """The committed record of a pair, or None if it has not finished.
+
+    :func:`check_folder` has already refused records of other settings.
+    """
+    path = pair_path(out, config, fold)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_embeddings(out: Path, record: dict[str, Any]) -> tuple[Any, Any] | None:
+    """The fold-0 test embeddings and labels a record points to, if it has them."""
+    import numpy as np
+
+    if "embeddings" not in record:
+        return None
+    with np.load(out / "runs" / record["embeddings"]) as data:
+        return data["Z"], data["y"]

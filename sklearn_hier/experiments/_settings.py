@@ -1,0 +1,171 @@
+"""What one comparison run is: :class:`CompareSettings`, its checks and the loss-spec canonical form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DATASETS", "PAPER_CONFIGS", "CompareSettings", "canonical_losses", "check_settings"]
+
+PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
+DATASETS = ("soundfont", "synthetic", "orchideasol", "folder")
+TRIPLETS = ("tree", "batch_hard", "semi_hard")
+
+# Terms are written in the paper's order (L, PL, B, T), any others after them by name, so
+# that "T+PL" and "pl + 1*t" both read "PL+T": one configuration, one label, one results file.
+_TERM_ORDER = ("L", "PL", "B", "T")
+
+
+@dataclass
+class CompareSettings:
+    """Every setting of one comparison run, as recorded in ``run.json``.
+
+    The defaults are the paper's (full network, 128 mels, up to 2,500
+    epochs with early stopping); :meth:`quick_settings` shrinks data,
+    network and epochs so the whole run fits in minutes on a laptop CPU.
+
+    Examples
+    --------
+    >>> CompareSettings().losses
+    ('L', 'L+T', 'PL', 'PL+T', 'PL+B', 'PL+B+T')
+    """
+
+    dataset: str = "soundfont"
+    data_dir: str | None = None
+    losses: tuple[str, ...] = PAPER_CONFIGS
+    triplets: str = "tree"
+    n_splits: int = 5
+    min_samples_leaf: int = 10
+    max_epochs: int = 2500
+    device: str = "auto"
+    random_state: int = 0
+    n_jobs: int | None = None
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    mel_params: dict[str, Any] = field(default_factory=dict)
+    embedder_params: dict[str, Any] = field(default_factory=dict)
+    quick: bool = False
+
+    @classmethod
+    def quick_settings(cls, **overrides: Any) -> CompareSettings:
+        """A run that fits a busy 2-core CPU in a few minutes.
+
+        A subset of the data (soundfont: 12 programs x 4 techniques, 10 clips
+        per leaf; synthetic: 27 leaves of 12 half-second clips at 16 kHz),
+        64 mel bands at 22.05 kHz, a 16-channel ConvModel with 64-d
+        embeddings, 3 folds and 5 epochs. Sized for a 2-core CPU shared with
+        other work: the paper's network and epochs take hours there.
+
+        Examples
+        --------
+        >>> quick = CompareSettings.quick_settings(dataset="synthetic")
+        >>> quick.n_splits, quick.max_epochs, quick.quick
+        (3, 5, True)
+        """
+        settings = cls(
+            n_splits=3,
+            max_epochs=5,
+            quick=True,
+            dataset_params={
+                "soundfont": {
+                    # Two programs from each of six families, four techniques: 48 leaves.
+                    "programs": (0, 4, 16, 19, 24, 25, 40, 42, 56, 57, 72, 73),
+                    "techniques": ("ordinario", "staccato", "tremolo", "vibrato"),
+                    "n_per_leaf": 10,
+                    "n_rare_leaves": 3,
+                    "sr": 22050,
+                },
+                "synthetic": {"n_per_leaf": 12, "branching": (3, 3, 3), "sr": 16000, "duration": 0.5},
+            },
+            mel_params={"sr": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 64},
+            embedder_params={"module__channels": 16, "embedding_dim": 64},
+        )
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        return settings
+
+
+def canonical_losses(spec: str) -> str:
+    """The one spelling of a loss configuration: equal specs give equal strings, different ones never.
+
+    Terms are upper-case, in the paper's order (L, PL, B, T, then others by
+    name), a weight of 1 is left out and other weights are written exactly.
+
+    Parameters
+    ----------
+    spec : str
+        A loss spec as :func:`~sklearn_hier.nn.parse_losses` reads it.
+
+    Returns
+    -------
+    canonical : str
+
+    Examples
+    --------
+    >>> canonical_losses("t + pl"), canonical_losses("PL*2+T"), canonical_losses("PL+2*T")
+    ('PL+T', '2*PL+T', 'PL+2*T')
+    """
+    from sklearn_hier.nn import parse_losses
+
+    weights = parse_losses(spec)
+    order = sorted(weights, key=lambda name: (_TERM_ORDER.index(name) if name in _TERM_ORDER else 4, name))
+    return "+".join(name if weights[name] == 1 else f"{_exact(weights[name])}*{name}" for name in order)
+
+
+def _exact(weight: float) -> str:
+    text = repr(float(weight))  # the shortest text that reads back as the same float
+    return text[:-2] if text.endswith(".0") else text
+
+
+def check_settings(settings: CompareSettings) -> CompareSettings:
+    """Check every setting that can be checked without the data; return a copy with canonical losses.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting, what it may be and what it was.
+    """
+    from dataclasses import replace
+
+    if settings.dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}; got {settings.dataset!r}.")
+    if settings.dataset in ("orchideasol", "folder"):
+        if settings.data_dir is None:
+            raise ValueError(f"dataset {settings.dataset!r} needs a data directory (--data-dir).")
+        if not Path(settings.data_dir).is_dir():
+            raise ValueError(f"data directory {settings.data_dir!r} does not exist.")
+    if settings.triplets not in TRIPLETS:
+        raise ValueError(f"triplets must be one of {TRIPLETS}; got {settings.triplets!r}.")
+    _check_int("n_splits", settings.n_splits, 2)
+    _check_int("min_samples_leaf", settings.min_samples_leaf, 1)
+    _check_int("max_epochs", settings.max_epochs, 1)
+    _check_int("random_state", settings.random_state, 0)
+    if settings.n_jobs is not None:
+        _check_int("n_jobs", settings.n_jobs, -(2**31))
+        if settings.n_jobs == 0:
+            raise ValueError("n_jobs must be a positive number of processes or negative (all cores but some); got 0.")
+    return replace(settings, losses=_unique_canonical(settings.losses))
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be an integer; got {value!r}.")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}; got {value}.")
+
+
+def _unique_canonical(losses: Any) -> tuple[str, ...]:
+    if isinstance(losses, str):
+        raise ValueError(f"losses must be a list of loss specs, not one string; got {losses!r}.")
+    if not losses:
+        raise ValueError("losses must name at least one configuration.")
+    seen: dict[str, str] = {}
+    for spec in losses:
+        canonical = canonical_losses(spec)
+        if canonical in seen:
+            raise ValueError(
+                f"losses {seen[canonical]!r} and {spec!r} are the same configuration ({canonical}); give each once."
+            )
+        seen[canonical] = spec
+    return tuple(seen)

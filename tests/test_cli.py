@@ -1,0 +1,167 @@
+"""The ``sklearn-hier`` command: arguments, messages, exit codes, and Ctrl-C / SIGTERM on a real process."""
+
+import csv
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import sklearn_hier
+from sklearn_hier.cli import build_parser, main
+from sklearn_hier.experiments._records import pair_path
+
+# The quick synthetic run, cut to one configuration x 2 folds x 3 epochs; one torch thread so
+# that every process computes the same numbers (float reductions depend on the thread count).
+QUICK = ["compare", "--dataset", "synthetic", "--quick", "--losses", "PL", "--folds", "2", "--max-epochs", "3"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(sklearn_hier.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+
+
+def _start(out, *extra):
+    cmd = [sys.executable, "-u", "-m", "sklearn_hier.cli", *QUICK, "--device", "cpu", "--out", str(out), *extra]
+    return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _lines(stream):
+    """Lines of ``stream`` as a queue filled by a thread, so the test can wait for one without blocking."""
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def _wait_for_epoch_of_second_fit(proc, out):
+    """Block until the second pair's fit has printed its first epoch: the run is mid-fit."""
+    lines, deadline = _lines(proc.stdout), time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        if pair_path(out, "PL", 0).exists() and re.match(r"\s+1\s", line):
+            return
+    pytest.fail(f"the run never reached its second fit (exit code {proc.poll()}).")
+
+
+def _table(out):
+    with open(out / "results.csv") as f:
+        return [
+            (r["config"], r["fold"], r["metric"], r["value"]) for r in csv.DictReader(f) if "_time" not in r["metric"]
+        ]
+
+
+def test_ctrl_c_stops_without_recording_the_cut_fit_and_resume_matches_an_uninterrupted_run(tmp_path):
+    out = tmp_path / "interrupted"
+    proc = _start(out, "-v")
+    _wait_for_epoch_of_second_fit(proc, out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.splitlines()[-1]
+    assert pair_path(out, "PL", 0).exists() and not pair_path(out, "PL", 1).exists()
+    assert not list(out.rglob("*.tmp")) and not (out / "results.csv").exists()
+
+    resumed = _start(out, "--quiet")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
+    fresh = _start(tmp_path / "fresh", "--quiet")
+    assert fresh.wait(timeout=600) == 0, fresh.stderr.read()
+    assert _table(out) == _table(tmp_path / "fresh")
+    assert (out / "summary.md").read_text() == (tmp_path / "fresh" / "summary.md").read_text()
+
+
+def test_sigterm_still_ends_the_run_at_once_and_leaves_no_partial_file(tmp_path):
+    proc = _start(tmp_path, "-v")
+    _wait_for_epoch_of_second_fit(proc, tmp_path)
+    proc.terminate()
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM
+    assert not list(tmp_path.rglob("*.tmp")) and not pair_path(tmp_path, "PL", 1).exists()
+    assert json.loads(pair_path(tmp_path, "PL", 0).read_text())["rows"]
+
+
+def test_rerun_with_other_settings_is_refused_in_one_line(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "PL-0_fold0.json").write_text(json.dumps({"fingerprint": {"max_epochs": 99}, "rows": []}))
+    assert main([*QUICK, "--quiet", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds results of other settings" in err and "--overwrite" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "synthetic", "--losses", "PL+Q"], "'Q'"),
+        (["--dataset", "synthetic", "--losses", "PL", "pl"], "same configuration"),
+        (["--dataset", "synthetic", "--losses", "PL*2+T", "2*PL+T"], "same configuration"),
+        (["--dataset", "folder", "--data-dir", "/nonexistent/folder"], "does not exist"),
+        (["--dataset", "orchideasol"], "needs a data directory"),
+        (["--dataset", "synthetic", "--folds", "1"], "n_splits must be at least 2"),
+        (["--dataset", "synthetic", "--max-epochs", "0"], "max_epochs must be at least 1"),
+        (["--dataset", "synthetic", "--min-samples-leaf", "0"], "min_samples_leaf must be at least 1"),
+        (["--dataset", "synthetic", "--n-workers", "0"], "n_workers must be a positive integer"),
+        (["--dataset", "synthetic", "--n-workers", "2", "--scheduler", "tcp://h:1"], "not both"),
+        (["--dataset", "synthetic", "--device", "tpu"], "device must be"),
+        (["--dataset", "synthetic", "--threads", "0"], "--threads must be at least 1"),
+        (["--dataset", "synthetic", "--quick", "--folds", "500"], "500"),
+    ],
+)
+def test_bad_arguments_exit_with_one_line(argv, message, capsys, tmp_path):
+    assert main(["compare", "--quiet", "--out", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and err.startswith("sklearn-hier compare: error:")
+
+
+def test_unwritable_out_exits_with_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main([*QUICK, "--quiet", "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(blocker) in err
+
+
+def test_missing_dask_is_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    assert main([*QUICK, "--quiet", "--n-workers", "2", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sklearn-hier[distributed]" in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"sklearn-hier {sklearn_hier.__version__}"
+
+
+def test_every_option_has_help():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "compare" in a.choices).choices
+    for name, sub in [("sklearn-hier", parser), *subparsers.items()]:
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+        assert "--" in sub.format_help()  # renders: no stray % in a help string
+
+
+@pytest.mark.parametrize(("epochs", "text"), [("1", "and 1 epoch;"), ("2", "and 2 epochs;")])
+def test_quick_message_counts_epochs(epochs, text, capsys, tmp_path):
+    main(
+        ["compare", "--dataset", "synthetic", "--quick", "--folds", "1", "--max-epochs", epochs, "--out", str(tmp_path)]
+    )
+    assert text in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "threads"), [(["--quick"], 1), (["--quick", "--threads", "2"], 2), ([], None)])
+def test_quick_runs_on_one_torch_thread_unless_told(argv, threads, monkeypatch, tmp_path):
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    # --folds 1 stops the run at its first check, after the threads are set.
+    main(["compare", "--quiet", "--dataset", "synthetic", "--folds", "1", "--out", str(tmp_path), *argv])
+    assert calls == ([threads] if threads else [])
