@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = shlex.join([Path(sys.executable).name, "benchmarks/run_ablation.py", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(
+        [Path(sys.executable).name, "benchmarks/run_ablation.py", *(sys.argv[1:] if argv is None else argv)]
+    )
     import torch
 
     from sklearn_hier.experiments import compare
