@@ -9,7 +9,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_hier"
 
 # Lower layers never import higher ones (lazy imports inside functions included).
 LAYERS = [
-    {"sklearn_hier.taxonomy", "sklearn_hier._device", "sklearn_hier._progress", "sklearn_hier._show_versions"},
+    {
+        "sklearn_hier.taxonomy",
+        "sklearn_hier._device",
+        "sklearn_hier._progress",
+        "sklearn_hier._show_versions",
+        "sklearn_hier._version",
+    },
     {
         "sklearn_hier.nn",
         "sklearn_hier.audio",
