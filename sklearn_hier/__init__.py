@@ -17,6 +17,9 @@ _PUBLIC = {
     "HierarchicalEmbedder": "sklearn_hier.embedder",
     "UnseenLeafKFold": "sklearn_hier.model_selection",
     "hierarchy_scorers": "sklearn_hier.metrics",
+    "PairedComparison": "sklearn_hier.stats",
+    "paired_comparison": "sklearn_hier.stats",
+    "paired_comparison_table": "sklearn_hier.stats",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -67,8 +67,9 @@ class EmbeddingNet(NeuralNet):
     triplets_per_batch : int, default=32
     margin : float, default=0.3
         Margin of the miner.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity of the miner (the triplet term has its own, from the same parameter of the estimator).
+        Under ``"poincare"`` the miner follows the curvature of the module's ``embedding_map``.
     class_weight : {"balanced"} or None, default=None
         ``"balanced"`` adds the :class:`EpochClassWeights` callback.
     precision : {"float32", "bfloat16"}, default="float32"
@@ -146,10 +147,11 @@ class EmbeddingNet(NeuralNet):
     def initialize(self) -> EmbeddingNet:
         """Initialise as skorch does, and build the online miner (``None`` for tree triplets)."""
         super().initialize()
+        ball = self.module_.embedding_map if self.metric == "poincare" else 1.0
         self.miner_ = (
             None
             if self.triplets == "tree"
-            else HierarchicalTripletMiner(self.triplets, margin=self.margin, metric=self.metric)
+            else HierarchicalTripletMiner(self.triplets, margin=self.margin, metric=self.metric, curvature=ball)
         )
         return self
 

@@ -43,7 +43,11 @@ class EmbeddingNetwork(nn.Module):
     :meth:`embed` is the one path from inputs to embeddings (used by training
     and by ``transform``): ``embedding_map(backbone(x))``. The map is the
     identity by default; it is the place for a change of geometry (e.g. a
-    projection onto a ball) that the heads and the triplet term then see.
+    projection onto a ball) that the triplet term then sees. The heads read
+    the embeddings themselves, or, when the map has a ``logmap0`` method (a map
+    onto a manifold such as :class:`~sklearn_hier.nn.PoincareEmbedding`),
+    ``embedding_map.logmap0(z)``: the tangent vectors at the origin, a plain
+    vector space where linear heads and softmax work as on Euclidean features.
 
     Parameters
     ----------
@@ -84,7 +88,8 @@ class EmbeddingNetwork(nn.Module):
     def forward(self, x: torch.Tensor, **kwargs: Any) -> tuple[torch.Tensor, HeadOutputs]:
         """Embeddings and head logits of a batch."""
         z = self.embed(x, **kwargs)
-        return z, self.heads(z)
+        to_tangent = getattr(self.embedding_map, "logmap0", None)
+        return z, self.heads(z if to_tangent is None else to_tangent(z))
 
 
 def output_width(backbone: nn.Module, sample_shape: tuple[int, ...]) -> int:

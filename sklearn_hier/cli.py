@@ -23,8 +23,8 @@ def _compare(args: argparse.Namespace) -> int:
     chosen = {
         "dataset": args.dataset,
         "data_dir": args.data_dir,
-        "losses": tuple(args.losses or PAPER_CONFIGS),
-        "triplets": args.triplets,
+        **config_grid(args.losses or PAPER_CONFIGS, args.triplets, args.geometry),
+        "baseline": args.baseline,
         "device": args.device,
         "random_state": args.seed,
         "n_jobs": args.n_jobs,
@@ -63,6 +63,36 @@ def _compare(args: argparse.Namespace) -> int:
         )
         return 130
     return 0
+
+
+def config_grid(losses: Sequence[str], triplets: Sequence[str], geometry: Sequence[str]) -> dict:
+    """The configurations of ``--losses`` x ``--triplets`` x ``--geometry``, as CompareSettings fields.
+
+    One value of ``--triplets`` (or ``--geometry``) is the run's setting, as
+    before; several make a grid, every configuration naming its own value
+    (unless its spec already sets it: ``"PL+T:triplets=tree"`` keeps tree).
+
+    Examples
+    --------
+    >>> config_grid(["PL+T"], ["tree"], ["euclidean"])
+    {'losses': ('PL+T',), 'triplets': 'tree', 'geometry': 'euclidean'}
+    >>> config_grid(["PL+T"], ["tree", "batch_hard"], ["poincare"])["losses"]
+    ('PL+T:triplets=tree', 'PL+T:triplets=batch_hard')
+    """
+    fields: dict = {"losses": tuple(losses)}
+    for name, values in (("triplets", triplets), ("geometry", geometry)):
+        values = list(dict.fromkeys(values))
+        if len(values) == 1:
+            fields[name] = values[0]
+            continue
+        grid: list[str] = []
+        for spec in fields["losses"]:
+            if f"{name}=" in spec.partition(":")[2]:
+                grid.append(spec)
+            else:
+                grid += [f"{spec}{',' if ':' in spec else ':'}{name}={value}" for value in values]
+        fields["losses"] = tuple(grid)
+    return fields
 
 
 def _version() -> str:
@@ -104,14 +134,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--losses",
         nargs="+",
         metavar="SPEC",
-        help="loss configurations such as PL+T or L+0.5*T (default: the paper's six)",
+        help="configurations: loss specs such as PL+T or L+0.5*T (default: the paper's six), each optionally "
+        "with options that set it apart, e.g. PL+B+T:triplets=batch_hard or PL+B+T:geometry=poincare "
+        "(a list need not be a grid)",
     )
     cmp.add_argument(
         "--triplets",
-        default="tree",
+        nargs="+",
+        default=["tree"],
         choices=("tree", "batch_hard", "semi_hard"),
         help="how triplet terms get their triplets: tree (sampled from the label tree, the paper's; default), "
-        "batch_hard or semi_hard (mined online in each batch)",
+        "batch_hard or semi_hard (mined online in each batch); several values make a grid with --losses",
+    )
+    cmp.add_argument(
+        "--geometry",
+        nargs="+",
+        default=["euclidean"],
+        choices=("euclidean", "poincare"),
+        help="the embeddings' space: euclidean (default) or poincare (the Poincaré ball); several values make "
+        "a grid with --losses",
+    )
+    cmp.add_argument(
+        "--baseline",
+        metavar="CONFIG",
+        help="the configuration every other is compared with, fold by fold (default: the first); the paired "
+        "statistics are printed beside the table and written to summary.md and stats.csv",
     )
     cmp.add_argument("--folds", type=int, help="UnseenLeafKFold splits (default 5, 3 with --quick)")
     cmp.add_argument(

@@ -31,6 +31,7 @@ from sklearn_hier.nn import (
     HeadOutputs,
     HierarchicalHeads,
     HierarchicalLoss,
+    PoincareEmbedding,
     TreeTripletSampler,
     leaf_log_scores,
     loss_term_class,
@@ -42,9 +43,12 @@ from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["HierarchicalEmbedder"]
 
-# Prefixes of the nested parameters handed to skorch (module__ and criterion__ build the network and
-# the loss; the others reach the net as they are).
-NET_PREFIXES = ("module", "criterion", "optimizer", "callbacks", "compile")
+# Prefixes of the nested parameters: module__ and criterion__ build the network and the loss,
+# geometry__ the map onto the Poincaré ball; the others reach the skorch net as they are.
+NET_PREFIXES = ("module", "criterion", "optimizer", "callbacks", "compile", "geometry")
+GEOMETRY_OPTIONS = ("c", "learn_curvature", "clip_norm", "eps")
+# The metric that metric="auto" resolves to under each geometry.
+GEOMETRY_METRIC = {"euclidean": "cosine", "poincare": "poincare"}
 # A 2-D X this wide is taken for raw waveforms (0.1 s of 44.1 kHz audio is 4410 samples), not features.
 WAVEFORM_MIN_FEATURES = 4000
 # What fit decides; a failed or interrupted fit leaves none of it behind.
@@ -61,6 +65,8 @@ _FITTED = (
     "compile_",
     "channels_last_",
     "data_on_device_",
+    "geometry_",
+    "metric_",
 )
 # Optimizers that have a fused CUDA step (one kernel for all parameters, no host work per tensor).
 _FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
@@ -159,9 +165,26 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Triplets per training batch (the paper: 32, i.e. 96 clips).
     margin : float, default=0.3
         Margin of the triplet loss and of the online miners.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"auto", "cosine", "dot", "euclidean", "poincare"}, default="auto"
         Similarity between embeddings used by the triplet loss and the online
-        miners (:func:`~sklearn_hier.nn.pairwise_similarity`).
+        miners (:func:`~sklearn_hier.nn.pairwise_similarity`). ``"auto"`` is
+        the geometry's own: ``"cosine"`` for ``geometry="euclidean"`` (the
+        paper's), ``"poincare"`` (the negated geodesic distance) for
+        ``geometry="poincare"``, which admits no other metric.
+    geometry : {"euclidean", "poincare"}, default="euclidean"
+        The space of the embeddings. ``"poincare"`` maps the backbone's
+        features onto the Poincaré ball with a
+        :class:`~sklearn_hier.nn.PoincareEmbedding` (norm clipping, then the
+        exponential map at the origin, kept strictly inside the ball, float32
+        even under bfloat16 autocast): the triplet term and the online miners
+        use the geodesic distance, the classification heads read the
+        logarithmic map at the origin of the points (tangent vectors, where
+        linear heads work as on Euclidean features), and :meth:`transform`
+        returns points on the ball of curvature ``-curvature_``. Its options
+        go through ``geometry__<name>``: ``geometry__c`` (curvature magnitude,
+        default 1.0), ``geometry__learn_curvature`` (default False),
+        ``geometry__clip_norm`` (feature norm before the map, default 1.0) and
+        ``geometry__eps`` (boundary margin, default by dtype).
     class_weight : {"balanced"} or None, default=None
         ``"balanced"``: the reference code's class weights, recomputed each
         epoch from how often each leaf occurs in the sampled batches (inverse
@@ -229,8 +252,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     verbose : int, default=1
         ``0`` silences the per-epoch log.
     **kwargs
-        skorch's nested parameters: ``module__*``, ``criterion__*``,
-        ``optimizer__*``, ``callbacks__*``, ``compile__*``.
+        Nested parameters: skorch's ``module__*``, ``criterion__*``,
+        ``optimizer__*``, ``callbacks__*``, ``compile__*``, and
+        ``geometry__*`` (see ``geometry``).
 
     Attributes
     ----------
@@ -271,6 +295,14 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``precision`` resolved.
     compile_, channels_last_, data_on_device_ : bool
         ``compile``, ``channels_last`` and ``data_on_device`` resolved.
+    geometry_ : {"euclidean", "poincare"}
+        The geometry of the embeddings :meth:`transform` returns.
+    metric_ : {"cosine", "dot", "euclidean", "poincare"}
+        ``metric`` resolved: the similarity of training, and the one
+        :func:`~sklearn_hier.metrics.hierarchy_scorers` ranks by by default.
+    curvature_ : float or None
+        The ball's curvature magnitude ``c`` (learned or fixed) for
+        ``geometry="poincare"``, None otherwise.
 
     See Also
     --------
@@ -323,7 +355,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "triplets": [StrOptions({"tree", "batch_hard", "semi_hard"})],
         "triplets_per_batch": [Interval(Integral, 1, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="left")],
-        "metric": [StrOptions(set(SIMILARITIES))],
+        "metric": [StrOptions({"auto", *SIMILARITIES})],
+        "geometry": [StrOptions(set(GEOMETRY_METRIC))],
         "class_weight": [StrOptions({"balanced"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -353,7 +386,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         triplets: str = "tree",
         triplets_per_batch: int = 32,
         margin: float = 0.3,
-        metric: str = "cosine",
+        metric: str = "auto",
+        geometry: str = "euclidean",
         class_weight: str | None = None,
         max_epochs: int = 2500,
         lr: float = 1e-3,
@@ -381,6 +415,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.triplets_per_batch = triplets_per_batch
         self.margin = margin
         self.metric = metric
+        self.geometry = geometry
         self.class_weight = class_weight
         self.max_epochs = max_epochs
         self.lr = lr
@@ -477,6 +512,14 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return self.history_
 
     @property
+    def curvature_(self) -> float | None:
+        """The ball's curvature magnitude ``c`` (``geometry="poincare"``), else None."""
+        check_is_fitted(self)
+        if self.geometry_ != "poincare":
+            return None
+        return float(self.net_.module_.embedding_map.curvature.detach())
+
+    @property
     def _n_features_out(self) -> int:
         check_is_fitted(self)
         return self.net_.module_.embedding_dim
@@ -552,6 +595,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         y = self._validate_y(y, X)
         self._check_nested_prefixes()
         spec = self._loss_spec()
+        geometry, metric = self._geometry_and_metric()
         device = check_device(self.device)
         taxonomy, classes, codes = self._learn_labels(y)
         split_seed, torch_seed, train_seed = self._seeds()
@@ -560,13 +604,14 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
         data = TensorData.from_arrays(X, codes, _home(X), train_seed)
         with _seeded(torch_seed, device):
-            net = self._make_net(taxonomy, spec, tuple(X.shape[1:]), device, split, _nbytes(X))
+            net = self._make_net(taxonomy, spec, metric, tuple(X.shape[1:]), device, split, _nbytes(X))
             net.initialize()
             net.partial_fit(data, None, **fit_params)
         self.taxonomy_, self.classes_, self.input_shape_ = taxonomy, classes, tuple(X.shape[1:])
         self.loss_spec_, self.device_ = spec, device
         self.precision_, self.compile_ = net.precision, net.compile
         self.channels_last_, self.data_on_device_ = net.channels_last, net.data_on_device
+        self.geometry_, self.metric_ = geometry, metric
         heads = _trained_heads(spec)
         # The leaf head answers directly, so it is preferred; then the level heads, then the node head.
         self.leaf_source_ = next((head for head in HEAD_NAMES if head in heads), None)
@@ -615,10 +660,38 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
         return spec
 
+    def _geometry_and_metric(self) -> tuple[str, str]:
+        """``geometry`` and ``metric`` resolved and checked against each other and the ``geometry__*`` options."""
+        metric = GEOMETRY_METRIC[self.geometry] if self.metric == "auto" else self.metric
+        if (self.geometry == "poincare") != (metric == "poincare"):
+            raise ValueError(
+                f"metric={self.metric!r} does not fit geometry={self.geometry!r}: the Poincaré ball's points are "
+                "compared by their geodesic distance (metric='poincare'), and only there. Use metric='auto'."
+            )
+        options = self._nested("geometry")
+        unknown = sorted(set(options) - set(GEOMETRY_OPTIONS))
+        if unknown or (options and self.geometry != "poincare"):
+            raise ValueError(
+                f"geometry__* parameters set the Poincaré ball of geometry='poincare' (geometry__"
+                f"{', geometry__'.join(GEOMETRY_OPTIONS)}); got {', '.join('geometry__' + k for k in sorted(options))} "
+                f"with geometry={self.geometry!r}."
+            )
+        return self.geometry, metric
+
+    def _make_embedding_map(self) -> PoincareEmbedding | None:
+        if self.geometry != "poincare":
+            return None
+        options = self._nested("geometry")
+        try:
+            return PoincareEmbedding(**options)
+        except ValueError as error:
+            raise ValueError(f"Invalid geometry__* parameter ({options}): {error}") from None
+
     def _make_net(
         self,
         taxonomy: Taxonomy,
         spec: dict[str, float],
+        metric: str,
         input_shape: tuple[int, ...],
         device: torch.device,
         split: Any,
@@ -627,9 +700,15 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         backbone = self._make_backbone(self._nested("module"), input_shape)
         speed = self._speed_settings(device, backbone, data_bytes)
         width = output_width(backbone, input_shape)
-        module = EmbeddingNetwork(backbone, HierarchicalHeads(taxonomy, width), width)
+        ball = self._make_embedding_map()
+        module = EmbeddingNetwork(backbone, HierarchicalHeads(taxonomy, width), width, embedding_map=ball)
         criterion = HierarchicalLoss(
-            spec, taxonomy, margin=self.margin, metric=self.metric, **self._nested("criterion")
+            spec,
+            taxonomy,
+            margin=self.margin,
+            metric=metric,
+            curvature=1.0 if ball is None else ball,
+            **self._nested("criterion"),
         )
         passed = {
             f"{prefix}__{name}": value
@@ -647,7 +726,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             triplets=self.triplets,
             triplets_per_batch=self.triplets_per_batch,
             margin=self.margin,
-            metric=self.metric,
+            metric=metric,
             class_weight=self.class_weight,
             optimizer=self.optimizer,
             lr=self.lr,
@@ -791,6 +870,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Returns
         -------
         Z : ndarray of float32 of shape (n_samples, embedding_dim)
+            With ``geometry="poincare"``, points strictly inside the ball of
+            curvature ``-curvature_`` (norm below ``1 / sqrt(curvature_)``).
 
         Examples
         --------

@@ -110,6 +110,9 @@ def test_rerun_with_other_settings_is_refused_in_one_line(tmp_path, capsys):
         (["--dataset", "synthetic", "--device", "tpu"], "device must be"),
         (["--dataset", "synthetic", "--threads", "0"], "--threads must be at least 1"),
         (["--dataset", "synthetic", "--quick", "--folds", "500"], "500"),
+        (["--dataset", "synthetic", "--losses", "PL:geometry=sphere"], "Unknown option 'geometry=sphere'"),
+        (["--dataset", "synthetic", "--losses", "PL:triplets=tree", "PL"], "same configuration"),
+        (["--dataset", "synthetic", "--losses", "PL", "--baseline", "PL+T"], "baseline 'PL+T' (PL+T) is not one of"),
     ],
 )
 def test_bad_arguments_exit_with_one_line(argv, message, capsys, tmp_path):
@@ -165,3 +168,32 @@ def test_quick_runs_on_one_torch_thread_unless_told(argv, threads, monkeypatch, 
     # --folds 1 stops the run at its first check, after the threads are set.
     main(["compare", "--quiet", "--dataset", "synthetic", "--folds", "1", "--out", str(tmp_path), *argv])
     assert calls == ([threads] if threads else [])
+
+
+def test_a_tiny_ablation_end_to_end_names_each_config_and_compares_it_with_the_baseline(tmp_path, capsys):
+    # Three configurations that differ in losses, triplets and geometry (not a grid), 2 folds, 1 epoch.
+    configs = ["pl+t", "PL+T:triplets=batch_hard", "PL+T:geometry=poincare"]
+    argv = ["compare", "--dataset", "synthetic", "--quick", "--folds", "2", "--max-epochs", "1", "--device", "cpu"]
+    assert main([*argv, "--losses", *configs, "--baseline", "PL+T", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    names = ["PL+T", "PL+T:triplets=batch_hard", "PL+T:geometry=poincare"]
+    for name in names:
+        assert all(pair_path(tmp_path, name, fold).exists() for fold in (0, 1)), name
+    records = list((tmp_path / "runs").glob("*fold?.json"))
+    fingerprints = {json.dumps(json.loads(p.read_text())["fingerprint"], sort_keys=True) for p in records}
+    assert len(records) == 6 and len(fingerprints) == 1  # one run's settings; each record names its config
+    with open(tmp_path / "stats.csv") as f:
+        stats = list(csv.DictReader(f))
+    assert {(r["config"], r["baseline"]) for r in stats} == {(n, "PL+T") for n in names[1:]}
+    assert {r["metric"] for r in stats} >= {"MNR", "NDCG", "MNR unseen"}
+    # The CSV's differences are the per-fold differences of results.csv.
+    with open(tmp_path / "results.csv") as f:
+        ndcg = {(r["config"], int(r["fold"])): float(r["value"]) for r in csv.DictReader(f) if r["metric"] == "ndcg"}
+    row = next(r for r in stats if r["config"] == names[2] and r["metric"] == "NDCG")
+    expected = sum(ndcg[names[2], k] - ndcg["PL+T", k] for k in (0, 1)) / 2
+    assert float(row["mean_difference"]) == pytest.approx(expected) and row["n_folds"] == "2"
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Paired comparison with PL+T" in summary and "| PL+T:geometry=poincare | NDCG ↑ |" in summary
+    assert "Paired over folds, configuration - PL+T" in printed
+    settings = json.loads((tmp_path / "run.json").read_text())["settings"]
+    assert settings["losses"] == names and settings["baseline"] == "PL+T"

@@ -19,7 +19,11 @@ ESTIMATORS = {
     HierarchicalEmbedder: (HierarchicalEmbedder(max_epochs=2, device="cpu", random_state=0, verbose=0), {}),
 }
 # The same checks on the configuration sklearn's check_estimator is usually run with.
-EXTRA_INSTANCES = [HierarchicalEmbedder(losses="PL", max_epochs=2, device="cpu", random_state=0, verbose=0)]
+# And on the Poincaré ball (its own map, metric and fitted curvature).
+EXTRA_INSTANCES = [
+    HierarchicalEmbedder(losses="PL", max_epochs=2, device="cpu", random_state=0, verbose=0),
+    HierarchicalEmbedder(geometry="poincare", max_epochs=2, device="cpu", random_state=0, verbose=0),
+]
 
 
 def _expected_failed_checks(estimator):

@@ -19,13 +19,25 @@ from sklearn.pipeline import Pipeline
 from sklearn_hier._training import LeafSplit, TensorData, TripletBatches, leaf_stratified_split
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.metrics import hierarchical_ndcg_score, mean_normalized_rank
+from sklearn_hier.nn import check_in_ball, expmap0, logmap0
 from sklearn_hier.taxonomy import Taxonomy
 
 
-def brute_mnr(Z, y, taxonomy):
+def geodesic(Z):
+    """Geodesic distances on the unit Poincaré ball, pair by pair, in float64."""
+    Z = np.asarray(Z, dtype=np.float64)
+    sq = (Z**2).sum(1)
+    diff = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    return np.arccosh(1 + 2 * diff / ((1 - sq[:, None]) * (1 - sq[None])))
+
+
+def brute_mnr(Z, y, taxonomy, metric="cosine"):
     """Mean normalised rank, written out query by query (paper-notes: Metrics)."""
-    Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
-    sim = Z @ Z.T
+    if metric == "poincare":
+        sim = -geodesic(Z)
+    else:
+        Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+        sim = Z @ Z.T
     codes = taxonomy.level_codes(y)
     n = len(Z)
     per_query = []
@@ -87,6 +99,65 @@ def test_each_config_learns_the_tree(blobs, losses, triplets):
     chance = brute_mnr(np.random.default_rng(0).normal(size=(len(X_test), 8)), y_test, emb.taxonomy_)
     assert chance > 0.4
     assert mnr < 0.5 * chance
+
+
+@pytest.mark.parametrize("triplets", ["tree", "semi_hard"])
+def test_a_fit_in_the_poincare_ball_learns_the_tree(blobs, triplets):
+    (X, y), (X_test, y_test) = blobs
+    emb = HierarchicalEmbedder(losses="PL+T", geometry="poincare", triplets=triplets, max_epochs=40, random_state=0)
+    emb.set_params(**FAST).fit(X, y)
+    assert (emb.geometry_, emb.metric_, emb.curvature_) == ("poincare", "poincare", 1.0)
+    Z = emb.transform(X_test)
+    check_in_ball(torch.from_numpy(Z))
+    # Random points of the ball, ranked the same way, as chance.
+    noise = np.random.default_rng(0).normal(size=(len(X_test), 8))
+    chance = brute_mnr(expmap0(torch.from_numpy(noise)).numpy(), y_test, emb.taxonomy_, "poincare")
+    assert chance > 0.4
+    assert brute_mnr(Z, y_test, emb.taxonomy_, "poincare") < 0.5 * chance
+
+
+def test_poincare_heads_read_the_log_map_and_the_triplet_term_the_ball(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="PL+T", geometry="poincare", geometry__c=2.0, max_epochs=2, **FAST).fit(X, y)
+    net, x = emb.module_, torch.from_numpy(X[:5])
+    net.eval()
+    with torch.no_grad():
+        z, outputs = net(x)
+        expected = net.heads(logmap0(z, 2.0))
+    torch.testing.assert_close(outputs.leaf, expected.leaf)
+    assert emb.criterion_.terms["T"].metric == "poincare" and emb.curvature_ == pytest.approx(2.0)
+    # Points of the ball of curvature -2: radius 1/sqrt(2).
+    assert np.linalg.norm(emb.transform(X), axis=1).max() < 1 / np.sqrt(2)
+
+
+def test_a_learned_curvature_is_trained_once_and_shared_by_map_term_and_miner(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="PL+T", geometry="poincare", triplets="batch_hard", max_epochs=5, random_state=0)
+    emb.set_params(geometry__c=0.5, geometry__learn_curvature=True, **FAST).fit(X, y)
+    ball = emb.module_.embedding_map
+    assert emb.criterion_.terms["T"].curvature is ball and emb.net_.miner_.curvature is ball
+    params = [p for _, p in emb.net_.get_all_learnable_params()]
+    assert sum(p is ball.raw_curvature for p in params) == 1
+    assert emb.curvature_ != pytest.approx(0.5, abs=1e-4)  # the triplet term's gradient moved it
+    copy = pickle.loads(pickle.dumps(emb))
+    assert copy.criterion_.terms["T"].curvature is copy.module_.embedding_map
+    np.testing.assert_array_equal(copy.transform(X), emb.transform(X))
+
+
+def test_poincare_points_stay_inside_the_ball_under_bfloat16_and_extreme_input(blobs):
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(losses="PL+T", geometry="poincare", geometry__clip_norm=None, precision="bfloat16")
+    emb.set_params(max_epochs=3, device="cpu", random_state=0, **FAST).fit(X * 1e4, y)
+    assert np.isfinite(emb.history[:, "train_loss"]).all()
+    for scale in (1.0, 1e4, 1e30):
+        Z = emb.transform(X * scale)
+        assert Z.dtype == np.float32 and np.isfinite(Z).all()
+        check_in_ball(torch.from_numpy(Z))
+
+
+def test_euclidean_metric_stays_the_default_and_auto_resolves_per_geometry(fitted):
+    assert HierarchicalEmbedder().metric == "auto"
+    assert (fitted.geometry_, fitted.metric_, fitted.curvature_) == ("euclidean", "cosine", None)
 
 
 def test_fit_sets_the_documented_attributes(fitted, blobs):
@@ -226,6 +297,12 @@ def _bad_inputs():
         ("internal node", dict(), X, np.where(np.arange(len(y)) == 0, "a/i", y), "internal node"),
         ("nested", dict(module__n_features=3), X, y, "module__n_features cannot be set"),
         ("typo", dict(modul__hidden=(3,)), X, y, "Invalid parameter .modul__hidden."),
+        ("ball, cosine", dict(geometry="poincare", metric="cosine"), X, y, "metric='cosine' does not fit geometry"),
+        ("flat, poincare", dict(metric="poincare"), X, y, "metric='poincare' does not fit geometry='euclidean'"),
+        ("geometry", dict(geometry="sphere"), X, y, "'geometry' parameter"),
+        ("flat, ball option", dict(geometry__c=2.0), X, y, "got geometry__c with geometry='euclidean'"),
+        ("ball option", dict(geometry="poincare", geometry__radius=2.0), X, y, "got geometry__radius"),
+        ("curvature", dict(geometry="poincare", geometry__c=-1.0), X, y, "Invalid geometry__.*c must be"),
     ]
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import time
+from importlib import metadata
 
 import numpy as np
 import pytest
@@ -15,13 +16,17 @@ from sklearn_hier.experiments import (
     PAPER_CONFIGS,
     TABLE_COLUMNS,
     CompareSettings,
+    canonical_config,
     canonical_losses,
     compare,
+    make_pipeline,
     summary_table,
 )
 from sklearn_hier.experiments._records import check_folder, fingerprint, pair_path, write_atomic
 from sklearn_hier.experiments._runner import run_pairs
 from sklearn_hier.experiments._settings import check_settings
+from sklearn_hier.experiments._summary import fold_scores, paired_statistics, paired_table
+from sklearn_hier.stats import paired_comparison
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,7 @@ def test_compare_writes_every_file(finished):
     metrics = {r["metric"] for r in rows}
     assert {key for _, key, _ in TABLE_COLUMNS} | {"fit_time", "score_time"} <= metrics
     run = json.loads((out / "run.json").read_text())
-    assert run["settings"]["losses"] == ["PL", "PL+T"] and run["versions"]["torch"] == "2.11.0"
+    assert run["settings"]["losses"] == ["PL", "PL+T"] and run["versions"]["torch"] == metadata.version("torch")
     assert run["n_clips"] == 6 * 12
 
 
@@ -155,6 +160,7 @@ def test_overwrite_starts_over(finished, tmp_path):
         ({"n_splits": 3}, "n_splits"),
         ({"min_samples_leaf": 3}, "min_samples_leaf"),
         ({"triplets": "batch_hard"}, "triplets"),
+        ({"geometry": "poincare"}, "geometry"),
         ({"mel_params": {"n_mels": 8}}, "mel_params"),
         ({"embedder_params": {"embedding_dim": 4}}, "embedder_params"),
         ({"dataset_params": {"synthetic": {"n_per_leaf": 5}}}, "dataset_params"),
@@ -170,6 +176,7 @@ def test_fingerprint_names_every_setting_that_matters(change, key):
 def test_fingerprint_ignores_where_the_work_runs():
     base = fingerprint(CompareSettings(**TINY))
     assert base == fingerprint(CompareSettings(**{**TINY, "device": "auto", "n_jobs": 2, "losses": ("L",)}))
+    assert base == fingerprint(CompareSettings(**{**TINY, "baseline": "PL+T"}))  # changes the statistics only
 
 
 def test_write_atomic_leaves_no_file_when_writing_fails(tmp_path):
@@ -236,3 +243,49 @@ def test_bad_settings_are_refused_before_any_work(change, message, tmp_path):
 def test_workers_and_scheduler_are_exclusive(tmp_path):
     with pytest.raises(ValueError, match="not both"):
         compare(CompareSettings(**TINY), out=tmp_path, verbose=0, n_workers=2, scheduler="tcp://localhost:1")
+
+
+def test_configurations_are_named_canonically_and_set_the_embedder():
+    settings = check_settings(
+        CompareSettings(**{**TINY, "losses": ("t+pl", "PL+T:geometry=poincare,triplets=semi_hard", "PL:triplets=tree")})
+    )
+    assert settings.losses == ("PL+T", "PL+T:triplets=semi_hard,geometry=poincare", "PL")
+    assert settings.baseline == "PL+T"  # the first, by default
+    embedder = make_pipeline(settings, settings.losses[1])[-1]
+    assert (embedder.losses, embedder.triplets, embedder.geometry) == ("PL+T", "semi_hard", "poincare")
+    # An option equal to the run's own setting is no part of the name.
+    batch_hard = check_settings(
+        CompareSettings(**{**TINY, "triplets": "batch_hard", "losses": ("PL+T:triplets=batch_hard",)})
+    )
+    assert batch_hard.losses == ("PL+T",) and make_pipeline(batch_hard, "PL+T")[-1].triplets == "batch_hard"
+    assert check_settings(CompareSettings(**{**TINY, "baseline": "t + pl"})).baseline == "PL+T"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("PL:geometry=sphere", "Unknown option 'geometry=sphere'"),
+        ("PL:margin=2", "Unknown option 'margin=2'"),
+        ("PL:triplets", "Unknown option 'triplets'"),
+        ("PL:geometry=poincare,geometry=euclidean", "given twice"),
+    ],
+)
+def test_bad_configuration_options_name_the_option(spec, message):
+    with pytest.raises(ValueError, match=message):
+        canonical_config(spec)
+
+
+def test_paired_statistics_follow_the_folds_and_show_mnr_as_itself():
+    rows = [
+        {"config": c, "fold": f, "metric": "neg_mean_normalized_rank", "value": -v}
+        for c, values in (("A", (0.30, 0.20, 0.25)), ("B", (0.28, 0.17, 0.24)))
+        for f, v in zip((2, 0, 1), values, strict=True)
+    ]
+    assert fold_scores(rows, ["A", "B"])["MNR"] == {"A": [0.20, 0.25, 0.30], "B": [0.17, 0.24, 0.28]}
+    (row,) = paired_statistics(rows, ["A", "B"], "A")
+    assert row["metric"] == "MNR" and row["config"] == "B" and row["higher_is_better"] is False
+    assert row["mean_difference"] == pytest.approx(-0.02)
+    expected = paired_comparison([0.17, 0.24, 0.28], [0.20, 0.25, 0.30], random_state=0)
+    assert row["ttest_pvalue"] == pytest.approx(expected.ttest_pvalue)
+    assert "| B | MNR ↓ | -0.0200 [" in paired_table([row])
+    assert paired_statistics(rows, ["A"], "A") == []

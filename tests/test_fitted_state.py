@@ -24,6 +24,7 @@ OTHER_VALUES = {
     "triplets_per_batch": 2,
     "margin": 0.9,
     "metric": "dot",
+    "geometry": "euclidean",
     "class_weight": "balanced",
     "max_epochs": 1,
     "lr": 0.5,
@@ -45,6 +46,7 @@ OTHER_VALUES = {
     "optimizer__betas": (0.5, 0.5),
     "callbacks__print_log": None,
     "compile__mode": "max-autotune",
+    "geometry__c": 0.5,
 }
 
 
@@ -58,6 +60,8 @@ def reference(data):
     X, y = data
     params = {**FAST, "criterion__level_reduction": "sum", "optimizer__betas": (0.9, 0.999)}
     params.update(callbacks__print_log=None, compile__mode="default")
+    # On the ball, so that the geometry's own parameters are frozen too.
+    params.update(geometry="poincare", geometry__c=1.0)
     emb = HierarchicalEmbedder(losses="PL+T", max_epochs=2, device="cpu", random_state=0, **params).fit(X, y)
     return emb, _answers(emb, X)
 
@@ -73,6 +77,9 @@ def _answers(emb, X):
         "loss_spec_": dict(emb.loss_spec_),
         "device_": emb.device_,
         "speed": (emb.precision_, emb.compile_, emb.channels_last_, emb.data_on_device_),
+        "geometry_": emb.geometry_,
+        "metric_": emb.metric_,
+        "curvature_": emb.curvature_,
     }
 
 

@@ -42,9 +42,25 @@ def tied_data(n, seed):
     return rng.integers(-1, 2, (n, 2)).astype(np.float32), y
 
 
+def ball_data(n, seed):
+    """``ragged_data`` squashed into the unit Poincaré ball (norms tanh(|x| / 2))."""
+    emb, y = ragged_data(n, seed)
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    return (np.tanh(norms / 2) * emb / norms).astype(np.float32), y
+
+
 # ------------------------------------------------------------------ references
+def geodesic_distances(e, c=1.0):
+    """The Poincaré ball's closed form, pair by pair, in float64."""
+    sq = (e**2).sum(axis=1)
+    diff = ((e[:, None, :] - e[None, :, :]) ** 2).sum(-1)
+    return np.arccosh(1 + 2 * c * diff / ((1 - c * sq[:, None]) * (1 - c * sq[None, :]))) / np.sqrt(c)
+
+
 def similarities(emb, metric):
     e = np.asarray(emb, dtype=np.float32).astype(np.float64)
+    if metric == "poincare":
+        return -geodesic_distances(e)
     if metric == "cosine":
         norms = np.sqrt((e**2).sum(axis=1, keepdims=True))
         e = e / np.where(norms > 0, norms, 1.0)
@@ -184,6 +200,28 @@ def test_mnr_perfect_and_reversed_embeddings():
     assert mean_normalized_rank(emb, y) == pytest.approx(0.1)
     # All clips alike: the five others tie at ranks 0..4, so every partner has rank 2: 2 / 5.
     assert mean_normalized_rank(np.ones((6, 2)), y) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("c", [1.0, 4.0])
+def test_poincare_metrics_match_brute_force_geodesic_rankings(c):
+    emb, y = ball_data(40, seed=4)
+    emb = (emb / np.sqrt(c)).astype(np.float32)  # points of the ball of curvature -c
+    # Ranked by the geodesic distance of that ball; the metrics take the points rescaled onto the unit ball.
+    S = -geodesic_distances(emb.astype(np.float64), c)
+    unit = np.sqrt(c) * emb
+    assert mean_normalized_rank(unit, y, metric="poincare") == pytest.approx(ref_mnr(S, y), abs=1e-12)
+    expected = ref_ndcg_rows(S, ref_gains(y, "lca_depth"), None).mean()
+    assert hierarchical_ndcg_score(unit, y, metric="poincare") == pytest.approx(expected, abs=1e-12)
+    assert precision_at_k(unit, y, k=5, metric="poincare") == pytest.approx(ref_precision(S, y, 5, -1, False))
+    # The geodesic ranking is not the Euclidean one on these points.
+    assert mean_normalized_rank(unit, y, metric="poincare") != pytest.approx(mean_normalized_rank(unit, y))
+
+
+def test_poincare_metrics_refuse_points_outside_the_unit_ball():
+    emb, y = ball_data(10, seed=5)
+    emb[3] *= 1.5 / np.linalg.norm(emb[3])
+    with pytest.raises(ValueError, match="unit Poincaré ball.*row 3 has norm 1.5.*sqrt\\(c\\)"):
+        mean_normalized_rank(emb, y, metric="poincare")
 
 
 # ----------------------------------------------------------------------- NDCG

@@ -135,6 +135,38 @@ def test_scorers_equal_the_metrics_on_seen_and_unseen_clips():
         assert scores[key] == pytest.approx(lsa_accuracy(y[unseen], pred, tax))
 
 
+class BallEmbedder(CentroidEmbedder):
+    """The same embeddings mapped into the Poincaré ball of curvature -4 (radius 1/2), declared as such."""
+
+    metric_ = "poincare"
+    curvature_ = 4.0
+
+    def transform(self, X):
+        Z = super().transform(X).astype(np.float64)
+        norms = np.linalg.norm(Z, axis=1, keepdims=True)
+        return (np.tanh(norms / 4) * Z / norms / 2).astype(np.float32)
+
+
+def test_scorers_rank_by_the_fitted_metric_and_rescale_the_curvature():
+    X, y = tree_data()
+    train, test = next(CV.split(X, y))
+    pipe = make_pipeline(StandardScaler(), BallEmbedder()).fit(X[train], y[train])
+    X, y = X[test], y[test]
+    unseen = ~np.isin(y, pipe[-1].taxonomy_.leaves)
+    Z = pipe.transform(X[unseen])
+    auto = hierarchy_scorers()["ndcg_unseen"](pipe, X, y)
+    # On the unit ball after multiplying by sqrt(c) = 2; the points of radius-1/2 ball scored as unit-ball
+    # points, or by cosine, give other values.
+    assert auto == pytest.approx(hierarchical_ndcg_score(2 * Z, y[unseen], metric="poincare"))
+    assert auto != pytest.approx(hierarchical_ndcg_score(Z, y[unseen], metric="poincare"))
+    assert hierarchy_scorers(metric="cosine")["ndcg_unseen"](pipe, X, y) == pytest.approx(
+        hierarchical_ndcg_score(Z, y[unseen])
+    )
+    # An estimator without metric_ is ranked by cosine under "auto".
+    plain = make_pipeline(StandardScaler(), CentroidEmbedder()).fit(X, y)
+    assert hierarchy_scorers()["ndcg"](plain, X, y) == hierarchy_scorers(metric="cosine")["ndcg"](plain, X, y)
+
+
 def test_scorers_of_one_call_compute_embeddings_and_predictions_once():
     pipe, X, y = first_fold()
     calls = pipe[-1].calls_

@@ -9,6 +9,7 @@ import torch
 from sklearn_hier.nn import spec
 from sklearn_hier.nn.backbones import ConvModel
 from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
+from sklearn_hier.nn.hyperbolic import PoincareEmbedding
 from sklearn_hier.nn.losses import (
     HierarchicalCrossEntropy,
     HierarchicalLoss,
@@ -134,6 +135,28 @@ def test_triplet_loss_by_hand(toy):
     # Euclidean: 0.3 + d(a, p) - d(a, n) = 0.3 + 5 - 1.
     assert TripletMarginLoss(toy, metric="euclidean")(z, None, None, one).item() == pytest.approx(4.3)
     assert TripletMarginLoss(toy, margin=0.0, metric="euclidean")(z, None, None, one).item() == pytest.approx(4.0)
+
+
+def test_triplet_loss_on_the_poincare_ball_by_hand(toy):
+    z = torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.0, 0.25]])
+    one = (torch.tensor([0]), torch.tensor([2]), torch.tensor([1]))
+    # From the origin d(0, x) = 2 artanh(sqrt(c) |x|) / sqrt(c): 0.3 + 2 artanh(0.25) - 2 artanh(0.5).
+    expected = 0.3 + 2 * math.atanh(0.25) - 2 * math.atanh(0.5)
+    term = TripletMarginLoss(toy, metric="poincare")
+    assert term(z, None, None, one).item() == pytest.approx(max(expected, 0.0), abs=1e-6)
+    # Curvature -4: d(0, x) = 2 artanh(2 |x|) / 2, so 0.3 + artanh(0.4) - artanh(0.2); the same through a ball module.
+    z = torch.tensor([[0.0, 0.0], [0.2, 0.0], [0.0, 0.1]])
+    one = (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))
+    expected = 0.3 + math.atanh(0.4) - math.atanh(0.2)
+    assert TripletMarginLoss(toy, metric="poincare", curvature=4.0)(z, None, None, one).item() == pytest.approx(
+        expected, abs=1e-6
+    )
+    ball = PoincareEmbedding(c=4.0)
+    assert TripletMarginLoss(toy, metric="poincare", curvature=ball)(z, None, None, one).item() == pytest.approx(
+        expected, abs=1e-5
+    )
+    with pytest.raises(ValueError, match="curvature must be a positive finite number"):
+        TripletMarginLoss(toy, metric="poincare", curvature=0.0)
 
 
 def test_triplet_loss_without_triplets_is_zero_and_differentiable(toy):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_hier.nn.distances import pairwise_similarity
+from sklearn_hier.nn.hyperbolic import expmap0, pairwise_poincare_distance
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
 from sklearn_hier.taxonomy import Taxonomy, lca_depth
 
@@ -224,6 +225,17 @@ def test_threshold_miners_match_brute_force(seed, strategy, distance):
     expected = {(a, p, n) for a, p, n, _ in _brute_force(sim, lca_depth(codes, codes).numpy(), 0.3, strategy)}
     assert mined == expected
     assert len(expected) > 0
+
+
+@pytest.mark.parametrize("strategy", ["all", "semi_hard"])
+def test_poincare_miners_match_brute_force_geodesic_gaps(strategy):
+    z, codes = _batch(1)
+    z = expmap0(z, c=2.0)  # points of the ball of curvature -2
+    miner = HierarchicalTripletMiner(strategy, margin=0.3, metric="poincare", curvature=2.0)
+    mined = set(zip(*(t.tolist() for t in miner(z, codes)), strict=True))
+    sim = -pairwise_poincare_distance(z.double(), z.double(), 2.0).numpy()
+    expected = {(a, p, n) for a, p, n, _ in _brute_force(sim, lca_depth(codes, codes).numpy(), 0.3, strategy)}
+    assert mined == expected and len(expected) > 0
 
 
 @pytest.mark.parametrize("seed", range(6))

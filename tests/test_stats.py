@@ -217,3 +217,13 @@ def test_table_errors_name_the_metric_and_configuration():
         paired_comparison_table({}, "PL+B+T")
     with pytest.raises(ValueError, match=r"scores\['mnr'\] must be a dict"):
         paired_comparison_table({"mnr": [0.1, 0.2]}, "PL+B+T")
+
+
+def test_the_package_exports_the_paired_statistics():
+    import sklearn_hier
+    from sklearn_hier import stats
+
+    assert {"PairedComparison", "paired_comparison", "paired_comparison_table"} <= set(sklearn_hier.__all__)
+    assert sklearn_hier.paired_comparison is stats.paired_comparison
+    assert sklearn_hier.paired_comparison_table is stats.paired_comparison_table
+    assert sklearn_hier.PairedComparison is stats.PairedComparison

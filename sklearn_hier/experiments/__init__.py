@@ -7,7 +7,13 @@ settings, and writes the table, the CSV and the plots.
 
 from sklearn_hier.experiments._compare import compare
 from sklearn_hier.experiments._pairs import make_pipeline
-from sklearn_hier.experiments._settings import DATASETS, PAPER_CONFIGS, CompareSettings, canonical_losses
+from sklearn_hier.experiments._settings import (
+    DATASETS,
+    PAPER_CONFIGS,
+    CompareSettings,
+    canonical_config,
+    canonical_losses,
+)
 from sklearn_hier.experiments._summary import TABLE_COLUMNS, summary_table
 
 __all__ = [
@@ -15,6 +21,7 @@ __all__ = [
     "PAPER_CONFIGS",
     "TABLE_COLUMNS",
     "CompareSettings",
+    "canonical_config",
     "canonical_losses",
     "compare",
     "make_pipeline",

@@ -20,7 +20,7 @@ from sklearn_hier.experiments._outputs import write_outputs
 from sklearn_hier.experiments._records import check_folder, read_embeddings, read_pair
 from sklearn_hier.experiments._runner import InProcess, run_pairs
 from sklearn_hier.experiments._settings import CompareSettings, check_settings
-from sklearn_hier.experiments._summary import summarise, summary_table
+from sklearn_hier.experiments._summary import paired_statistics, paired_table, summarise, summary_table
 
 __all__ = ["compare"]
 
@@ -34,15 +34,18 @@ def compare(
     n_workers: int | None = None,
     scheduler: Any = None,
 ) -> dict:
-    """Run every loss configuration on every fold and write tables and plots.
+    """Run every configuration on every fold and write tables, paired statistics and plots.
 
     Parameters
     ----------
     settings : CompareSettings, default=None
-        What to run; ``None`` runs the paper's defaults. Loss specs are
-        written in their canonical form (:func:`canonical_losses`), so
+        What to run; ``None`` runs the paper's defaults. Configurations
+        (``settings.losses``) are loss specs with optional embedder options
+        (``"PL+B+T:triplets=batch_hard"``, ``"PL+B+T:geometry=poincare"``),
+        written in their canonical form (:func:`canonical_config`), so
         ``"t+pl"`` is the row ``PL+T``; two specs for one configuration
-        are an error.
+        are an error. Each configuration is compared with
+        ``settings.baseline`` (default: the first) fold by fold.
     out : str or Path, default=None
         Output folder, default ``./sklearn_hier_results/<timestamp>``. Each
         finished config x fold pair is recorded in ``out/runs/`` (atomically,
@@ -66,7 +69,9 @@ def compare(
     results : dict
         ``rows`` (one dict per config x fold x metric, as in
         ``results.csv``), ``summary`` (config -> column -> (mean, std)),
-        ``table`` (the Markdown table) and ``out`` (the folder).
+        ``table`` (the Markdown table), ``stats`` (the paired statistics of
+        every configuration against ``settings.baseline``, as in ``stats.csv``)
+        and ``out`` (the folder).
 
     Raises
     ------
@@ -104,17 +109,20 @@ def compare(
     embeddings = {r["config"]: e for r in records if (e := read_embeddings(out, r)) is not None}
     summary = summarise(rows, settings.losses)
     table = summary_table(summary)
+    stats = paired_statistics(rows, settings.losses, settings.baseline, settings.random_state)
     run = {
         "n_clips": n_clips,
         "seconds": round(time.perf_counter() - started, 1),
         "devices": sorted({r["device"] for r in records}),
         "workers": n_workers if scheduler is None else str(scheduler),
     }
-    write_outputs(out, settings, rows, summary, table, embeddings, run)
+    write_outputs(out, settings, rows, summary, table, embeddings, run, stats)
     if verbose:
         print(table)
+        if stats:
+            print(f"\nPaired over folds, configuration - {settings.baseline}:\n{paired_table(stats)}")
         print(f"\nResults written to {out}")
-    return {"rows": rows, "summary": summary, "table": table, "out": out}
+    return {"rows": rows, "summary": summary, "table": table, "stats": stats, "out": out}
 
 
 def _backend(n_workers: int | None, scheduler: Any, verbose: int) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from sklearn_hier.experiments._records import fingerprint
-from sklearn_hier.experiments._settings import CompareSettings
+from sklearn_hier.experiments._settings import CompareSettings, config_params
 
 __all__ = ["fit_pair", "make_pipeline", "prepared"]
 
@@ -30,7 +30,8 @@ def prepared(settings: CompareSettings, verbose: int = 0) -> tuple[Any, np.ndarr
         If the data cannot be split as asked (more folds than eligible leaves).
     """
     data = fingerprint(settings)
-    data.pop("max_epochs"), data.pop("embedder_params"), data.pop("triplets"), data.pop("mel_params")
+    for name in ("max_epochs", "embedder_params", "triplets", "geometry", "mel_params"):
+        data.pop(name)
     key = repr(sorted(data.items()))
     with _CACHE_LOCK:
         if key not in _CACHE:
@@ -70,10 +71,13 @@ def _sample_rate(settings: CompareSettings) -> int:
     return int(params.get("sr", settings.mel_params.get("sr", default)))
 
 
-def make_pipeline(settings: CompareSettings, losses: str, memory: Any = None, verbose: int = 0) -> Any:
-    """The README pipeline for one loss configuration, built from ``settings``.
+def make_pipeline(settings: CompareSettings, config: str, memory: Any = None, verbose: int = 0) -> Any:
+    """The README pipeline for one configuration, built from ``settings``.
 
-    File-based datasets get an :class:`~sklearn_hier.audio.AudioLoader` first.
+    ``config`` is a loss spec with optional options (``"PL+B+T:geometry=poincare"``,
+    see :func:`~sklearn_hier.experiments.canonical_config`); options it leaves
+    out come from ``settings``. File-based datasets get an
+    :class:`~sklearn_hier.audio.AudioLoader` first.
 
     Examples
     --------
@@ -89,8 +93,7 @@ def make_pipeline(settings: CompareSettings, losses: str, memory: Any = None, ve
     sr = _sample_rate(settings)
     mel = MelTransformer(**{**settings.mel_params, "sr": sr}, device=settings.device)
     embedder = HierarchicalEmbedder(
-        losses=losses,
-        triplets=settings.triplets,
+        **config_params(config, settings),
         max_epochs=settings.max_epochs,
         device=settings.device,
         random_state=settings.random_state,

@@ -32,8 +32,9 @@ __all__ = [
     "write_pair",
 ]
 
-# Settings that change no number: where the work runs and how it is shown.
-_NOT_FINGERPRINTED = ("losses", "device", "n_jobs", "quick", "data_dir")
+# Settings that change no fit: where the work runs, how it is shown and which configuration the others
+# are compared with.
+_NOT_FINGERPRINTED = ("losses", "device", "n_jobs", "quick", "data_dir", "baseline")
 _FORMAT = 1  # bump when a pair record's layout changes
 
 

@@ -1,4 +1,11 @@
-"""What one comparison run is: :class:`CompareSettings`, its checks and the loss-spec canonical form."""
+"""What one comparison run is: :class:`CompareSettings`, its checks and the canonical form of a configuration.
+
+A configuration is a loss spec, optionally followed by options of the
+embedder that differ between configurations: ``"PL+B+T"``,
+``"PL+B+T:triplets=batch_hard"``, ``"PL+B+T:geometry=poincare"`` or
+``"PL+T:triplets=semi_hard,geometry=poincare"``. An option left out takes the
+run's own setting (``CompareSettings.triplets``, ``CompareSettings.geometry``).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,23 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATASETS", "PAPER_CONFIGS", "CompareSettings", "canonical_losses", "check_settings"]
+__all__ = [
+    "CONFIG_OPTIONS",
+    "DATASETS",
+    "PAPER_CONFIGS",
+    "CompareSettings",
+    "canonical_config",
+    "canonical_losses",
+    "check_settings",
+    "config_params",
+]
 
 PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
 DATASETS = ("soundfont", "synthetic", "orchideasol", "folder")
 TRIPLETS = ("tree", "batch_hard", "semi_hard")
+GEOMETRIES = ("euclidean", "poincare")
+# The embedder options a configuration may set, in the order its canonical name writes them.
+CONFIG_OPTIONS = {"triplets": TRIPLETS, "geometry": GEOMETRIES}
 
 # Terms are written in the paper's order (L, PL, B, T), any others after them by name, so
 # that "T+PL" and "pl + 1*t" both read "PL+T": one configuration, one label, one results file.
@@ -26,6 +45,14 @@ class CompareSettings:
     epochs with early stopping); :meth:`quick_settings` shrinks data,
     network and epochs so the whole run fits in minutes on a laptop CPU.
 
+    ``losses`` names the configurations: loss specs, each optionally with
+    embedder options that set it apart (``"PL+B+T:triplets=batch_hard"``,
+    ``"PL+B+T:geometry=poincare"``; see :func:`canonical_config`).
+    ``triplets`` and ``geometry`` apply to the configurations that do not
+    set them. ``baseline`` is the configuration the paired statistics compare
+    every other with (None: the first); it changes no fit, so it is not part
+    of the records' fingerprint.
+
     Examples
     --------
     >>> CompareSettings().losses
@@ -36,6 +63,7 @@ class CompareSettings:
     data_dir: str | None = None
     losses: tuple[str, ...] = PAPER_CONFIGS
     triplets: str = "tree"
+    geometry: str = "euclidean"
     n_splits: int = 5
     min_samples_leaf: int = 10
     max_epochs: int = 2500
@@ -46,6 +74,7 @@ class CompareSettings:
     mel_params: dict[str, Any] = field(default_factory=dict)
     embedder_params: dict[str, Any] = field(default_factory=dict)
     quick: bool = False
+    baseline: str | None = None
 
     @classmethod
     def quick_settings(cls, **overrides: Any) -> CompareSettings:
@@ -113,6 +142,65 @@ def canonical_losses(spec: str) -> str:
     return "+".join(name if weights[name] == 1 else f"{_exact(weights[name])}*{name}" for name in order)
 
 
+def _split_config(spec: str) -> tuple[str, dict[str, str]]:
+    """A configuration's loss spec and its options, checked (unknown names and values are errors)."""
+    if not isinstance(spec, str):
+        raise ValueError(f"A configuration must be a string such as 'PL+T:triplets=batch_hard'; got {spec!r}.")
+    losses, _, tail = spec.partition(":")
+    options: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in tail.split(","))):
+        name, equals, value = (text.strip() for text in item.partition("="))
+        if not equals or name not in CONFIG_OPTIONS or value not in CONFIG_OPTIONS[name]:
+            allowed = "; ".join(f"{key}={'|'.join(values)}" for key, values in CONFIG_OPTIONS.items())
+            raise ValueError(f"Unknown option {item!r} in configuration {spec!r}; options: {allowed}.")
+        if name in options:
+            raise ValueError(f"Option {name!r} is given twice in configuration {spec!r}.")
+        options[name] = value
+    return losses, options
+
+
+def canonical_config(spec: str, *, triplets: str = "tree", geometry: str = "euclidean") -> str:
+    """The one name of a configuration: canonical losses, then the options that differ from the run's.
+
+    Parameters
+    ----------
+    spec : str
+        ``"LOSSES"`` or ``"LOSSES:name=value,..."`` with the options of
+        :data:`CONFIG_OPTIONS` (``triplets``, ``geometry``).
+    triplets, geometry : str
+        The run's settings: an option equal to them is left out of the name.
+
+    Returns
+    -------
+    name : str
+
+    Examples
+    --------
+    >>> canonical_config("t+pl+b: geometry=poincare")
+    'PL+B+T:geometry=poincare'
+    >>> canonical_config("PL+T:geometry=poincare,triplets=semi_hard,")
+    'PL+T:triplets=semi_hard,geometry=poincare'
+    >>> canonical_config("PL+T:triplets=tree"), canonical_config("PL+T", triplets="batch_hard")
+    ('PL+T', 'PL+T')
+    """
+    losses, options = _split_config(spec)
+    run = {"triplets": triplets, "geometry": geometry}
+    kept = [f"{name}={options[name]}" for name in CONFIG_OPTIONS if name in options and options[name] != run[name]]
+    return canonical_losses(losses) + (":" + ",".join(kept) if kept else "")
+
+
+def config_params(config: str, settings: CompareSettings) -> dict[str, str]:
+    """The embedder parameters of a configuration: ``losses``, ``triplets`` and ``geometry``.
+
+    Examples
+    --------
+    >>> config_params("PL+T:geometry=poincare", CompareSettings())
+    {'losses': 'PL+T', 'triplets': 'tree', 'geometry': 'poincare'}
+    """
+    losses, options = _split_config(config)
+    return {"losses": losses, "triplets": settings.triplets, "geometry": settings.geometry, **options}
+
+
 def _exact(weight: float) -> str:
     text = repr(float(weight))  # the shortest text that reads back as the same float
     return text[:-2] if text.endswith(".0") else text
@@ -137,6 +225,8 @@ def check_settings(settings: CompareSettings) -> CompareSettings:
             raise ValueError(f"data directory {settings.data_dir!r} does not exist.")
     if settings.triplets not in TRIPLETS:
         raise ValueError(f"triplets must be one of {TRIPLETS}; got {settings.triplets!r}.")
+    if settings.geometry not in GEOMETRIES:
+        raise ValueError(f"geometry must be one of {GEOMETRIES}; got {settings.geometry!r}.")
     _check_int("n_splits", settings.n_splits, 2)
     _check_int("min_samples_leaf", settings.min_samples_leaf, 1)
     _check_int("max_epochs", settings.max_epochs, 1)
@@ -145,7 +235,18 @@ def check_settings(settings: CompareSettings) -> CompareSettings:
         _check_int("n_jobs", settings.n_jobs, -(2**31))
         if settings.n_jobs == 0:
             raise ValueError("n_jobs must be a positive number of processes or negative (all cores but some); got 0.")
-    return replace(settings, losses=_unique_canonical(settings.losses))
+    configs = _unique_canonical(settings.losses, settings)
+    return replace(settings, losses=configs, baseline=_baseline(settings, configs))
+
+
+def _baseline(settings: CompareSettings, configs: tuple[str, ...]) -> str:
+    """The configuration the others are compared with: ``settings.baseline`` named canonically, or the first."""
+    if settings.baseline is None:
+        return configs[0]
+    name = canonical_config(settings.baseline, triplets=settings.triplets, geometry=settings.geometry)
+    if name not in configs:
+        raise ValueError(f"baseline {settings.baseline!r} ({name}) is not one of the configurations {list(configs)}.")
+    return name
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -155,14 +256,14 @@ def _check_int(name: str, value: Any, low: int) -> None:
         raise ValueError(f"{name} must be at least {low}; got {value}.")
 
 
-def _unique_canonical(losses: Any) -> tuple[str, ...]:
+def _unique_canonical(losses: Any, settings: CompareSettings) -> tuple[str, ...]:
     if isinstance(losses, str):
         raise ValueError(f"losses must be a list of loss specs, not one string; got {losses!r}.")
     if not losses:
         raise ValueError("losses must name at least one configuration.")
     seen: dict[str, str] = {}
     for spec in losses:
-        canonical = canonical_losses(spec)
+        canonical = canonical_config(spec, triplets=settings.triplets, geometry=settings.geometry)
         if canonical in seen:
             raise ValueError(
                 f"losses {seen[canonical]!r} and {spec!r} are the same configuration ({canonical}); give each once."

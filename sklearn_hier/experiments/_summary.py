@@ -1,4 +1,4 @@
-"""The comparison's table: mean ± std over folds per configuration, in the shape of the paper's Table I."""
+"""The comparison's tables: mean ± std over folds per configuration (the paper's Table I), and paired statistics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from sklearn_hier.plotting import _finite_stat
 
-__all__ = ["TABLE_COLUMNS", "summarise", "summary_table"]
+__all__ = ["TABLE_COLUMNS", "fold_scores", "paired_statistics", "paired_table", "summarise", "summary_table"]
 
 # (column header, scorer key, higher is better): the columns of the paper's Table I.
 TABLE_COLUMNS = (
@@ -77,3 +77,78 @@ def summary_table(summary: dict[str, dict[str, tuple[float, float]]]) -> str:
             cells.append(f"**{text}**" if best[h] is not None and mean == best[h] else text)
         lines.append(f"| {config} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def fold_scores(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """Column header -> config -> per-fold values in fold order, MNR as itself: the input of the paired statistics.
+
+    Examples
+    --------
+    >>> rows = [{"config": "PL", "fold": f, "metric": "neg_mean_normalized_rank", "value": -v}
+    ...         for f, v in ((1, 0.3), (0, 0.2))]
+    >>> fold_scores(rows, ["PL"])["MNR"]
+    {'PL': [0.2, 0.3]}
+    """
+    by_key: dict[tuple[str, str], dict[int, float]] = {}
+    for row in rows:
+        by_key.setdefault((row["config"], row["metric"]), {})[row["fold"]] = row["value"]
+    scores: dict[str, dict[str, list[float]]] = {}
+    for header, key, _ in TABLE_COLUMNS:
+        sign = -1.0 if key.startswith("neg_") else 1.0
+        folds = {config: by_key.get((config, key), {}) for config in configs}
+        if any(folds.values()):
+            scores[header] = {c: [sign * v for _, v in sorted(f.items())] for c, f in folds.items()}
+    return scores
+
+
+def paired_statistics(rows: Sequence[dict], configs: Sequence[str], baseline: str, random_state: int = 0) -> list[dict]:
+    """Every configuration against ``baseline`` on every table column, fold by fold.
+
+    The rows of :func:`~sklearn_hier.stats.paired_comparison_table` (the
+    ``metric`` is the column header; differences are ``config - baseline``,
+    MNR as itself, so a negative MNR difference is an improvement), with
+    ``higher_is_better`` added. Empty with a single configuration.
+    """
+    from sklearn_hier.stats import paired_comparison_table
+
+    if len(configs) < 2:
+        return []
+    table = paired_comparison_table(fold_scores(rows, configs), baseline, random_state=random_state)
+    better = {header: higher for header, _, higher in TABLE_COLUMNS}
+    return [{**row, "higher_is_better": better[row["metric"]]} for row in table]
+
+
+def paired_table(stats: Sequence[dict]) -> str:
+    """A Markdown table of :func:`paired_statistics`: mean difference, interval, p-values, folds.
+
+    Examples
+    --------
+    >>> row = {"config": "PL+T", "metric": "NDCG", "higher_is_better": True, "mean_difference": 0.0123,
+    ...        "ci_low": 0.002, "ci_high": 0.021, "confidence": 0.95, "ttest_pvalue": 0.031,
+    ...        "wilcoxon_pvalue": 0.0625, "n_folds": 5}
+    >>> print(paired_table([row]))
+    | config | metric | mean difference [95% CI] | t-test p | Wilcoxon p | folds |
+    |---|---|---|---|---|---|
+    | PL+T | NDCG ↑ | +0.0123 [+0.0020, +0.0210] | 0.031 | 0.0625 | 5 |
+    """
+    if not stats:
+        return ""
+    level = f"{stats[0]['confidence']:.0%}"
+    lines = [f"| config | metric | mean difference [{level} CI] | t-test p | Wilcoxon p | folds |", "|---" * 6 + "|"]
+    for row in stats:
+        arrow = "↑" if row["higher_is_better"] else "↓"
+        diff = _signed(row["mean_difference"])
+        interval = f"[{_signed(row['ci_low'])}, {_signed(row['ci_high'])}]"
+        p_values = " | ".join(_p(row[key]) for key in ("ttest_pvalue", "wilcoxon_pvalue"))
+        lines.append(
+            f"| {row['config']} | {row['metric']} {arrow} | {diff} {interval} | {p_values} | {row['n_folds']} |"
+        )
+    return "\n".join(lines)
+
+
+def _signed(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:+.4f}"
+
+
+def _p(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.3g}"

@@ -28,6 +28,7 @@ from sklearn_hier.metrics._retrieval import (
     ranked_scores,
 )
 from sklearn_hier.nn.distances import SIMILARITIES
+from sklearn_hier.nn.hyperbolic import check_in_ball
 from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["hierarchical_ndcg_score", "hierarchical_retrieval_scores", "mean_normalized_rank", "precision_at_k"]
@@ -44,7 +45,8 @@ def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
     neither float32 overflow (1e200 in float64) nor normalisation's epsilon
     (rows below 1e-12) can bend it, so the scores are the same at any finite
     scale. Otherwise a float32 tensor is returned as is (the metrics never
-    write into it), and values beyond float32 raise.
+    write into it), and values beyond float32 raise; for ``metric="poincare"``
+    so do rows outside the unit ball.
     """
     if isinstance(embeddings, torch.Tensor):
         if embeddings.ndim != 2:
@@ -69,6 +71,14 @@ def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
             f"embeddings exceed the float32 range used for {metric!r} similarities; rescale them "
             "(or use metric='cosine', which does not depend on scale)."
         )
+    if metric == "poincare":
+        try:
+            check_in_ball(tensor)
+        except ValueError as error:
+            raise ValueError(
+                f"With metric='poincare', embeddings are points of the unit Poincaré ball (in float32); {error} "
+                "For a ball of curvature -c, pass sqrt(c) * embeddings."
+            ) from None
     return tensor
 
 
@@ -147,9 +157,14 @@ def mean_normalized_rank(
     y : array-like of shape (n_samples,) or (n_samples, depth)
         Label paths, flat labels or one column per level (see
         :func:`~sklearn_hier.taxonomy.label_paths`).
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity that ranks the clips
         (:func:`~sklearn_hier.nn.distances.pairwise_similarity`).
+        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
+        ball (curvature -1; every row must lie inside it). For a ball of
+        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
+        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
+        ranking is the same.
     levels : int, array-like of int or None, default=None
         Depths to average over. None takes the levels of y's tree that hold
         more than one node (:attr:`Taxonomy.informative_levels`).
@@ -254,8 +269,13 @@ def hierarchical_ndcg_score(
         the single list of all N (N - 1) (query, clip) pairs ranked together,
         which is what the paper's reference code computed (torchmetrics 1.4
         flattens a 2-D input); ``k`` then cuts that single list.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity that ranks the clips.
+        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
+        ball (curvature -1; every row must lie inside it). For a ball of
+        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
+        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
+        ranking is the same.
     sep : str, default="/"
         Separator of the label paths.
 
@@ -354,8 +374,13 @@ def precision_at_k(
         as in torchmetrics). True: each query uses ``min(k, number of relevant
         clips)`` and queries with no relevant clip are left out of the mean,
         as the paper's reference code does.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity that ranks the clips.
+        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
+        ball (curvature -1; every row must lie inside it). For a ball of
+        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
+        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
+        ranking is the same.
     sep : str, default="/"
         Separator of the label paths.
 
@@ -441,8 +466,13 @@ def hierarchical_retrieval_scores(
         Depths of the MNR (None: the informative levels of y's tree).
     relevance : {"lca_depth", "max", "sum"}, default="lca_depth"
         Gain of the NDCG.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity that ranks the clips.
+        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
+        ball (curvature -1; every row must lie inside it). For a ball of
+        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
+        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
+        ranking is the same.
     sep : str, default="/"
         Separator of the label paths.
 

@@ -77,6 +77,21 @@ def final_step(estimator: Any, X: Any) -> tuple[Any, Any]:
     return final, Xt
 
 
+def resolved_metric(final: Any, metric: str) -> str:
+    """``metric``, or for ``"auto"`` the fitted estimator's own (``metric_``; ``"cosine"`` when it has none).
+
+    Examples
+    --------
+    >>> class Fitted:
+    ...     metric_ = "poincare"
+    >>> resolved_metric(Fitted(), "auto"), resolved_metric(Fitted(), "dot"), resolved_metric(object(), "auto")
+    ('poincare', 'dot', 'cosine')
+    """
+    if metric != "auto":
+        return metric
+    return getattr(final, "metric_", "cosine")
+
+
 def lsa_level_predictions(final: Any, X: Any, paths: np.ndarray, source: str) -> np.ndarray:
     """Each clip's prediction by ``final`` at the depth of its LSA; None where that level has one node."""
     taxonomy = final.taxonomy_
@@ -158,8 +173,8 @@ class _Evaluation:
 
     def __init__(self, estimator: Any, X: Any, y: Any, k: int, metric: str, release: Any) -> None:
         check_consistent_length(X, y)
-        self.k, self.metric = k, metric
         final, Xt = final_step(estimator, X)
+        self.k, self.metric = k, resolved_metric(final, metric)
         self._refs = tuple(_weak(obj, release) for obj in (estimator, X, y))
         self._final = _weak(final, release)
         # A Pipeline's Xt is a fresh array only this evaluation holds; otherwise Xt is the caller's X.
@@ -190,7 +205,14 @@ class _Evaluation:
         return self._memo[key]
 
     def embeddings(self) -> torch.Tensor:
-        return self._cached(("embeddings",), lambda: check_embeddings(self.final.transform(self.Xt), self.metric))
+        return self._cached(("embeddings",), self._embeddings)
+
+    def _embeddings(self) -> torch.Tensor:
+        embeddings = self.final.transform(self.Xt)
+        if self.metric == "poincare":
+            # Points of the ball of curvature -c, rescaled onto the unit ball: the same ranking.
+            embeddings = embeddings * math.sqrt(getattr(self.final, "curvature_", None) or 1.0)
+        return check_embeddings(embeddings, self.metric)
 
     def retrieval(self, part: str) -> dict[str, float]:
         return self._cached(("retrieval", part), lambda: self._retrieval(part))
@@ -337,11 +359,11 @@ class HierarchyScorer:
     {
         "k": [Interval(Integral, 1, None, closed="left")],
         "levels": [Interval(Integral, 1, None, closed="left"), "array-like", None],
-        "metric": [StrOptions(set(SIMILARITIES))],
+        "metric": [StrOptions({"auto", *SIMILARITIES})],
     },
     prefer_skip_nested_validation=True,
 )
-def hierarchy_scorers(k: int = 5, *, levels: int | Sequence[int] | None = None, metric: str = "cosine") -> dict:
+def hierarchy_scorers(k: int = 5, *, levels: int | Sequence[int] | None = None, metric: str = "auto") -> dict:
     """A ``scoring`` dict for ``cross_validate`` with every hierarchy metric of the paper.
 
     The scored clips are split by the fitted estimator's ``taxonomy_``: clips
@@ -360,8 +382,14 @@ def hierarchy_scorers(k: int = 5, *, levels: int | Sequence[int] | None = None, 
         ``n`` means 1..n). None gives ``f1_macro_mean`` (the mean over the
         training tree's informative levels) and ``f1_macro_leaf`` (its deepest
         level) instead, which need no knowledge of the tree in advance.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity of the retrieval metrics.
+    metric : {"auto", "cosine", "dot", "euclidean", "poincare"}, default="auto"
+        Similarity of the retrieval metrics. ``"auto"`` reads the fitted final
+        step's ``metric_`` (a ``HierarchicalEmbedder``'s resolved metric:
+        ``"poincare"`` for ``geometry="poincare"``), and ``"cosine"`` (the
+        paper's) for an estimator without one. Under ``"poincare"`` the
+        embeddings are first multiplied by ``sqrt(curvature_)`` (the final
+        step's curvature, 1 without one), which puts them on the unit ball
+        and keeps their ranking.
 
     Returns
     -------

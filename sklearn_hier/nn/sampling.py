@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
+from sklearn_hier.nn.distances import SIMILARITIES, check_curvature_source, pairwise_similarity
 from sklearn_hier.taxonomy import Taxonomy, lca_depth
 
 __all__ = ["HierarchicalBatchSampler", "HierarchicalTripletMiner", "TreeTripletSampler"]
@@ -262,8 +262,11 @@ class HierarchicalTripletMiner:
     strategy : {"all", "batch_hard", "semi_hard"}, default="all"
     margin : float, default=0.3
         Margin of the triplet loss the triplets are mined for.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity of :func:`~sklearn_hier.nn.distances.pairwise_similarity`.
+    curvature : float or torch.nn.Module, default=1.0
+        Curvature magnitude of ``"poincare"``: a number, or the network's
+        :class:`~sklearn_hier.nn.PoincareEmbedding` (its current curvature).
 
     Examples
     --------
@@ -277,7 +280,9 @@ class HierarchicalTripletMiner:
 
     STRATEGIES = ("all", "batch_hard", "semi_hard")
 
-    def __init__(self, strategy: str = "all", margin: float = 0.3, metric: str = "cosine") -> None:
+    def __init__(
+        self, strategy: str = "all", margin: float = 0.3, metric: str = "cosine", curvature: Any = 1.0
+    ) -> None:
         if strategy not in self.STRATEGIES:
             raise ValueError(f"strategy must be one of {self.STRATEGIES}; got {strategy!r}.")
         if isinstance(margin, bool) or not isinstance(margin, Real) or not 0 <= margin < np.inf:
@@ -287,6 +292,7 @@ class HierarchicalTripletMiner:
         self.strategy = strategy
         self.margin = float(margin)
         self.metric = metric
+        self.curvature = check_curvature_source(curvature)
 
     def __call__(self, embeddings: torch.Tensor, level_codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Mine one batch.
@@ -309,7 +315,7 @@ class HierarchicalTripletMiner:
             )
         with torch.no_grad():
             embeddings = embeddings.detach()
-            sim = pairwise_similarity(embeddings, embeddings, self.metric)
+            sim = pairwise_similarity(embeddings, embeddings, self.metric, c=self.curvature)
             lca = lca_depth(level_codes, level_codes).to(sim.device)
             if self.strategy == "batch_hard":
                 return _batch_hard(sim, lca, level_codes.shape[1])

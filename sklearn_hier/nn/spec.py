@@ -195,8 +195,11 @@ class HierarchicalLoss(nn.Module):
     taxonomy : Taxonomy
     margin : float, default=0.3
         Margin of "T".
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         Similarity of "T".
+    curvature : float or torch.nn.Module, default=1.0
+        Curvature of "T" under ``metric="poincare"`` (see
+        :class:`~sklearn_hier.nn.TripletMarginLoss`).
     level_reduction : {"sum", "mean"}, default="sum"
         How "PL" combines its levels (the reference code sums).
     hxe_alpha : float, default=0.1
@@ -241,6 +244,7 @@ class HierarchicalLoss(nn.Module):
         *,
         margin: float = 0.3,
         metric: str = "cosine",
+        curvature: Any = 1.0,
         level_reduction: str = "sum",
         hxe_alpha: float = 0.1,
         soft_beta: float = 10.0,
@@ -254,7 +258,7 @@ class HierarchicalLoss(nn.Module):
         self.taxonomy = taxonomy
         self.weights = parse_losses(spec)
         options: dict[str, dict[str, Any]] = {
-            "T": {"margin": margin, "metric": metric},
+            "T": {"margin": margin, "metric": metric, "curvature": curvature},
             "PL": {"reduction": level_reduction},
             "HXE": {"alpha": hxe_alpha},
             "SOFT": {"beta": soft_beta},

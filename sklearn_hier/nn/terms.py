@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
+from sklearn_hier.nn.distances import SIMILARITIES, check_curvature_source, pairwise_similarity
 from sklearn_hier.nn.targets import Targets, Triplets
 from sklearn_hier.taxonomy import Taxonomy
 
@@ -318,8 +318,15 @@ class TripletMarginLoss(LossTerm):
     ----------
     taxonomy : Taxonomy
     margin : float, default=0.3
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
         The similarity ``s``; the one place a geometry enters the term.
+        ``"poincare"`` is the negated geodesic distance on the Poincaré ball
+        (the embeddings must lie inside it), so the formula reads
+        ``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the geodesic distance.
+    curvature : float or torch.nn.Module, default=1.0
+        Curvature magnitude ``c`` of ``"poincare"``: a number, or the network's
+        :class:`~sklearn_hier.nn.PoincareEmbedding`, whose (possibly learned)
+        curvature the term then follows (and trains, through the distance).
 
     Examples
     --------
@@ -333,7 +340,9 @@ class TripletMarginLoss(LossTerm):
 
     uses_triplets = True
 
-    def __init__(self, taxonomy: Taxonomy, margin: float = 0.3, metric: str = "cosine") -> None:
+    def __init__(
+        self, taxonomy: Taxonomy, margin: float = 0.3, metric: str = "cosine", curvature: float | nn.Module = 1.0
+    ) -> None:
         super().__init__(taxonomy)
         if isinstance(margin, bool) or not isinstance(margin, Real) or not margin >= 0 or math.isinf(margin):
             raise ValueError(f"margin must be a finite number >= 0; got {margin!r}.")
@@ -341,6 +350,8 @@ class TripletMarginLoss(LossTerm):
             raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
         self.margin = float(margin)
         self.metric = metric
+        # A module (the network's ball) is registered here too; skorch hands each parameter to the optimizer once.
+        self.curvature = check_curvature_source(curvature)
 
     def forward(
         self,
@@ -366,7 +377,7 @@ class TripletMarginLoss(LossTerm):
 
     def similarity(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(B, B) similarities of the batch's embeddings under ``metric``; override for another geometry."""
-        return pairwise_similarity(embeddings, embeddings, self.metric)
+        return pairwise_similarity(embeddings, embeddings, self.metric, c=self.curvature)
 
 
 class HierarchicalCrossEntropy(LossTerm):
