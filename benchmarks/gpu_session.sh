@@ -28,7 +28,7 @@ else
   DEVICE=cuda
   LOOPS="--steps 60 --peak-tflops 989"
   MEL="--n-clips 1000 --repeat 2"
-  TESTS=(-k "cuda or gpu")
+  TESTS=(-n 4 -k "cuda or gpu")  # 16 cores there: four processes share the GPU and compile side by side
   PAPER="--paper-measure 2 --concurrency 4 --paper-epochs 600"
 fi
 
