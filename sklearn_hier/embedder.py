@@ -229,10 +229,13 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         to ``batch_size``. torch keeps compiled code for the process, so later
         fits of the same network and shapes (other folds, other configs)
         start without compiling again. ``compile__*`` parameters reach
-        ``torch.compile``: ``compile__mode="reduce-overhead"`` replays the
-        step as CUDA graphs, ``compile__mode="max-autotune"`` tunes kernels
-        longer. With online mining (``triplets="batch_hard"``) batch sizes
-        vary, and ``compile=True`` may compile once per size.
+        ``torch.compile``. On CUDA, training batches of at most 384 clips
+        (``triplets_per_batch <= 128``) are replayed as CUDA graphs
+        (``mode="reduce-overhead"``), which takes the launch overhead out of
+        small steps; ``compile__mode="default"`` turns that off and
+        ``compile__mode="max-autotune"`` tunes kernels longer. With online
+        mining (``triplets="batch_hard"``) batch sizes vary, and
+        ``compile=True`` may compile once per size.
     channels_last : "auto" or bool, default="auto"
         Store the convolution weights channels-last (NHWC), the layout in
         which cuDNN runs convolutions, batch norms and pools fastest.

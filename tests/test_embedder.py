@@ -504,6 +504,34 @@ def test_pickle_and_joblib_round_trips_give_identical_embeddings(fitted, blobs):
         assert loaded.device == "auto" and loaded.taxonomy_ == fitted.taxonomy_
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"losses": "PL+T"},
+        {"losses": "PL+B+T", "triplets": "batch_hard", "class_weight": "balanced"},
+        {"losses": "PL+T", "triplets": "semi_hard", "geometry": "poincare"},
+    ],
+)
+def test_every_tensor_of_a_fitted_model_goes_through_skorchs_device_mapping(params, blobs):
+    # A model fit on a GPU must unpickle on a CPU-only machine. skorch maps only the attributes named in
+    # cuda_dependent_attributes_ to the CPU; a tensor anywhere else (a callback's optimizer, the miner's
+    # ball) is pickled as CUDA storage and cannot be loaded there. So outside those attributes: no tensor.
+    (X, y), _ = blobs
+    emb = HierarchicalEmbedder(max_epochs=2, random_state=0, **FAST, **params).fit(X, y)
+    state = emb.net_.__getstate__()
+    state.pop("__cuda_dependent_attributes__")
+    tensors = []
+
+    class Finder(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, torch.Tensor):
+                tensors.append(tuple(obj.shape))
+            return NotImplemented
+
+    Finder(io.BytesIO()).dump((state, {k: v for k, v in vars(emb).items() if k != "net_"}))
+    assert tensors == []
+
+
 def _joblib_round_trip(estimator):
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)

@@ -282,3 +282,19 @@ def test_cuda_mel_tensors_stay_on_the_gpu_into_the_embedder():
     assert M.is_cuda
     emb = HierarchicalEmbedder(module__channels=4, module__n_blocks=2, embedding_dim=8, max_epochs=2, verbose=0)
     assert emb.fit(M, y).transform(M).shape == (len(y), 8)
+
+
+@needs_cuda
+@pytest.mark.parametrize(("triplets_per_batch", "mode"), [(32, "reduce-overhead"), (256, None)])
+def test_small_cuda_training_batches_replay_as_cuda_graphs(blobs, monkeypatch, triplets_per_batch, mode):
+    X, y = blobs
+    modes, compile_ = [], torch.compile
+
+    def spy(fn, **options):
+        modes.append(options.get("mode"))
+        return compile_(fn, **options)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    params = {**FAST, "triplets_per_batch": triplets_per_batch}
+    HierarchicalEmbedder(device="cuda", max_epochs=2, random_state=0, **params).fit(X, y)
+    assert modes == [mode]
