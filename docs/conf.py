@@ -26,6 +26,7 @@ templates_path = ["_templates"]
 exclude_patterns = [
     "_build",
     "results/soundfont-cpu/*",
+    "results/ablation/*",
     "auto_examples/*.ipynb",
     "auto_examples/*.py",
     "auto_examples/*.zip",
