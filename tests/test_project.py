@@ -50,7 +50,7 @@ def test_dependencies_are_ranges_and_torchaudio_is_optional():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not [dep for dep in project["dependencies"] if "==" in dep], "pin exact versions only in tox envs"
     assert not [dep for dep in project["dependencies"] if dep.startswith("torchaudio")]
-    assert project["optional-dependencies"]["torchaudio"] == ["torchaudio>=2.3"]
+    assert project["optional-dependencies"]["torchaudio"] == ["torchaudio>=2.4"]
     assert project["license"] == "BSD-3-Clause"
     assert "version" in project["dynamic"]
 

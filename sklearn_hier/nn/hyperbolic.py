@@ -77,29 +77,6 @@ _MAX_ARTANH = 1 - 1e-7
 _TINY_SQUARE = 1e-15
 
 
-def _autocast_takes_a_device_type() -> bool:
-    """Whether torch's autocast queries take the device type (torch >= 2.4; 2.3 has one pair per device type)."""
-    try:
-        torch.is_autocast_enabled("cpu")
-    except TypeError:
-        return False
-    return True
-
-
-# Decided once at import, so that the branch below is a constant when torch.compile traces it.
-_AUTOCAST_BY_DEVICE_TYPE = _autocast_takes_a_device_type()
-
-
-def _autocast_dtype(device_type: str) -> torch.dtype | None:
-    """The dtype autocast computes in on ``device_type``, None where autocast is off."""
-    if _AUTOCAST_BY_DEVICE_TYPE:
-        enabled = torch.is_autocast_enabled(device_type)
-        return torch.get_autocast_dtype(device_type) if enabled else None
-    if device_type == "cpu":
-        return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
-    return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
-
-
 def boundary_eps(dtype: torch.dtype, device_type: str = "cpu") -> float:
     """The margin ``eps`` that keeps points at norm ``(1 - eps) / sqrt(c)`` at most.
 
@@ -126,7 +103,8 @@ def boundary_eps(dtype: torch.dtype, device_type: str = "cpu") -> float:
     >>> boundary_eps(torch.float32), boundary_eps(torch.bfloat16)
     (0.004, 0.01)
     """
-    if dtype in _HALF or _autocast_dtype(device_type) in _HALF:
+    autocast_half = torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) in _HALF
+    if dtype in _HALF or autocast_half:
         return HALF_PRECISION_EPS
     return _EPS.get(dtype, _EPS[torch.float32])
 
