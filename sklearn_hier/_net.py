@@ -86,8 +86,9 @@ class EmbeddingNet(NeuralNet):
         that do not fit on the device; page-locked and without waiting on CUDA).
     compile : bool, default=False
         skorch's parameter, with another meaning here: ``True`` compiles the
-        module's forward pass for the training loop (training steps and
-        validation), with static shapes (``dynamic=False`` unless a
+        module's ``embed`` (backbone and embedding map; the heads, whose widths
+        change from fold to fold, run eagerly) for the training loop (training
+        steps and validation), with static shapes (``dynamic=False`` unless a
         ``compile__dynamic`` says otherwise); ``compile__*`` parameters reach
         ``torch.compile`` (e.g. ``compile__mode="reduce-overhead"`` for CUDA
         graphs). The module itself stays a plain module, so the fitted net
@@ -174,13 +175,13 @@ class EmbeddingNet(NeuralNet):
         return self
 
     def torch_compile(self, module: torch.nn.Module, name: str) -> torch.nn.Module:
-        """Leave the modules as they are: the training loop compiles its own forward (:meth:`on_train_begin`)."""
+        """Leave the modules as they are: the training loop compiles the embedding (:meth:`on_train_begin`)."""
         return module
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
-        """Compile the module's forward for this training run when ``compile`` is set.
+        """Compile the module's embedding for this training run when ``compile`` is set.
 
-        torch caches compiled code by the forward's code and the shapes it saw,
+        torch caches compiled code by the function's code and the shapes it saw,
         so a later fit of a network of the same class and shapes in this
         process reuses it instead of compiling again.
         """
@@ -190,8 +191,11 @@ class EmbeddingNet(NeuralNet):
             # At the paper's 96 clips a step is launch-bound: replayed as CUDA graphs it ran at 21,188 clips/s
             # against 11,105 without, on an H200 (benchmarks/bench_training.py, docs/performance.md).
             options["mode"] = "reduce-overhead"
-        # The bound forward is compiled, not the module: the net's modules stay the ones skorch set up and saves.
-        self.compiled_forward_ = torch.compile(self.module_.forward, **options) if self.compile else None
+        # Only the embedding (backbone and map) is compiled, and as a bound method, so the net's modules stay the ones
+        # skorch set up and saves. Its shapes are the same in every fold and configuration, so its graphs are reused
+        # across fits; the heads' widths follow each fold's training leaves, and compiling them would compile again
+        # for every fold and, past torch's recompile limit (8 graphs), silently run everything eagerly.
+        self.compiled_embed_ = torch.compile(self.module_.embed, **options) if self.compile else None
 
     def _small_batches(self) -> bool:
         """Whether the training batches hold at most ``SMALL_BATCH`` clips (each triplet is three clips)."""
@@ -259,15 +263,18 @@ class EmbeddingNet(NeuralNet):
         n = len(x)
         if not self.module_.training and n < self.batch_size:
             x = torch.cat([x, x.new_zeros((self.batch_size - n, *x.shape[1:]))])
-        compiled = getattr(self, "compiled_forward_", None)
+        compiled = getattr(self, "compiled_embed_", None)
         if compiled is not None and x.device.type == "cuda":
             # Tells CUDA graphs (compile__mode="reduce-overhead") that a new step begins; a no-op otherwise.
             torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            z, outputs = self.module_(x, **fit_params) if compiled is None else compiled(x, **fit_params)
-        # Compiled outputs are copied: under CUDA graphs they are buffers that the next replay overwrites.
-        copy = compiled is not None
-        return z[:n].to(torch.float32, copy=copy), outputs[:n].to(torch.float32, copy=copy)
+            if compiled is None:
+                z, outputs = self.module_(x, **fit_params)
+            else:
+                # Cloned: under CUDA graphs the compiled output is a buffer that the next replay overwrites.
+                z = compiled(x, **fit_params).clone()
+                outputs = self.module_.read_heads(z)
+        return z[:n].to(torch.float32), outputs[:n].to(torch.float32)
 
     def get_loss(self, y_pred: Any, y_true: Any, X: Any = None, training: bool = False) -> torch.Tensor:
         """The weighted loss; triplet terms and class weights count in training only (the paper's validation)."""
@@ -334,7 +341,7 @@ class EmbeddingNet(NeuralNet):
         """Let go of the training batches: they hold the training clips, which a pickled model must not carry."""
         super().on_train_end(net, X=X, y=y, **kwargs)
         self.train_batches_ = None
-        self.compiled_forward_ = None
+        self.compiled_embed_ = None
 
 
 @contextmanager

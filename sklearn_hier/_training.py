@@ -85,11 +85,15 @@ class EmbeddingNetwork(nn.Module):
         """Embeddings of a batch, shape (B, embedding_dim)."""
         return self.embedding_map(self.backbone(x, **kwargs))
 
+    def read_heads(self, z: torch.Tensor) -> HeadOutputs:
+        """Head logits of a batch of embeddings ``z`` (read in the tangent space of a manifold map)."""
+        to_tangent = getattr(self.embedding_map, "logmap0", None)
+        return self.heads(z if to_tangent is None else to_tangent(z))
+
     def forward(self, x: torch.Tensor, **kwargs: Any) -> tuple[torch.Tensor, HeadOutputs]:
         """Embeddings and head logits of a batch."""
         z = self.embed(x, **kwargs)
-        to_tangent = getattr(self.embedding_map, "logmap0", None)
-        return z, self.heads(z if to_tangent is None else to_tangent(z))
+        return z, self.read_heads(z)
 
 
 def output_width(backbone: nn.Module, sample_shape: tuple[int, ...]) -> int:

@@ -220,15 +220,17 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         and outputs stay float32. ``"auto"`` is ``"bfloat16"`` on CUDA and
         ``"float32"`` elsewhere (:attr:`precision_` holds the choice).
     compile : "auto" or bool, default="auto"
-        Whether to ``torch.compile`` the network's forward pass for training
-        (training steps and validation; ``transform`` and ``predict`` run it
-        eagerly). ``"auto"`` compiles on CUDA with ``triplets="tree"``, whose
+        Whether to ``torch.compile`` the network's embedding (backbone and
+        embedding map) for training (training steps and validation;
+        ``transform`` and ``predict`` run it eagerly). The heads run eagerly:
+        their widths follow each fold's training leaves, and torch would
+        compile them again for every fold. ``"auto"`` compiles on CUDA with ``triplets="tree"``, whose
         batches all have one shape, and not on the CPU. Shapes are static: a
         compiled fit drops each epoch's last, short training batch (an epoch
         smaller than one batch keeps it), and validation batches are padded
         to ``batch_size``. torch keeps compiled code for the process, so later
-        fits of the same network and shapes (other folds, other configs)
-        start without compiling again. ``compile__*`` parameters reach
+        fits of the same backbone and input shape (other folds, other loss
+        configurations) start without compiling again. ``compile__*`` parameters reach
         ``torch.compile``. On CUDA, training batches of at most 384 clips
         (``triplets_per_batch <= 128``) are replayed as CUDA graphs
         (``mode="reduce-overhead"``), which takes the launch overhead out of

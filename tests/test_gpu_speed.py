@@ -82,7 +82,7 @@ def test_compiled_fit_gives_the_eager_embeddings(blobs):
     params = dict(valid_size=0.2, triplets_per_batch=_all_triplets(y))
     reference = _fit(X, y, **params).transform(X)
     compiled = _fit(X, y, compile=True, compile__backend="aot_eager", **params)
-    assert compiled.compile_ and compiled.net_.compiled_forward_ is None  # let go of after training
+    assert compiled.compile_ and compiled.net_.compiled_embed_ is None  # let go of after training
     np.testing.assert_allclose(compiled.transform(X), reference, atol=1e-5)
 
 
@@ -94,6 +94,26 @@ def test_compiled_fit_drops_the_short_last_batch(blobs):
     assert sizes[-1] < 15, "the data must leave a short last batch for this test"
     compiled_sizes = [row["train_batch_size"] for row in compiled.history[-1, "batches"]]
     assert compiled_sizes == sizes[:-1] == [15] * (len(sizes) - 1)
+
+
+def test_folds_with_other_leaves_reuse_the_compiled_embedding(blobs):
+    """The heads' widths change with each fold's leaves; the compiled part must not (torch stops compiling after 8)."""
+    X, y = blobs
+    leaves = np.unique(y)
+    graphs = []
+
+    def counting_backend(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    torch.compiler.reset()  # graphs that other tests left would let a fit run without compiling anything
+    counts = []
+    for n_dropped in range(4):
+        keep = ~np.isin(y, leaves[:n_dropped])
+        _fit(X[keep], y[keep], max_epochs=2, compile=True, compile__backend=counting_backend)
+        counts.append(len(graphs))
+    assert counts[0] > 0, "the first fit must compile its embedding"
+    assert counts == counts[:1] * 4, f"graphs compiled after each fit: {counts}"
 
 
 def test_drop_last_keeps_an_epoch_smaller_than_one_batch():
