@@ -3,10 +3,14 @@
 Mel spectrograms (paper settings: 1 s at 44.1 kHz, n_fft 2048, hop 512, 128 mels, dB) of the
 same clips, float32, through:
   - librosa, clip by clip (``backend="librosa"``): what a user would write without us;
-  - torchaudio batched on the CPU, at the default batch_size=256 and at 32;
+  - torchaudio batched on the CPU, at batch_size="auto" (32 on the CPU) and at 256;
   - the default ``MelTransformer()`` (backend and device "auto");
-  - torchaudio batched on CUDA (only where a GPU is present), at batch_size="auto" (1024 on
-    CUDA) and 256, returning numpy, and returning a tensor left on the GPU (``output="torch"``).
+  - torchaudio batched on CUDA (only where a GPU is present), at batch_size="auto" (256 on
+    CUDA) and 1024, returning numpy, and returning a tensor left on the GPU (``output="torch"``).
+Every row times the whole ``transform``, input checks included. A second table times the check
+of the input alone (every sample finite, the bad rows named), against the naive
+``np.isfinite(X).all(axis=1)`` and scikit-learn's ``check_array``: on a GPU machine the
+spectrograms themselves are fast enough for a host-side pass over the waveforms to weigh.
 Each row is the best of ``--repeat`` runs, the rows taking turns so that background load hits
 them alike; ratios are against librosa in the same run.
 
@@ -29,9 +33,11 @@ import joblib
 import numpy as np
 import soundfile as sf
 import torch
+from sklearn.utils import check_array
 
 from sklearn_hier._device import auto_device
 from sklearn_hier.audio import AudioLoader, MelTransformer
+from sklearn_hier.audio.mel import _finite_rows
 
 SR = 44100
 
@@ -67,20 +73,20 @@ def transform_all(mel, clips, sync):
 def mel_rows(clips, repeat):
     rows = [
         ("librosa, clip by clip", MelTransformer(backend="librosa"), False),
-        ("torch CPU, batch_size=256 (default)", MelTransformer(backend="torch", device="cpu"), False),
-        ("torch CPU, batch_size=32", MelTransformer(backend="torch", device="cpu", batch_size=32), False),
+        ("torch CPU, batch_size=auto (32)", MelTransformer(backend="torch", device="cpu"), False),
+        ("torch CPU, batch_size=256", MelTransformer(backend="torch", device="cpu", batch_size=256), False),
         ("MelTransformer() (auto, auto)", MelTransformer(), False),
     ]
     if torch.cuda.is_available():
         rows += [
-            ("torch CUDA, batch_size=256, numpy out", MelTransformer(device="cuda", batch_size=256), False),
+            ("torch CUDA, batch_size=auto (256), numpy out", MelTransformer(device="cuda"), False),
+            ("torch CUDA, batch_size=auto (256), tensor out", MelTransformer(device="cuda", output="torch"), True),
+            ("torch CUDA, batch_size=1024, numpy out", MelTransformer(device="cuda", batch_size=1024), False),
             (
-                "torch CUDA, batch_size=256, tensor out",
-                MelTransformer(device="cuda", batch_size=256, output="torch"),
+                "torch CUDA, batch_size=1024, tensor out",
+                MelTransformer(device="cuda", batch_size=1024, output="torch"),
                 True,
             ),
-            ("torch CUDA, batch_size=auto (1024), numpy out", MelTransformer(device="cuda"), False),
-            ("torch CUDA, batch_size=auto (1024), tensor out", MelTransformer(device="cuda", output="torch"), True),
         ]
     runs = {}
     for name, mel, sync in rows:
@@ -101,6 +107,25 @@ def print_mel_table(results, n_clips):
         print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x |")
     if not torch.cuda.is_available():
         print("| torch CUDA | not measured: no CUDA GPU on this machine | |")
+
+
+def check_rows(clips, repeat):
+    """clips/s of checking the waveforms alone: ours, the naive per-sample check, scikit-learn's."""
+    runs = {
+        "ours: `_finite_rows` (row sums, then the suspect rows)": partial(_finite_rows, clips),
+        "`np.isfinite(X).all(axis=1)` (the check before)": lambda: np.isfinite(clips).all(axis=1),
+        "`sklearn.utils.check_array(X)` (no rows named)": partial(check_array, clips),
+    }
+    return [(name, len(clips) / seconds) for name, seconds in best_times(runs, repeat).items()]
+
+
+def print_check_table(results, n_clips):
+    base = results[1][1]
+    print(f"\nInput check alone, {n_clips} clips of 1 s at 44.1 kHz, float32 (on the CPU, before any upload)")
+    print("| check | clips/s | vs np.isfinite |")
+    print("|---|---|---|")
+    for name, rate in results:
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x |")
 
 
 def write_files(folder, n_files, sr):
@@ -158,6 +183,7 @@ def main():
     clips = test_clips(args.n_clips)
     if "mel" in args.parts:
         print_mel_table(mel_rows(clips, args.repeat), args.n_clips)
+        print_check_table(check_rows(clips, args.repeat), args.n_clips)
     if "loader" in args.parts:
         print_loader_table(loader_rows(args.n_files, args.repeat), args.n_files)
     print("\nload average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

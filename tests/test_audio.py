@@ -231,6 +231,28 @@ def test_non_finite_samples_name_the_row(bad):
         mel.transform(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_row_check_matches_a_sample_by_sample_check(dtype):
+    from sklearn_hier.audio.mel import _finite_rows
+
+    rng = np.random.default_rng(0)
+    big = np.finfo(dtype).max / 2  # two of these overflow a row sum, yet every sample is finite
+    for _ in range(50):
+        X = rng.uniform(-1, 1, size=(12, 64)).astype(dtype)
+        rows, cols = rng.integers(0, 12, size=6), rng.integers(0, 64, size=6)
+        X[rows, cols] = rng.choice([np.nan, np.inf, -np.inf, big, -big, 0.5], size=6)
+        np.testing.assert_array_equal(_finite_rows(X), np.isfinite(X).all(axis=1))
+
+
+def test_huge_finite_samples_are_not_called_non_finite():
+    from sklearn_hier.audio.mel import _finite_rows
+
+    X = np.full((2, 8), np.finfo(np.float32).max, dtype=np.float32)
+    X[1, 3] = np.inf
+    X[1, 4] = -np.inf
+    np.testing.assert_array_equal(_finite_rows(X), [True, False])
+
+
 @pytest.mark.parametrize(
     ("X", "error", "match"),
     [

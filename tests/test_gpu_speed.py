@@ -222,7 +222,7 @@ def test_mel_tensors_feed_the_embedder_in_a_pipeline():
 
 
 def test_mel_batch_size_auto_depends_on_the_device():
-    assert MelTransformer().batch_size_for("cpu") == 256
+    assert MelTransformer().batch_size_for("cpu") == 32
     assert MelTransformer().batch_size_for("cuda") == 256
     assert MelTransformer(batch_size=3).batch_size_for("cuda") == 3
 

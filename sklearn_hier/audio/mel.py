@@ -34,10 +34,11 @@ _AMIN = 1e-10
 # for librosa clip by clip, 4.0x; a second run gave 478 against 115, 4.2x. So "auto" picks torch on
 # CPU as well as on CUDA.
 _AUTO_BACKEND = "torch"
-# Clips per batch of batch_size="auto", per device type. On an H200, 256 one-second clips per batch ran 10-13 %
-# faster than 1024 (24,770 against 21,930 clips/s with the tensor left on the GPU; docs/performance.md), so a
-# GPU gets 256 too until a measurement says otherwise; the table is where another device's figure goes.
-_AUTO_BATCH_SIZE = {"cpu": 256, "cuda": 256}
+# Clips per batch of batch_size="auto", per device type (benchmarks/bench_mel.py, docs/performance.md). On an
+# H200, 256 one-second clips per batch ran 10-13 % faster than 1024 (24,770 against 21,930 clips/s with the tensor
+# left on the GPU). On a 2-core CPU, 32 ran 1.1-2.3x faster than 256 over four runs: a batch's complex spectrogram
+# (0.7 MB a clip) then stays in cache; 8-32 were within the runs' noise of each other. Another device's figure goes in the table.
+_AUTO_BATCH_SIZE = {"cpu": 32, "cuda": 256}
 
 
 class MelTransformer(TransformerMixin, BaseEstimator):
@@ -84,7 +85,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         a GPU machine runs on the CPU of one without.
     batch_size : int or "auto", default="auto"
         Clips per torch batch (memory grows linearly with it). ``"auto"``:
-        256 (on an H200 it beat 1024 by 10-13 %). On CUDA each batch is uploaded from
+        32 on the CPU (1.1-2.3x faster than 256 on a 2-core machine), 256 on
+        CUDA (on an H200 it beat 1024 by 10-13 %). On CUDA each batch is uploaded from
         page-locked host memory without waiting, overlapping the previous
         batch's work.
     output : {"numpy", "torch"}, default="numpy"
@@ -274,7 +276,7 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         Examples
         --------
         >>> MelTransformer().batch_size_for("cpu"), MelTransformer(batch_size=8).batch_size_for("cuda")
-        (256, 8)
+        (32, 8)
         """
         if self.batch_size != "auto":
             return self.batch_size
@@ -378,7 +380,7 @@ def _check_waveforms(mel: MelTransformer, X: Any, *, reset: bool) -> np.ndarray:
     waveforms = validate_data(mel, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False)
     if scale != 1.0:
         waveforms = (waveforms * scale).astype(np.float32)  # a new array: the caller's stays as it was
-    finite_rows = np.isfinite(waveforms).all(axis=1)
+    finite_rows = _finite_rows(waveforms)
     if not finite_rows.all():
         bad = np.flatnonzero(~finite_rows)
         raise ValueError(
@@ -389,6 +391,27 @@ def _check_waveforms(mel: MelTransformer, X: Any, *, reset: bool) -> np.ndarray:
     if short > 0:
         return np.pad(waveforms, ((0, 0), (0, short)))
     return waveforms
+
+
+def _finite_rows(waveforms: np.ndarray) -> np.ndarray:
+    """Whether each row holds only finite samples, reading the array once and allocating one value per row.
+
+    A sum with a NaN or an infinity in it is not finite, so rows with a finite
+    sum are finite; only the others (a NaN, an infinity, or finite samples
+    whose sum overflows) are checked sample by sample. The sums are one BLAS
+    matrix-vector product: on a GPU machine the mel spectrograms take less
+    time than ``np.isfinite(waveforms)``, which writes a byte per sample.
+
+    Examples
+    --------
+    >>> _finite_rows(np.array([[0.5, np.nan], [3e38, 3e38], [1.0, -1.0]], dtype=np.float32))
+    array([False,  True,  True])
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(waveforms @ np.ones(waveforms.shape[1], dtype=waveforms.dtype))
+    suspects = np.flatnonzero(~finite)
+    finite[suspects] = np.isfinite(waveforms[suspects]).all(axis=1)
+    return finite
 
 
 def _pcm_scale(X: Any) -> float:
