@@ -43,8 +43,11 @@ def test_compare_writes_every_file(finished):
         rows = list(csv.DictReader(f))
     assert {(r["config"], r["fold"]) for r in rows} == {(c, str(k)) for c in ("PL", "PL+T") for k in (0, 1)}
     metrics = {r["metric"] for r in rows}
-    assert {key for _, key, _ in TABLE_COLUMNS} | {"fit_time", "score_time"} <= metrics
+    assert {key for _, key, _ in TABLE_COLUMNS} | {"fit_time", "score_time", "epochs"} <= metrics
+    epochs = [float(r["value"]) for r in rows if r["metric"] == "epochs"]
+    assert epochs == [TINY["max_epochs"]] * 4  # patience is far longer: every fit runs them all
     run = json.loads((out / "run.json").read_text())
+    assert run["epochs"] == 4 * TINY["max_epochs"]
     assert run["settings"]["losses"] == ["PL", "PL+T"] and run["versions"]["torch"] == metadata.version("torch")
     assert run["n_clips"] == 6 * 12
 

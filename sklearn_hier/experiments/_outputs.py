@@ -49,6 +49,7 @@ def write_outputs(
         "versions": _versions(),
         **run,
         "fit_seconds": round(sum(r["value"] for r in rows if r["metric"] == "fit_time"), 1),
+        "epochs": int(sum(r["value"] for r in rows if r["metric"] == "epochs")),
         "machine": f"{platform.machine()} {platform.processor()}".strip(),
     }
     write_atomic(out / "run.json", json.dumps(run, indent=2, default=str).encode())

@@ -123,8 +123,9 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     memory = Memory(cache_dir if cache_dir is not None else _worker_folder(), verbose=0)
     pipe = make_pipeline(settings, config, memory=memory, verbose=verbose)
     result = cross_validate(
-        pipe, X, y, cv=[(train, test)], scoring=hierarchy_scorers(), return_estimator=fold == 0, error_score="raise"
+        pipe, X, y, cv=[(train, test)], scoring=hierarchy_scorers(), return_estimator=True, error_score="raise"
     )
+    fitted = result["estimator"][0]
     rows = [
         {"config": config, "fold": fold, "metric": key[len("test_") :], "value": float(values[0])}
         for key, values in result.items()
@@ -133,9 +134,11 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     rows += [
         {"config": config, "fold": fold, "metric": t, "value": float(result[t][0])} for t in ("fit_time", "score_time")
     ]
+    # The epochs early stopping let the fit run: with fit_time, what a timing of the whole comparison rests on.
+    rows.append({"config": config, "fold": fold, "metric": "epochs", "value": float(len(fitted[-1].history))})
     embeddings = None
     if fold == 0:
-        Z = result["estimator"][0].transform(X[test] if hasattr(X, "shape") else [X[i] for i in test])
+        Z = fitted.transform(X[test] if hasattr(X, "shape") else [X[i] for i in test])
         embeddings = (Z, y[test])
     device = str(check_device(settings.device))
     return {"config": config, "fold": fold, "rows": rows, "embeddings": embeddings, "device": device, "n_clips": len(y)}
