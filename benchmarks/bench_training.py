@@ -27,10 +27,14 @@ Prints
    11,520 clips, random mels) for each of the 6 configurations (L, L+T, PL, PL+T, PL+B, PL+B+T),
    with validation and every default callback, in the default settings; then the same epoch with
    ``--concurrency`` fits running at once in separate processes; and the time of the whole
-   comparison (6 configurations x 5 folds) extrapolated for ``--paper-epochs`` epochs per fit.
+   comparison (6 configurations x 5 folds) extrapolated for ``--paper-epochs`` epochs per fit,
+   with the epochs per fit that 30 minutes allow. Each fit trains on one fold of
+   ``UnseenLeafKFold(5)`` (configuration i on fold i mod 5, worker i on fold i), so the heads'
+   widths change from fit to fit as in the comparison, and a recompilation per fold would show
+   in the "first epoch" column.
 
 Run: ``python benchmarks/bench_training.py [--device cuda] [--threads 1] [--epochs 3]
-[--peak-tflops 989] [--steps 100] [--parts loops paper] [--paper-epochs 600] [--concurrency 4]``;
+[--peak-tflops 989] [--steps 100] [--parts loops paper] [--paper-epochs 600] [--concurrency 2 4 8]``;
 a tiny CPU smoke run: ``--parts loops paper --smoke``.
 """
 
@@ -54,6 +58,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from sklearn_hier.embedder import HierarchicalEmbedder
+from sklearn_hier.model_selection import UnseenLeafKFold
 from sklearn_hier.nn import ConvModel, TreeTripletSampler
 from sklearn_hier.taxonomy import Taxonomy
 
@@ -288,10 +293,16 @@ def _print_loop_row(triplets: int, name: str, meter: LoopMeter, plain: LoopMeter
 PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
 
 
-def paper_epoch_seconds(args: Any, losses: str) -> tuple[float, float]:
-    """Seconds of the first epoch and the mean of the next ``--paper-measure`` epochs of one paper-setting fit."""
+def paper_epoch_seconds(args: Any, losses: str, fold: int) -> tuple[float, float, int]:
+    """Seconds of the first epoch, the mean of the next ``--paper-measure`` epochs, and the training clips per epoch.
+
+    The fit trains on the training part of ``fold`` of ``UnseenLeafKFold(5)``, as a pair of the comparison
+    does: folds hold out other leaves, so their heads differ in width.
+    """
     _, y, _ = full_tree((8, 4, 6), clips_per_leaf=args.paper_clips_per_leaf)
     X = np.random.default_rng(0).normal(size=(len(y), args.n_mels, args.frames)).astype(np.float32)
+    train, _ = list(UnseenLeafKFold(n_splits=5, random_state=0).split(X, y))[fold % 5]
+    X, y = X[train], y[train]
     emb = HierarchicalEmbedder(
         losses=losses,
         module__channels=args.channels,
@@ -302,47 +313,56 @@ def paper_epoch_seconds(args: Any, losses: str) -> tuple[float, float]:
     )
     emb.fit(X, y)
     durations = np.array(emb.history[:, "dur"])
-    return float(durations[0]), float(durations[1:].mean())
+    clips = sum(emb.history[-1, "batches", :, "train_batch_size"])
+    return float(durations[0]), float(durations[1:].mean()), int(clips)
 
 
 def bench_paper(args: Any) -> None:
     n_clips = 192 * args.paper_clips_per_leaf
     print(
         f"\nThe paper's setting on {args.device}: ConvModel {args.channels} ch, {args.n_mels} x {args.frames} mels, "
-        f"192 leaves, {n_clips:,} clips, valid_size 0.1, default settings and callbacks"
+        f"192 leaves, {n_clips:,} clips (each fit on the training part of one fold of UnseenLeafKFold(5)), "
+        "valid_size 0.1, default settings and callbacks"
     )
-    print("| configuration | first epoch s | s/epoch after |")
-    print("|---|---|---|")
+    print("| configuration | fold | first epoch s | s/epoch after | training clips/epoch | clips/s |")
+    print("|---|---|---|---|---|---|")
     per_epoch = []
-    for losses in PAPER_CONFIGS:
-        first, after = paper_epoch_seconds(args, losses)
+    for fold, losses in enumerate(PAPER_CONFIGS):
+        first, after, clips = paper_epoch_seconds(args, losses, fold)
         per_epoch.append(after)
-        print(f"| {losses} | {first:.2f} | {after:.3f} |")
+        print(f"| {losses} | {fold % 5} | {first:.2f} | {after:.3f} | {clips:,} | {clips / after:,.0f} |")
     mean = float(np.mean(per_epoch))
-    speedup = concurrent_speedup(args, per_epoch[PAPER_CONFIGS.index("PL+T")]) if args.concurrency > 1 else 1.0
+    alone = per_epoch[PAPER_CONFIGS.index("PL+T")]
+    speedups = {1: 1.0} | {k: concurrent_speedup(args, alone, k) for k in args.concurrency if k > 1}
     fits = len(PAPER_CONFIGS) * 5
     print(
         f"\nExtrapolation (assumption: every fit runs {args.paper_epochs} epochs, e.g. where early stopping ends; "
         f"per-epoch time as measured above; first-epoch costs left out):"
     )
-    for k, factor in [(1, 1.0), (args.concurrency, speedup)]:
-        if k == 1 or args.concurrency > 1:
-            total = fits * args.paper_epochs * mean / factor
-            print(f"  {fits} fits x {args.paper_epochs} epochs at {k} concurrent fit(s): {total / 60:,.1f} min")
+    for k, factor in speedups.items():
+        total = fits * args.paper_epochs * mean / factor
+        within = 30 * 60 * factor / (fits * mean)
+        print(
+            f"  {fits} fits x {args.paper_epochs} epochs at {k} concurrent fit(s): {total / 60:,.1f} min; "
+            f"30 min allow {within:,.0f} epochs per fit"
+        )
 
 
-def concurrent_speedup(args: Any, alone: float) -> float:
-    """Throughput of ``--concurrency`` PL+T fits run at once (separate processes), relative to one alone."""
+def concurrent_speedup(args: Any, alone: float, concurrency: int) -> float:
+    """Throughput of ``concurrency`` PL+T fits run at once (separate processes), relative to one alone."""
     command = [sys.executable, __file__, "--parts", "paper-worker", "--device", args.device]
     command += ["--channels", str(args.channels), "--n-mels", str(args.n_mels), "--frames", str(args.frames)]
     command += ["--paper-clips-per-leaf", str(args.paper_clips_per_leaf), "--paper-measure", str(args.paper_measure)]
     command += ["--threads", str(args.threads)] if args.threads else []
-    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(args.concurrency)]
+    workers = [
+        subprocess.Popen([*command, "--paper-fold", str(fold)], stdout=subprocess.PIPE, text=True)
+        for fold in range(concurrency)
+    ]
     seconds = [float(worker.communicate()[0].split()[-1]) for worker in workers]
     # k fits each taking t s per epoch do k epochs in t s: throughput k/t against 1/alone.
-    speedup = args.concurrency * alone / max(seconds)
+    speedup = concurrency * alone / max(seconds)
     print(
-        f"\n{args.concurrency} concurrent PL+T fits: s/epoch each {', '.join(f'{s:.3f}' for s in seconds)} "
+        f"\n{concurrency} concurrent PL+T fits: s/epoch each {', '.join(f'{s:.3f}' for s in seconds)} "
         f"(alone {alone:.3f}): {speedup:.2f}x the throughput of one fit"
     )
     return speedup
@@ -351,8 +371,8 @@ def concurrent_speedup(args: Any, alone: float) -> float:
 def smoke(args: Any) -> None:
     """Shrink every part to a few seconds on a CPU: a check that the script runs, not a measurement."""
     args.channels, args.n_mels, args.frames, args.steps = 4, 16, 16, 4
-    args.paper_clips_per_leaf, args.paper_measure, args.paper_epochs = 2, 1, 10
-    args.concurrency, args.threads = min(args.concurrency, 2), 1
+    args.paper_clips_per_leaf, args.paper_measure, args.paper_epochs = 10, 1, 10  # 10: UnseenLeafKFold's minimum
+    args.concurrency, args.threads = [k for k in args.concurrency if k <= 2] or [2], 1
 
 
 def main() -> None:
@@ -370,7 +390,10 @@ def main() -> None:
     parser.add_argument("--paper-epochs", type=int, default=600, help="epochs per fit assumed in the extrapolation")
     parser.add_argument("--paper-measure", type=int, default=3, help="epochs timed per configuration")
     parser.add_argument("--paper-clips-per-leaf", type=int, default=60, help="60 x 192 leaves = 11,520 clips")
-    parser.add_argument("--concurrency", type=int, default=4, help="concurrent fits in the paper part")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[4], help="concurrent fits to measure in the paper part"
+    )
+    parser.add_argument("--paper-fold", type=int, default=0, help=argparse.SUPPRESS)  # a paper-worker's fold
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the parts run")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per loop in the loops part")
     parser.add_argument("--channels", type=int, default=128, help="ConvModel channels in the loops part")
@@ -385,7 +408,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if "paper-worker" in args.parts:
-        print(paper_epoch_seconds(args, "PL+T")[1])
+        print(paper_epoch_seconds(args, "PL+T", args.paper_fold)[1])  # the parent reads the last word
         return
     print(f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     if "batches" in args.parts:

@@ -7,10 +7,12 @@
 # Parts (each under its own `timeout`, logging to $OUT/<part>.log; a failing part does not stop the others):
 #   1 loops  bench_training.py --parts loops: plain skorch, today's path, the new default (+ per-step sync,
 #            + CUDA graphs at 96) at 96 and 768 clips per batch, 60 steps after a warm-up fit that pays compilation
-#   2 mel    bench_mel.py --parts mel: MelTransformer on CUDA (numpy and tensor out) against librosa
+#   2 mel    bench_mel.py --parts mel: MelTransformer on CUDA (numpy and tensor out) against librosa, 4,000 clips
+#            (1,000 were too few: tens of milliseconds on the GPU), and the host-side input check alone
 #   3 tests  the CUDA tests (pytest -k "cuda or gpu"; includes the sync-debug and pickling tests)
-#   4 paper  per-epoch seconds of the paper's 6 configurations, 4 concurrent fits, extrapolated comparison
-# Budget: 140 + 50 + 140 + 80 = 410 s at most, compilation included. Installs nothing.
+#   4 paper  per-epoch seconds of the paper's 6 configurations (each on its own fold), 2, 4 and 8 concurrent
+#            fits, extrapolated comparison
+# Budget: 140 + 90 + 140 + 200 = 570 s at most, compilation included. Installs nothing.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_session}
@@ -27,9 +29,9 @@ if [ -n "${SMOKE:-}" ]; then
 else
   DEVICE=cuda
   LOOPS="--steps 60 --peak-tflops 989"
-  MEL="--n-clips 1000 --repeat 2"
+  MEL="--n-clips 4000 --repeat 2"
   TESTS=(-n 4 -k "cuda or gpu")  # 16 cores there: four processes share the GPU and compile side by side
-  PAPER="--paper-measure 2 --concurrency 4 --paper-epochs 600"
+  PAPER="--paper-measure 2 --concurrency 2 4 8 --paper-epochs 600"
 fi
 
 declare -a SUMMARY
@@ -54,9 +56,9 @@ run_part() {  # name, seconds, command...
 for part in ${PARTS:-loops mel tests paper}; do
   case $part in
     loops) run_part loops "${LIMIT_loops:-140}" "$PY" benchmarks/bench_training.py --device $DEVICE --parts loops $LOOPS ;;
-    mel) run_part mel "${LIMIT_mel:-50}" "$PY" benchmarks/bench_mel.py --parts mel $MEL ;;
+    mel) run_part mel "${LIMIT_mel:-90}" "$PY" benchmarks/bench_mel.py --parts mel $MEL ;;
     tests) run_part tests "${LIMIT_tests:-140}" "$PY" -m pytest -q -rs -p no:cacheprovider tests "${TESTS[@]}" ;;
-    paper) run_part paper "${LIMIT_paper:-80}" "$PY" benchmarks/bench_training.py --device $DEVICE --parts paper $PAPER ;;
+    paper) run_part paper "${LIMIT_paper:-200}" "$PY" benchmarks/bench_training.py --device $DEVICE --parts paper $PAPER ;;
     *) echo "unknown part: $part" ;;
   esac
 done
@@ -71,7 +73,7 @@ echo
 echo "-- loops (clips/s inside HierarchicalEmbedder.fit; targets on CUDA: default >= 20,000 at 96, >= 30,000 at 768)"
 grep -E '^\| (96|768) ' "$OUT/loops.log" 2>/dev/null || echo "(no rows)"
 echo "-- mel (target on CUDA: >= 100x librosa)"
-grep -E '^\| (librosa|torch CUDA|MelTransformer)' "$OUT/mel.log" || echo "(no rows)"
+grep -E '^\| (librosa|torch CUDA|MelTransformer|ours|`np)' "$OUT/mel.log" || echo "(no rows)"
 echo "-- tests"
 tail -n 1 "$OUT/tests.log"
 echo "-- paper (target: the whole comparison <= 30 min)"
