@@ -77,4 +77,4 @@ grep -E '^\| (librosa|torch CUDA|MelTransformer|ours|`np)' "$OUT/mel.log" || ech
 echo "-- tests"
 tail -n 1 "$OUT/tests.log"
 echo "-- paper (target: the whole comparison <= 30 min)"
-grep -E 'concurrent|fits x' "$OUT/paper.log" || echo "(no rows)"
+grep -E 'concurrent|fits x|as early as' "$OUT/paper.log" || echo "(no rows)"
