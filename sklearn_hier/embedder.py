@@ -224,14 +224,18 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         embedding map) for training (training steps and validation;
         ``transform`` and ``predict`` run it eagerly). The heads run eagerly:
         their widths follow each fold's training leaves, and torch would
-        compile them again for every fold. ``"auto"`` compiles on CUDA with ``triplets="tree"``, whose
-        batches all have one shape, and not on the CPU. Shapes are static: a
-        compiled fit drops each epoch's last, short training batch (an epoch
-        smaller than one batch keeps it), and validation batches are padded
-        to ``batch_size``. torch keeps compiled code for the process, so later
-        fits of the same backbone and input shape (other folds, other loss
-        configurations) start without compiling again. ``compile__*`` parameters reach
-        ``torch.compile``. On CUDA, training batches of at most 384 clips
+        compile them again for every fold. ``"auto"`` compiles on CUDA with
+        ``triplets="tree"``, whose batches all have one shape, and not on the
+        CPU. Shapes are static: a compiled fit drops each epoch's last, short
+        training batch (an epoch smaller than one batch keeps it), and
+        validation batches are padded to ``batch_size``. torch keeps compiled
+        code for the process, so later fits of the same backbone and input
+        shape (other folds, other loss configurations) start without
+        compiling again. torch keeps at most 8 graphs of one function per
+        process, two per backbone and input shape (training, validation):
+        a process that fits a fifth backbone or input shape runs it eagerly,
+        and torch logs a warning that names its ``recompile_limit``.
+        ``compile__*`` parameters reach ``torch.compile``. On CUDA, training batches of at most 384 clips
         (``triplets_per_batch <= 128``) are replayed as CUDA graphs
         (``mode="reduce-overhead"``), which takes the launch overhead out of
         small steps; ``compile__mode="default"`` turns that off and

@@ -37,7 +37,8 @@ _AUTO_BACKEND = "torch"
 # Clips per batch of batch_size="auto", per device type (benchmarks/bench_mel.py, docs/performance.md). On an
 # H200, 256 one-second clips per batch ran 10-13 % faster than 1024 (24,770 against 21,930 clips/s with the tensor
 # left on the GPU). On a 2-core CPU, 32 ran 1.1-2.3x faster than 256 over four runs: a batch's complex spectrogram
-# (0.7 MB a clip) then stays in cache; 8-32 were within the runs' noise of each other. Another device's figure goes in the table.
+# (0.7 MB a clip) then stays in cache; 8-32 were within the runs' noise of each other. Another device's figure goes
+# in the table.
 _AUTO_BATCH_SIZE = {"cpu": 32, "cuda": 256}
 
 
