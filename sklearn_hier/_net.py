@@ -39,6 +39,10 @@ __all__ = ["EmbeddingNet", "EpochClassWeights"]
 
 # Training batches up to this many clips are replayed as CUDA graphs when compiled on CUDA (launch-bound steps).
 SMALL_BATCH = 384
+# From torch 2.5 the compiler takes a module's parameters as inputs, so the code compiled for one fit serves every
+# later fit of the same backbone and shapes in the process. torch 2.4 guards on the module object itself: each fit
+# compiles again, and the fifth in a process runs eagerly (8 graphs per function), so compile="auto" stays off there.
+COMPILE_REUSED_ACROSS_FITS = torch.__version__ >= "2.5"
 
 
 class EpochClassWeights(Callback):

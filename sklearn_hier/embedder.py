@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
 
 from sklearn_hier._device import check_device, fits_on_device
-from sklearn_hier._net import EmbeddingNet
+from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS, EmbeddingNet
 from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, clips_per_batch, output_width
 from sklearn_hier.nn import (
     MLP,
@@ -234,7 +234,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         compiling again. torch keeps at most 8 graphs of one function per
         process, two per backbone and input shape (training, validation):
         a process that fits a fifth backbone or input shape runs it eagerly,
-        and torch logs a warning that names its ``recompile_limit``.
+        and torch logs a warning that names its ``recompile_limit``. torch
+        2.4 compiles again for every fit (it guards on the module object), so
+        there ``"auto"`` does not compile.
         ``compile__*`` parameters reach ``torch.compile``. On CUDA, training batches of at most 384 clips
         (``triplets_per_batch <= 128``) are replayed as CUDA graphs
         (``mode="reduce-overhead"``), which takes the launch overhead out of
@@ -754,7 +756,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         cuda = device.type == "cuda"
         conv = any(p.ndim == 4 for p in backbone.parameters())
         chosen = {
-            "compile": (self.compile, lambda: cuda and self.triplets == "tree"),
+            "compile": (self.compile, lambda: cuda and self.triplets == "tree" and COMPILE_REUSED_ACROSS_FITS),
             "channels_last": (self.channels_last, lambda: cuda and conv),
             "data_on_device": (self.data_on_device, lambda: fits_on_device(data_bytes, device)),
         }

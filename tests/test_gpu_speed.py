@@ -16,9 +16,9 @@ from _blobs import FAST, tree_blobs
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import Callback
 
-from sklearn_hier import HierarchicalEmbedder
+from sklearn_hier import HierarchicalEmbedder, embedder
 from sklearn_hier._device import fits_on_device
-from sklearn_hier._net import _cudnn_benchmark
+from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS, _cudnn_benchmark
 from sklearn_hier._training import TensorData, TripletBatches
 from sklearn_hier.audio import MelTransformer
 from sklearn_hier.nn import MLP, ConvModel, TreeTripletSampler
@@ -58,11 +58,19 @@ def test_auto_resolves_to_the_plain_cpu_path(blobs):
         (ConvModel(n_mels=16, channels=4), "batch_hard", ("bfloat16", False, True)),
     ],
 )
-def test_auto_on_cuda_is_bf16_compiled_channels_last(backbone, triplets, expected):
+def test_auto_on_cuda_is_bf16_compiled_channels_last(backbone, triplets, expected, monkeypatch):
+    monkeypatch.setattr(embedder, "COMPILE_REUSED_ACROSS_FITS", True)
     emb = HierarchicalEmbedder(triplets=triplets, data_on_device=True)
     speed = emb._speed_settings(torch.device("cuda"), backbone, data_bytes=10**12)
     assert (speed["precision"], speed["compile"], speed["channels_last"]) == expected
     assert speed["data_on_device"] is True
+
+
+def test_auto_does_not_compile_where_torch_compiles_again_for_every_fit(monkeypatch):
+    monkeypatch.setattr(embedder, "COMPILE_REUSED_ACROSS_FITS", False)  # torch 2.4
+    emb = HierarchicalEmbedder(data_on_device=True)  # "auto" would ask the (absent) GPU for its free memory
+    speed = emb._speed_settings(torch.device("cuda"), ConvModel(n_mels=16, channels=4), data_bytes=1)
+    assert speed["compile"] is False and speed["precision"] == "bfloat16" and speed["channels_last"] is True
 
 
 def test_explicit_settings_win_over_auto():
@@ -113,7 +121,9 @@ def test_folds_with_other_leaves_reuse_the_compiled_embedding(blobs):
         _fit(X[keep], y[keep], max_epochs=2, compile=True, compile__backend=counting_backend)
         counts.append(len(graphs))
     assert counts[0] > 0, "the first fit must compile its embedding"
-    assert counts == counts[:1] * 4, f"graphs compiled after each fit: {counts}"
+    # torch 2.4 compiles again for each new module, whatever its shapes: why compile="auto" is off there.
+    expected = counts[:1] * 4 if COMPILE_REUSED_ACROSS_FITS else [counts[0] * k for k in (1, 2, 3, 4)]
+    assert counts == expected, f"graphs compiled after each fit: {counts}"
 
 
 def test_drop_last_keeps_an_epoch_smaller_than_one_batch():
