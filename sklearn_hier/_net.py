@@ -187,7 +187,8 @@ class EmbeddingNet(NeuralNet):
 
         torch caches compiled code by the function's code and the shapes it saw,
         so a later fit of a network of the same class and shapes in this
-        process reuses it instead of compiling again.
+        process reuses it instead of compiling again (from torch 2.5; see
+        ``COMPILE_REUSED_ACROSS_FITS``).
         """
         super().on_train_begin(net, X=X, y=y, **kwargs)
         options = {"dynamic": False, **self.get_params_for("compile")}

@@ -236,8 +236,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         a process that fits a fifth backbone or input shape runs it eagerly,
         and torch logs a warning that names its ``recompile_limit``. torch
         2.4 compiles again for every fit (it guards on the module object), so
-        there ``"auto"`` does not compile.
-        ``compile__*`` parameters reach ``torch.compile``. On CUDA, training batches of at most 384 clips
+        there ``"auto"`` does not compile. ``compile__*`` parameters reach
+        ``torch.compile``. On CUDA, training batches of at most 384 clips
         (``triplets_per_batch <= 128``) are replayed as CUDA graphs
         (``mode="reduce-overhead"``), which takes the launch overhead out of
         small steps; ``compile__mode="default"`` turns that off and
