@@ -98,13 +98,18 @@ def mel_rows(clips, repeat):
     return [(name, len(clips) / seconds) for name, seconds in best_times(runs, repeat).items()]
 
 
-def print_mel_table(results, n_clips):
-    base = results[0][1]
-    print(f"\nMelTransformer, {n_clips} clips of 1 s at 44.1 kHz -> 128 x 87 dB mels")
-    print("| configuration | clips/s | vs librosa |")
+def print_rate_table(title, first_column, results, base, against):
+    """A Markdown table of (name, clips/s) rows with each rate's ratio to ``results[base]``."""
+    print(f"\n{title}")
+    print(f"| {first_column} | clips/s | vs {against} |")
     print("|---|---|---|")
     for name, rate in results:
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x |")
+        print(f"| {name} | {rate:,.0f} | {rate / results[base][1]:.2f}x |")
+
+
+def print_mel_table(results, n_clips):
+    title = f"MelTransformer, {n_clips} clips of 1 s at 44.1 kHz -> 128 x 87 dB mels"
+    print_rate_table(title, "configuration", results, base=0, against="librosa")
     if not torch.cuda.is_available():
         print("| torch CUDA | not measured: no CUDA GPU on this machine | |")
 
@@ -120,12 +125,8 @@ def check_rows(clips, repeat):
 
 
 def print_check_table(results, n_clips):
-    base = results[1][1]
-    print(f"\nInput check alone, {n_clips} clips of 1 s at 44.1 kHz, float32 (on the CPU, before any upload)")
-    print("| check | clips/s | vs np.isfinite |")
-    print("|---|---|---|")
-    for name, rate in results:
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x |")
+    title = f"Input check alone, {n_clips} clips of 1 s at 44.1 kHz, float32 (on the CPU, before any upload)"
+    print_rate_table(title, "check", results, base=1, against="np.isfinite")
 
 
 def write_files(folder, n_files, sr):
