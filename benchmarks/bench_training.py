@@ -381,9 +381,77 @@ def concurrent_speedup(args: Any, alone: float, concurrency: int) -> float:
     return speedup
 
 
+class StepProfiler(Callback):
+    """Profiles training steps ``skip`` to ``skip + steps`` of a fit with torch's profiler (after the warm-up)."""
+
+    def __init__(self, device: str, skip: int, steps: int) -> None:
+        self.device, self.skip, self.steps = device, skip, steps
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        self.seen_, self.profile_, self.wall_ = 0, None, None
+
+    def on_batch_begin(self, net: Any, training: bool = False, **kwargs: Any) -> None:
+        if training and self.seen_ == self.skip:
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            activities += [torch.profiler.ProfilerActivity.CUDA] if self.device.startswith("cuda") else []
+            _sync(self.device)
+            self.profile_ = torch.profiler.profile(activities=activities)
+            self.profile_.__enter__()
+            self.start_ = time.perf_counter()
+
+    def on_batch_end(self, net: Any, training: bool = False, **kwargs: Any) -> None:
+        if not training:
+            return
+        self.seen_ += 1
+        if self.profile_ is not None and self.wall_ is None and self.seen_ == self.skip + self.steps:
+            _sync(self.device)
+            self.wall_ = time.perf_counter() - self.start_
+            self.profile_.__exit__(None, None, None)
+
+
+def bench_profile(args: Any) -> None:
+    """Where a training step's time goes, in the default settings with every callback: ``losses="PL+T"``.
+
+    Prints per batch size the wall time per step under the profiler, the device's busy time per step (the
+    kernels' own time; on a CPU, the operators' own CPU time), and the operators that take most of it. A busy
+    share well under 100 % means the host cannot feed the device: concurrent fits can fill the gaps.
+    """
+    tax, y, _ = full_tree((5, 4, 4), clips_per_leaf=30)
+    X = np.random.default_rng(0).normal(size=(len(y), args.n_mels, args.frames)).astype(np.float32)
+    cuda = args.device.startswith("cuda")
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    for triplets in (32, 256):
+        # The first steps of a fit record its CUDA graphs (its parameters are new tensors): they are skipped.
+        profiler = StepProfiler(args.device, skip=10, steps=args.profile_steps)
+        emb = HierarchicalEmbedder(
+            losses="PL+T",
+            triplets_per_batch=triplets,
+            module__channels=args.channels,
+            callbacks=[("profiler", profiler)],
+            max_epochs=1,
+            device=args.device,
+            random_state=0,
+            verbose=0,
+        )
+        emb.fit(X, y)  # counts the steps of an epoch; compiles
+        needed = profiler.skip + args.profile_steps
+        emb.set_params(max_epochs=-(-needed // emb.history[-1, "train_batch_count"])).fit(X, y)
+        if profiler.wall_ is None:
+            print(f"\n{3 * triplets} clips per batch: fewer than {needed} training steps; nothing profiled")
+            continue
+        events = profiler.profile_.key_averages()
+        busy = sum(getattr(e, key) for e in events) / 1e3 / args.profile_steps  # microseconds -> ms per step
+        wall = profiler.wall_ * 1e3 / args.profile_steps
+        print(
+            f"\n{3 * triplets} clips per batch, {args.device}, {emb.precision_}, compile={emb.compile_}: "
+            f"{wall:.2f} ms per step under the profiler, device busy {busy:.2f} ms per step ({busy / wall:.0%})"
+        )
+        print(events.table(sort_by=key, row_limit=args.profile_rows))
+
+
 def smoke(args: Any) -> None:
     """Shrink every part to a few seconds on a CPU: a check that the script runs, not a measurement."""
-    args.channels, args.n_mels, args.frames, args.steps = 4, 16, 16, 4
+    args.channels, args.n_mels, args.frames, args.steps, args.profile_steps = 4, 16, 16, 4, 2
     args.paper_clips_per_leaf, args.paper_measure, args.paper_epochs = 10, 1, 10  # 10: UnseenLeafKFold's minimum
     args.concurrency, args.threads = [k for k in args.concurrency if k <= 2] or [2], 1
 
@@ -396,7 +464,7 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         nargs="+",
-        choices=["batches", "epochs", "loops", "paper", "paper-worker"],
+        choices=["batches", "epochs", "loops", "paper", "paper-worker", "profile"],
         default=["batches", "epochs", "loops"],
     )
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), help="in loops")
@@ -407,6 +475,8 @@ def main() -> None:
         "--concurrency", type=int, nargs="+", default=[4], help="concurrent fits to measure in the paper part"
     )
     parser.add_argument("--paper-fold", type=int, default=0, help=argparse.SUPPRESS)  # a paper-worker's fold
+    parser.add_argument("--profile-steps", type=int, default=20, help="training steps profiled in the profile part")
+    parser.add_argument("--profile-rows", type=int, default=15, help="operators listed in the profile part")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the parts run")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per loop in the loops part")
     parser.add_argument("--channels", type=int, default=128, help="ConvModel channels in the loops part")
@@ -432,6 +502,8 @@ def main() -> None:
         bench_loops(args)
     if "paper" in args.parts:
         bench_paper(args)
+    if "profile" in args.parts:
+        bench_profile(args)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
 #   3 tests  the CUDA tests (pytest -k "cuda or gpu"; includes the sync-debug and pickling tests)
 #   4 paper  per-epoch seconds of the paper's 6 configurations (each on its own fold), 2, 4 and 8 concurrent
 #            fits, extrapolated comparison
-# Budget: 140 + 90 + 140 + 200 = 570 s at most, compilation included. Installs nothing.
+#   5 profile  where a default PL+T training step's time goes at 96 and 768 clips: device busy share, top kernels
+# Budget: 140 + 90 + 140 + 200 + 90 = 660 s at most, compilation included. Installs nothing.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_session}
@@ -26,12 +27,14 @@ if [ -n "${SMOKE:-}" ]; then
   MEL="--n-clips 8 --repeat 1"
   TESTS=(-k "gpu_speed and not cuda")
   PAPER="--smoke"
+  PROFILE="--smoke"
 else
   DEVICE=cuda
   LOOPS="--steps 60 --peak-tflops 989"
   MEL="--n-clips 4000 --repeat 2"
   TESTS=(-n 4 -k "cuda or gpu")  # 16 cores there: four processes share the GPU and compile side by side
   PAPER="--paper-measure 2 --concurrency 2 4 8 --paper-epochs 600"
+  PROFILE="--profile-steps 20"
 fi
 
 declare -a SUMMARY
@@ -53,12 +56,13 @@ run_part() {  # name, seconds, command...
 } >"$OUT/environment.log" 2>&1
 
 # PARTS picks and orders the parts (a rerun of some); LIMIT_<part> overrides a part's seconds.
-for part in ${PARTS:-loops mel tests paper}; do
+for part in ${PARTS:-loops mel tests paper profile}; do
   case $part in
     loops) run_part loops "${LIMIT_loops:-140}" "$PY" benchmarks/bench_training.py --device $DEVICE --parts loops $LOOPS ;;
     mel) run_part mel "${LIMIT_mel:-90}" "$PY" benchmarks/bench_mel.py --parts mel $MEL ;;
     tests) run_part tests "${LIMIT_tests:-140}" "$PY" -m pytest -q -rs -p no:cacheprovider tests "${TESTS[@]}" ;;
     paper) run_part paper "${LIMIT_paper:-200}" "$PY" benchmarks/bench_training.py --device $DEVICE --parts paper $PAPER ;;
+    profile) run_part profile "${LIMIT_profile:-90}" "$PY" benchmarks/bench_training.py --device $DEVICE --parts profile $PROFILE ;;
     *) echo "unknown part: $part" ;;
   esac
 done
@@ -78,3 +82,5 @@ echo "-- tests"
 tail -n 1 "$OUT/tests.log"
 echo "-- paper (target: the whole comparison <= 30 min)"
 grep -E 'concurrent|fits x|as early as' "$OUT/paper.log" || echo "(no rows)"
+echo "-- profile (device busy share per training step; the top kernels are in the log)"
+grep -E 'clips per batch' "$OUT/profile.log" || echo "(no rows)"
