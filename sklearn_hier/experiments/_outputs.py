@@ -49,10 +49,26 @@ def write_outputs(
         "versions": _versions(),
         **run,
         "fit_seconds": round(sum(r["value"] for r in rows if r["metric"] == "fit_time"), 1),
-        "epochs": int(sum(r["value"] for r in rows if r["metric"] == "epochs")),
+        "epochs": _total_epochs(rows),
         "machine": f"{platform.machine()} {platform.processor()}".strip(),
     }
     write_atomic(out / "run.json", json.dumps(run, indent=2, default=str).encode())
+
+
+def _total_epochs(rows: list[dict]) -> int | None:
+    """The epochs of every fit, summed; ``None`` when a pair recorded before epochs were recorded lacks them.
+
+    Examples
+    --------
+    >>> _total_epochs([{"config": "L", "fold": 0, "metric": "epochs", "value": 3.0}])
+    3
+    >>> print(_total_epochs([{"config": "L", "fold": 0, "metric": "MNR", "value": 0.1}]))
+    None
+    """
+    epochs = {(r["config"], r["fold"]): r["value"] for r in rows if r["metric"] == "epochs"}
+    if len(epochs) < len({(r["config"], r["fold"]) for r in rows}):
+        return None
+    return int(sum(epochs.values()))
 
 
 def _csv(rows: list[dict], fieldnames: list[str]) -> bytes:
