@@ -297,7 +297,8 @@ def test_paired_statistics_follow_the_folds_and_show_mnr_as_itself():
 def test_total_epochs_is_unknown_when_a_pair_predates_the_epoch_records():
     from sklearn_hier.experiments._outputs import _total_epochs
 
-    new = [{"config": "PL", "fold": k, "metric": m, "value": v} for k in (0, 1) for m, v in (("ndcg", 0.5), ("epochs", 7.0))]
+    scores = (("ndcg", 0.5), ("epochs", 7.0))
+    new = [{"config": "PL", "fold": k, "metric": m, "value": v} for k in (0, 1) for m, v in scores]
     old = [{"config": "L", "fold": 0, "metric": "ndcg", "value": 0.4}]  # resumed from a record without epochs
     assert _total_epochs(new) == 14
     assert _total_epochs(new + old) is None
