@@ -41,10 +41,13 @@ a tiny CPU smoke run: ``--parts loops paper --smoke``.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -293,7 +296,30 @@ def _print_loop_row(triplets: int, name: str, meter: LoopMeter, plain: LoopMeter
 PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
 
 
-def paper_epoch_seconds(args: Any, losses: str, fold: int) -> tuple[float, float, int, int]:
+class Barrier(Callback):
+    """Holds a worker after its first epoch (which compiles) until ``n`` workers have finished theirs.
+
+    Concurrent fits are then timed only while all of them train: without it, one worker's timed epochs
+    could overlap another's compilation, which leaves the GPU to it and flatters the speed-up.
+    """
+
+    def __init__(self, folder: str, n: int) -> None:
+        self.folder, self.n = Path(folder), n
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        if len(net.history) != 1:
+            return
+        (self.folder / str(os.getpid())).touch()
+        deadline = time.monotonic() + 600
+        while len(list(self.folder.iterdir())) < self.n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(list(self.folder.iterdir()))} of {self.n} workers got past epoch 1")
+            time.sleep(0.02)
+
+
+def paper_epoch_seconds(
+    args: Any, losses: str, fold: int, callbacks: list | None = None
+) -> tuple[float, float, int, int]:
     """Seconds of the first epoch, the mean of the next ``--paper-measure`` epochs, training clips per epoch, and
     the fewest epochs early stopping lets such a fit run.
 
@@ -311,6 +337,7 @@ def paper_epoch_seconds(args: Any, losses: str, fold: int) -> tuple[float, float
         device=args.device,
         random_state=0,
         verbose=0,
+        callbacks=callbacks,
     )
     emb.fit(X, y)
     durations = np.array(emb.history[:, "dur"])
@@ -332,14 +359,15 @@ def bench_paper(args: Any) -> None:
     )
     print("| configuration | fold | first epoch s | s/epoch after | training clips/epoch | clips/s |")
     print("|---|---|---|---|---|---|")
-    per_epoch, fewest = [], []
+    per_epoch, fewest, rates = [], [], []
     for fold, losses in enumerate(PAPER_CONFIGS):
         first, after, clips, least = paper_epoch_seconds(args, losses, fold)
         per_epoch.append(after)
         fewest.append(least)
+        rates.append(clips / after)
         print(f"| {losses} | {fold % 5} | {first:.2f} | {after:.3f} | {clips:,} | {clips / after:,.0f} |")
     mean = float(np.mean(per_epoch))
-    alone = per_epoch[PAPER_CONFIGS.index("PL+T")]
+    alone = rates[PAPER_CONFIGS.index("PL+T")]
     speedups = {1: 1.0} | {k: concurrent_speedup(args, alone, k) for k in args.concurrency if k > 1}
     fits = len(PAPER_CONFIGS) * 5
     print(
@@ -362,21 +390,30 @@ def bench_paper(args: Any) -> None:
 
 
 def concurrent_speedup(args: Any, alone: float, concurrency: int) -> float:
-    """Throughput of ``concurrency`` PL+T fits run at once (separate processes), relative to one alone."""
+    """Throughput of ``concurrency`` PL+T fits run at once (separate processes), relative to one alone.
+
+    ``alone`` is the training clips/s of one PL+T fit by itself.
+    """
     command = [sys.executable, __file__, "--parts", "paper-worker", "--device", args.device]
     command += ["--channels", str(args.channels), "--n-mels", str(args.n_mels), "--frames", str(args.frames)]
     command += ["--paper-clips-per-leaf", str(args.paper_clips_per_leaf), "--paper-measure", str(args.paper_measure)]
     command += ["--threads", str(args.threads)] if args.threads else []
-    workers = [
-        subprocess.Popen([*command, "--paper-fold", str(fold)], stdout=subprocess.PIPE, text=True)
-        for fold in range(concurrency)
-    ]
-    seconds = [float(worker.communicate()[0].split()[-1]) for worker in workers]
-    # k fits each taking t s per epoch do k epochs in t s: throughput k/t against 1/alone.
-    speedup = concurrency * alone / max(seconds)
+    with tempfile.TemporaryDirectory() as barrier:
+        command += ["--paper-barrier", barrier, "--paper-workers", str(concurrency)]
+        workers = [
+            subprocess.Popen([*command, "--paper-fold", str(fold)], stdout=subprocess.PIPE, text=True)
+            for fold in range(concurrency)
+        ]
+        outputs = [worker.communicate()[0].split() for worker in workers]
+    failed = [fold for fold, worker in enumerate(workers) if worker.returncode != 0]
+    if failed:
+        raise RuntimeError(f"the concurrent workers of folds {failed} failed (their errors are printed above)")
+    rates = [float(words[-1]) / float(words[-2]) for words in outputs]  # clips / seconds per epoch
+    # Each worker's training clips per second while all train (its folds differ in size), summed, against one alone.
+    speedup = sum(rates) / alone
     print(
-        f"\n{concurrency} concurrent PL+T fits: s/epoch each {', '.join(f'{s:.3f}' for s in seconds)} "
-        f"(alone {alone:.3f}): {speedup:.2f}x the throughput of one fit"
+        f"\n{concurrency} concurrent PL+T fits (timed once all had compiled): clips/s each "
+        f"{', '.join(f'{r:,.0f}' for r in rates)} (alone {alone:,.0f}): {speedup:.2f}x the throughput of one fit"
     )
     return speedup
 
@@ -475,6 +512,8 @@ def main() -> None:
         "--concurrency", type=int, nargs="+", default=[4], help="concurrent fits to measure in the paper part"
     )
     parser.add_argument("--paper-fold", type=int, default=0, help=argparse.SUPPRESS)  # a paper-worker's fold
+    parser.add_argument("--paper-barrier", default=None, help=argparse.SUPPRESS)  # its Barrier's folder
+    parser.add_argument("--paper-workers", type=int, default=1, help=argparse.SUPPRESS)  # and how many to wait for
     parser.add_argument("--profile-steps", type=int, default=20, help="training steps profiled in the profile part")
     parser.add_argument("--profile-rows", type=int, default=15, help="operators listed in the profile part")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the parts run")
@@ -491,7 +530,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if "paper-worker" in args.parts:
-        print(paper_epoch_seconds(args, "PL+T", args.paper_fold)[1])  # the parent reads the last word
+        barrier = [("barrier", Barrier(args.paper_barrier, args.paper_workers))] if args.paper_barrier else None
+        _, seconds, clips, _ = paper_epoch_seconds(args, "PL+T", args.paper_fold, barrier)
+        print(seconds, clips)  # the parent reads the last two words
         return
     print(f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     if "batches" in args.parts:
