@@ -38,7 +38,7 @@ from sklearn_hier.nn import (
     parse_losses,
 )
 from sklearn_hier.nn.distances import SIMILARITIES
-from sklearn_hier.nn.heads import HEAD_NAMES
+from sklearn_hier.nn.heads import LEAF_ROUTES
 from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["HierarchicalEmbedder"]
@@ -92,6 +92,22 @@ def _nbytes(X: np.ndarray | torch.Tensor) -> int:
 
 def _trained_heads(spec: dict[str, float]) -> set[str]:
     return {loss_term_class(name).head for name, weight in spec.items() if weight > 0} - {None}
+
+
+def _resolve_leaf_source(leaf_source: str, spec: dict[str, float], losses: Any) -> str | None:
+    """The route from heads to a leaf: ``leaf_source`` checked against the trained heads, or chosen for "auto"."""
+    heads = _trained_heads(spec)
+    if leaf_source == "auto":
+        # The leaf head answers directly; without it, the paper's deepest per-level head, then the node head.
+        return next((route for route in ("leaf", "deepest_level", "nodes") if LEAF_ROUTES[route] in heads), None)
+    if LEAF_ROUTES[leaf_source] not in heads:
+        # An untrained head would answer at random and pass for a measurement.
+        raise ValueError(
+            f"leaf_source={leaf_source!r} reads the {LEAF_ROUTES[leaf_source]!r} head, which losses={losses!r} "
+            "does not train; use leaf_source='auto' or add a term that trains it (leaf: L, HXE, SOFT; levels: PL; "
+            "nodes: B)."
+        )
+    return leaf_source
 
 
 class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -190,6 +206,17 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         epoch from how often each leaf occurs in the sampled batches (inverse
         frequency for the cross-entropies, ``pos_weight`` for "B"); never
         applied to the validation loss.
+    leaf_source : {"auto", "leaf", "deepest_level", "level_product", "nodes"}, default="auto"
+        How :meth:`predict`, :meth:`predict_proba`, :meth:`score` and the
+        "blind" unseen-leaf accuracy pick a leaf from the heads (see
+        :func:`~sklearn_hier.nn.leaf_log_scores`): ``"leaf"`` the leaf head;
+        ``"deepest_level"`` the deepest per-level head, the paper's route for
+        models trained without a leaf term; ``"level_product"`` the product of
+        the per-level probabilities along each leaf's path; ``"nodes"`` the
+        node head's likelihood of each path. ``"auto"``: the leaf head when a
+        term trains it (L, HXE, SOFT), else ``"deepest_level"`` when PL does,
+        else ``"nodes"`` when B does. A route whose head no weighted term
+        trains is refused at fit. Resolved into :attr:`leaf_source_`.
     max_epochs : int, default=2500
         Upper bound on the epochs; early stopping usually ends training first.
     lr : float, default=1e-3
@@ -293,11 +320,11 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         rate (``event_lr``) and timing (``dur``); also readable as ``history``.
     loss_spec_ : dict of str to float
         The parsed ``losses``: term name to weight.
-    leaf_source_ : {"leaf", "levels", "nodes"} or None
-        The head whose leaf scores answer :meth:`predict` and
-        :meth:`predict_proba`: the leaf head when a weighted term trains it
-        (L, HXE, SOFT), else the level heads (PL), else the node head (B);
-        ``None`` when no term trains a head (e.g. ``losses="T"``).
+    leaf_source_ : {"leaf", "deepest_level", "level_product", "nodes"} or None
+        ``leaf_source`` resolved: the route from the heads to the leaf that
+        answers :meth:`predict`, :meth:`predict_proba`, :meth:`score` and the
+        blind unseen-leaf accuracy; ``None`` when no term trains a head (e.g.
+        ``losses="T"``).
     level_heads_trained_ : bool
         Whether a weighted term trained the per-level heads (PL).
     device_ : torch.device
@@ -369,6 +396,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "metric": [StrOptions({"auto", *SIMILARITIES})],
         "geometry": [StrOptions(set(GEOMETRY_METRIC))],
         "class_weight": [StrOptions({"balanced"}), None],
+        "leaf_source": [StrOptions({"auto", *LEAF_ROUTES})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -400,6 +428,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         metric: str = "auto",
         geometry: str = "euclidean",
         class_weight: str | None = None,
+        leaf_source: str = "auto",
         max_epochs: int = 2500,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
@@ -428,6 +457,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.metric = metric
         self.geometry = geometry
         self.class_weight = class_weight
+        self.leaf_source = leaf_source
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
@@ -606,6 +636,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         y = self._validate_y(y, X)
         self._check_nested_prefixes()
         spec = self._loss_spec()
+        leaf_source = _resolve_leaf_source(self.leaf_source, spec, self.losses)
         geometry, metric = self._geometry_and_metric()
         device = check_device(self.device)
         taxonomy, classes, codes = self._learn_labels(y)
@@ -623,10 +654,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.precision_, self.compile_ = net.precision, net.compile
         self.channels_last_, self.data_on_device_ = net.channels_last, net.data_on_device
         self.geometry_, self.metric_ = geometry, metric
-        heads = _trained_heads(spec)
-        # The leaf head answers directly, so it is preferred; then the level heads, then the node head.
-        self.leaf_source_ = next((head for head in HEAD_NAMES if head in heads), None)
-        self.level_heads_trained_ = "levels" in heads
+        self.leaf_source_ = leaf_source
+        self.level_heads_trained_ = "levels" in _trained_heads(spec)
         self.net_ = net
         return self
 
@@ -912,10 +941,11 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each training leaf.
 
-        From the head ``fit`` chose (:attr:`leaf_source_`): the leaf head when a
-        term trains it (L, HXE, SOFT); otherwise the product of the per-level
-        probabilities along each leaf's path (PL), or the node head's
-        likelihood of each path (B), normalised over the leaves.
+        From the route ``fit`` chose (:attr:`leaf_source_`, see
+        ``leaf_source``): the leaf head when a term trains it (L, HXE, SOFT);
+        otherwise, by default, the deepest per-level head (PL, the paper's
+        route), or the node head's likelihood of each path (B), normalised
+        over the leaves.
 
         Returns
         -------

@@ -383,7 +383,8 @@ def test_triplet_batches_follow_the_anchor_positive_negative_layout():
     data = TensorData.from_arrays(np.arange(32, dtype=np.float32)[:, None], codes, "cpu", seed=0)
     batches = list(TripletBatches(data, tax, triplets_per_batch=5))
     n_triplets = sum(len(a) for _, (_, (a, _, _)) in batches)
-    assert n_triplets == 14  # 2 at the root, 4 under the families, 8 under the instruments
+    # root: 2 + 2 ordered (anchor, positive) instrument pairs; families: 4 x 2; instruments: two leaves x 4
+    assert n_triplets == 20
     levels = tax.leaf_level_codes()
     for X_batch, (batch_codes, (a, p, n)) in batches:
         k = len(a)
@@ -438,21 +439,38 @@ def _on_model_device(X, estimator):
     return torch.as_tensor(X, device=next(estimator.module_.parameters()).device)
 
 
-def test_predict_proba_from_the_level_heads_is_the_normalised_path_product(fitted, blobs):
-    (X, _), _ = blobs
-    proba = fitted.predict_proba(X[:7])
-    tax = fitted.taxonomy_
+def _level_probabilities(estimator, X):
     with torch.no_grad():
-        fitted.module_.eval()
-        _, out = fitted.module_(_on_model_device(X[:7], fitted))
+        estimator.module_.eval()
+        _, out = estimator.module_(_on_model_device(X, estimator))
+    return {depth: torch.softmax(logits, 1).cpu().numpy() for depth, logits in out.levels.items()}
+
+
+def test_predict_proba_without_a_leaf_head_is_the_deepest_level_head(fitted, blobs):
+    # The paper's route for PL models: the deepest per-level head's probabilities, one column per leaf.
+    (X, _), _ = blobs
+    tax = fitted.taxonomy_
+    assert fitted.leaf_source_ == "deepest_level" and tax.levels[tax.depth] == tax.leaves
+    proba = fitted.predict_proba(X[:7])
+    np.testing.assert_allclose(proba, _level_probabilities(fitted, X[:7])[tax.depth], rtol=1e-4, atol=1e-6)
+    assert list(fitted.predict(X[:7])) == [tax.leaves[i] for i in proba.argmax(1)]
+
+
+def test_predict_proba_from_the_level_product_is_the_normalised_path_product(blobs):
+    (X, y), _ = blobs
+    product = HierarchicalEmbedder(losses="PL+T", leaf_source="level_product", max_epochs=3, random_state=0, **FAST)
+    product.fit(X, y)
+    proba = product.predict_proba(X[:7])
+    tax = product.taxonomy_
+    levels = _level_probabilities(product, X[:7])
     expected = np.ones((7, tax.n_leaves))
     for j, leaf in enumerate(tax.leaves):
         for depth in tax.informative_levels:
             node = "/".join(leaf.split("/")[:depth])
-            expected[:, j] *= torch.softmax(out.levels[depth], 1)[:, tax.levels[depth].index(node)].cpu().numpy()
+            expected[:, j] *= levels[depth][:, tax.levels[depth].index(node)]
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(proba, expected, rtol=1e-4, atol=1e-6)
-    assert list(fitted.predict(X[:7])) == [tax.leaves[i] for i in proba.argmax(1)]
+    assert list(product.predict(X[:7])) == [tax.leaves[i] for i in proba.argmax(1)]
 
 
 def test_predict_proba_from_the_node_head_is_the_path_likelihood(blobs):

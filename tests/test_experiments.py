@@ -8,10 +8,15 @@ import signal
 import time
 from importlib import metadata
 
+import librosa
 import numpy as np
 import pytest
+import torch
 from _compare_settings import TINY
 
+from sklearn_hier.audio import _torch_mel
+from sklearn_hier.audio import mel as mel_module
+from sklearn_hier.audio.mel import mel_implementation
 from sklearn_hier.experiments import (
     PAPER_CONFIGS,
     TABLE_COLUMNS,
@@ -50,6 +55,8 @@ def test_compare_writes_every_file(finished):
     assert run["epochs"] == 4 * TINY["max_epochs"]
     assert run["settings"]["losses"] == ["PL", "PL+T"] and run["versions"]["torch"] == metadata.version("torch")
     assert run["n_clips"] == 6 * 12
+    # Which code computed the mels: torchaudio and plain PyTorch agree to ~1e-3 dB, not bit for bit.
+    assert run["mel_backend"] == mel_implementation() == fingerprint(CompareSettings(**TINY))["mel_backend"]
 
 
 def test_summary_table_has_every_config_and_column(finished):
@@ -174,6 +181,16 @@ def test_fingerprint_names_every_setting_that_matters(change, key):
     other = fingerprint(CompareSettings(**{**TINY, **change}))
     assert {k for k in base if base[k] != other[k]} == {key}
     assert base["package_version"] and base["data_version"]
+
+
+def test_fingerprint_names_the_mel_implementation(monkeypatch):
+    base = fingerprint(CompareSettings(**TINY))
+    librosa_run = fingerprint(CompareSettings(**{**TINY, "mel_params": {**TINY["mel_params"], "backend": "librosa"}}))
+    assert base["mel_backend"].startswith(("torchaudio ", "plain PyTorch (torch "))
+    assert librosa_run["mel_backend"] == f"librosa {librosa.__version__}"
+    # Without torchaudio the torch backend runs on the package's own copy of its three objects.
+    monkeypatch.setattr(mel_module, "MelSpectrogram", _torch_mel.MelSpectrogram)
+    assert fingerprint(CompareSettings(**TINY))["mel_backend"] == f"plain PyTorch (torch {torch.__version__})"
 
 
 def test_fingerprint_ignores_where_the_work_runs():

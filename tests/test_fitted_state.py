@@ -3,6 +3,8 @@
 Also: an interrupted fit propagates the interruption and leaves nothing fitted.
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +28,7 @@ OTHER_VALUES = {
     "metric": "dot",
     "geometry": "euclidean",
     "class_weight": "balanced",
+    "leaf_source": "level_product",
     "max_epochs": 1,
     "lr": 0.5,
     "weight_decay": 0.1,
@@ -113,6 +116,25 @@ def test_losses_is_parsed_once_into_loss_spec(data):
     assert emb.leaf_source_ is None and emb.transform(X).shape == (len(X), 8)
     with pytest.raises(ValueError, match="trains no classification head"):
         emb.predict(X)
+
+
+def test_leaf_source_is_resolved_at_fit_and_checked_against_the_trained_heads(data):
+    X, y = data
+    emb = HierarchicalEmbedder(losses="PL+T", max_epochs=1, random_state=0, **FAST).fit(X, y)
+    assert emb.leaf_source_ == "deepest_level"  # the paper's route for models without L
+    product = HierarchicalEmbedder(losses="PL+T", leaf_source="level_product", max_epochs=1, random_state=0, **FAST)
+    product.fit(X, y)
+    assert product.leaf_source_ == "level_product"
+    # Same seed, same network: only the route from the level heads to the leaf differs.
+    np.testing.assert_array_equal(product.transform(X), emb.transform(X))
+    emb = HierarchicalEmbedder(losses="L+PL", max_epochs=1, **FAST).fit(X, y)
+    assert emb.leaf_source_ == "leaf"
+    for losses, route in [("PL+T", "leaf"), ("L+T", "deepest_level"), ("L+PL", "nodes")]:
+        emb = HierarchicalEmbedder(losses=losses, leaf_source=route, max_epochs=1, **FAST)
+        message = f"leaf_source='{route}' reads the .* head, which losses={re.escape(repr(losses))}"
+        with pytest.raises(ValueError, match=message):
+            emb.fit(X, y)
+        assert not hasattr(emb, "net_")
 
 
 def test_all_zero_loss_weights_are_refused_before_training(data):

@@ -56,15 +56,40 @@ def test_head_outputs_move_slice_and_concatenate_like_tensors():
         torch.stack([out, out])
 
 
-def test_leaf_log_scores_of_each_head():
+def test_leaf_log_scores_of_each_route():
     tax = Taxonomy.from_paths(MINI)
     out = HierarchicalHeads(tax, embedding_dim=3)(torch.randn(4, 3))
     assert torch.equal(leaf_log_scores(out, tax, "leaf"), out.leaf)
-    levels = leaf_log_scores(out, tax, "levels")
+    product = leaf_log_scores(out, tax, "level_product")
     path = tax.leaf_level_codes()[0]  # the first leaf: the sum of its nodes' per-level log-probabilities
     expected = sum(torch.log_softmax(out.levels[d], dim=1)[:, path[d - 1]] for d in out.levels if path[d - 1] >= 0)
-    assert torch.allclose(levels[:, 0], expected)
+    assert torch.allclose(product[:, 0], expected)
+    # MINI's leaves all lie at depth 4: the deepest head's log-probabilities, column for column.
+    deepest = leaf_log_scores(out, tax, "deepest_level")
+    assert torch.equal(deepest, torch.log_softmax(out.levels[4], dim=1)[:, tax.leaf_level_codes()[:, 3]])
     nodes = leaf_log_scores(out, tax, "nodes")
     assert nodes.shape == (4, tax.n_leaves) and bool((nodes < 0).all())
-    with pytest.raises(ValueError, match="head must be one of"):
-        leaf_log_scores(out, tax, "root")
+    with pytest.raises(ValueError, match="route must be one of"):
+        leaf_log_scores(out, tax, "levels")
+
+
+def test_the_papers_leaf_route_by_hand():
+    # Leaves a/x, a/y, b/z. Level 1 (a, b) logits log(0.6), log(0.4); level 2 (a/x, a/y, b/z) logits
+    # log(0.3), log(0.3), log(0.4). The paper takes the deepest head's argmax: b/z (0.4). The product of
+    # the levels gives a/x and a/y 0.6 x 0.3 = 0.18 each and b/z 0.4 x 0.4 = 0.16: a/x (first of a tie).
+    tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
+    levels = {1: torch.tensor([[0.6, 0.4]]).log(), 2: torch.tensor([[0.3, 0.3, 0.4]]).log()}
+    out = HeadOutputs(torch.zeros(1, 3), levels, torch.zeros(1, 5))
+    deepest = leaf_log_scores(out, tax, "deepest_level").exp()
+    product = leaf_log_scores(out, tax, "level_product").exp()
+    assert torch.allclose(deepest, torch.tensor([[0.3, 0.3, 0.4]]))
+    assert torch.allclose(product, torch.tensor([[0.18, 0.18, 0.16]]))
+    assert tax.leaves[int(deepest.argmax())] == "b/z" and tax.leaves[int(product.argmax())] == "a/x"
+
+
+def test_deepest_level_route_on_leaves_of_several_depths():
+    # Leaves a (depth 1), b/x and b/y (depth 2): a is scored by level 1, b/x and b/y by level 2.
+    tax = Taxonomy.from_paths(["a", "b/x", "b/y"])
+    levels = {1: torch.tensor([[0.7, 0.3]]).log(), 2: torch.tensor([[0.2, 0.8]]).log()}
+    out = HeadOutputs(torch.zeros(1, 3), levels, torch.zeros(1, 4))
+    assert torch.allclose(leaf_log_scores(out, tax, "deepest_level").exp(), torch.tensor([[0.7, 0.2, 0.8]]))

@@ -1,7 +1,8 @@
 """Tree-triplet sampler invariants, miners against brute force, the batch sampler."""
 
 import itertools
-from math import comb
+from math import perm
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from _trees import ORCHIDEA_MINI as MINI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sklearn_hier.model_selection import UnseenLeafKFold
 from sklearn_hier.nn.distances import pairwise_similarity
 from sklearn_hier.nn.hyperbolic import expmap0, pairwise_poincare_distance
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
@@ -24,33 +26,43 @@ def _lca_of_triplets(tax, leaf_codes, triplets):
 
 def test_miniature_count_by_hand():
     # Every leaf holds 3 clips. Per parent P, per ordered (pos, neg): 1 triplet when pos has one child
-    # (two clips of pos), C(k, 2) when it has k >= 2 children.
-    #   root (Brass, Strings):        Brass has 2 kids -> 1; Strings has 1 kid -> 1        = 2
-    #   Brass (Horn, Trumpet):        Horn 2 kids -> 1; Trumpet 2 kids -> 1                = 2
-    #   Horn (open, straight):        open 2 kids -> 1; straight 1 kid -> 1                 = 2
+    # (two clips of pos), k * (k - 1) (both orders of each pair of children) when it has k >= 2.
+    #   root (Brass, Strings):        Brass has 2 kids -> 2; Strings has 1 kid -> 1        = 3
+    #   Brass (Horn, Trumpet):        Horn 2 kids -> 2; Trumpet 2 kids -> 2                = 4
+    #   Horn (open, straight):        open 2 kids -> 2; straight 1 kid -> 1                 = 3
     #   Trumpet (harmon, open):       1 + 1                                                 = 2
-    #   Violin (open, sordina):       1 + 1                                                 = 2
+    #   Violin (open, sordina):       open 2 kids -> 2; sordina 1 kid -> 1                  = 3
     #   Horn/open, Violin/open (two leaves each): 1 + 1 each                               = 4
     #   Strings, straight, harmon, Trumpet/open, sordina: one child, no triplet            = 0
     tax = Taxonomy.from_paths(MINI)
     sampler = TreeTripletSampler(tax, np.repeat(np.arange(8), 3), random_state=0)
-    assert sampler.n_triplets == 14
-    assert all(len(t) == 14 for t in sampler.sample())
+    assert sampler.n_triplets == 19
+    assert all(len(t) == 19 for t in sampler.sample())
 
 
 def test_count_with_a_wide_node():
-    # root (A, B): A has 4 children -> C(4, 2) = 6; B has one child -> 1; A's 4 leaves: 4 x 3 ordered pairs.
+    # root (A, B): A has 4 children -> 4 x 3 ordered pairs = 12; B has one child -> 1; A's 4 leaves: 4 x 3.
     tax = Taxonomy.from_paths(["A/1", "A/2", "A/3", "A/4", "B/5"])
     sampler = TreeTripletSampler(tax, np.repeat(np.arange(5), 2), random_state=0)
-    assert sampler.n_triplets == 6 + 1 + 12
+    assert sampler.n_triplets == 12 + 1 + 12
+
+
+def test_anchor_is_drawn_from_each_child_in_turn():
+    # Root (A, B), A with children 1 and 2: the paper's code takes (anchor 1, positive 2) and (anchor 2,
+    # positive 1); an unordered rule would always take the anchor from the first-sorted child.
+    tax = Taxonomy.from_paths(["A/1", "A/2", "B/3"])
+    codes = np.array([0, 1, 2, 2])
+    a, p, n = TreeTripletSampler(tax, codes, random_state=0).sample()
+    from_a = codes[n] == 2
+    assert sorted(zip(codes[a][from_a].tolist(), codes[p][from_a].tolist(), strict=True)) == [(0, 1), (1, 0)]
 
 
 def test_single_clip_leaves_and_empty_leaves():
     tax = Taxonomy.from_paths(["A/1", "A/2", "B/3", "C/4"])
     # Leaf C/4 holds no clip; A/1 and A/2 one clip each, B/3 two.
     sampler = TreeTripletSampler(tax, [0, 1, 2, 2], random_state=0)
-    # root (A, B) only: (A, B) -> 1|2 vs B; (B, A) -> two clips of B vs A. Under A, no leaf has 2 clips.
-    assert sampler.n_triplets == 2
+    # root (A, B) only: (A, B) -> 1|2 and 2|1 vs B; (B, A) -> two clips of B vs A. Under A, no leaf has 2 clips.
+    assert sampler.n_triplets == 3
     lca_ap, lca_an = _lca_of_triplets(tax, sampler.leaf_codes, sampler.sample())
     assert (lca_ap > lca_an).all()
 
@@ -90,7 +102,7 @@ def test_leaf_counts_of_an_epoch():
     triplets = sampler.sample()
     counts = sampler.leaf_counts(triplets)
     np.testing.assert_array_equal(counts, np.bincount(codes[np.concatenate(triplets)], minlength=8))
-    assert counts.sum() == 3 * 14
+    assert counts.sum() == 3 * 19
 
 
 def test_sampler_validates_and_copies_input():
@@ -118,7 +130,33 @@ def test_random_state_kinds():
     again = TreeTripletSampler(tax, codes, random_state=np.random.RandomState(0)).sample()
     for x, y in zip(from_rs, again, strict=True):
         np.testing.assert_array_equal(x, y)
-    assert TreeTripletSampler(tax, codes, random_state=np.random.default_rng(0)).n_triplets == 14
+    assert TreeTripletSampler(tax, codes, random_state=np.random.default_rng(0)).n_triplets == 19
+
+
+def _orchideasol_clips():
+    """One label path per clip of OrchideaSOL2020, from the leaf counts in tests/data."""
+    lines = (Path(__file__).parent / "data" / "orchideasol_leaf_counts.csv").read_text().splitlines()
+    rows = [line.rsplit(",", 1) for line in lines if line and not line.startswith("#")][1:]
+    return np.repeat(np.array([path for path, _ in rows], dtype=object), [int(n) for _, n in rows])
+
+
+def test_orchideasol_epoch_is_the_papers_2_1k():
+    # The paper reports "about 2.1k" triplets per epoch on OrchideaSOL. Leaves under 10 clips are never
+    # seen (170 of 197 remain) and each fold hides a fifth of those, leaving 136 visible leaves; which
+    # leaves depends on the fold, so every fold is checked. Unordered anchor/positive pairs gave ~1.3k.
+    y = _orchideasol_clips()
+    assert len(y) == 13_265 and len(set(y)) == 197
+    cv = UnseenLeafKFold(n_splits=5, min_samples_leaf=10, test_size=0.1, random_state=2024)
+    counts = []
+    for train, _ in cv.split(np.zeros((len(y), 1)), y):
+        tax = Taxonomy.from_paths(sorted(set(y[train])))
+        assert [len(level) for level in tax.levels][1:3] == [5, 16] and tax.n_leaves == 136
+        codes = tax.encode(y[train])
+        sampler = TreeTripletSampler(tax, codes, random_state=0)
+        assert sampler.n_triplets == _expected_count(tax, np.bincount(codes, minlength=tax.n_leaves))
+        counts.append(sampler.n_triplets)
+    assert all(1_800 <= n <= 2_500 for n in counts), counts
+    assert 2_000 <= np.mean(counts) <= 2_200, counts
 
 
 # -------------------------------------------------------- hypothesis: random trees
@@ -148,7 +186,7 @@ def trees_with_clips(draw, min_clips=1):
 
 
 def _expected_count(tax, clips_per_leaf):
-    """The reference rule, counted directly on the tree."""
+    """The reference rule, counted directly on the tree: k * (k - 1) ordered (anchor, positive) child pairs."""
     under = {node: 0 for node in tax.nodes}
     for leaf, n in zip(tax.leaves, clips_per_leaf, strict=True):
         for node in ("", *tax.ancestors(leaf), leaf):
@@ -161,7 +199,7 @@ def _expected_count(tax, clips_per_leaf):
     for parent in tax.nodes:
         for pos in kids(parent):
             k = len(kids(pos))
-            per_negative = comb(k, 2) if k >= 2 else int(under[pos] >= 2)
+            per_negative = perm(k, 2) if k >= 2 else int(under[pos] >= 2)
             total += per_negative * (len(kids(parent)) - 1)
     return total
 

@@ -23,7 +23,7 @@ try:
 except ImportError:  # torchaudio is an optional extra: the same three objects in plain PyTorch
     from sklearn_hier.audio._torch_mel import AmplitudeToDB, MelSpectrogram, melscale_fbanks
 
-__all__ = ["MelTransformer"]
+__all__ = ["MelTransformer", "mel_implementation"]
 
 # Floor of both dB conversions; torchaudio's AmplitudeToDB uses it for power and magnitude alike,
 # so librosa is given the same value to agree with it below -100 dB (power) or -200 dB (magnitude).
@@ -469,3 +469,37 @@ def _check_finite_mels(mels: Any, waveforms: np.ndarray) -> Any:
         f"The mel spectrograms of rows {bad[:5].tolist()}{'...' if bad.size > 5 else ''} of X overflow float32 "
         f"(waveform peak {peak:.3g}); waveforms are expected in [-1, 1], so rescale them."
     )
+
+
+def mel_implementation(backend: str = "auto") -> str:
+    """Which code computes the mels of ``MelTransformer(backend=backend)`` here, with its version.
+
+    The torch backend runs on torchaudio where it is installed and on the
+    package's plain-PyTorch copy of the same three objects otherwise. They
+    agree to about 1e-3 dB, but a model trained on one is not bit for bit the
+    model trained on the other, so a comparison records this string.
+
+    Parameters
+    ----------
+    backend : {"auto", "torch", "librosa"}, default="auto"
+
+    Returns
+    -------
+    implementation : str
+        ``"torchaudio <version>"``, ``"plain PyTorch (torch <version>)"`` or
+        ``"librosa <version>"``.
+
+    Examples
+    --------
+    >>> mel_implementation("librosa").startswith("librosa ")
+    True
+    """
+    from importlib import metadata
+
+    if backend not in ("auto", "torch", "librosa"):
+        raise ValueError(f"backend must be one of 'auto', 'torch', 'librosa'; got {backend!r}.")
+    if (_AUTO_BACKEND if backend == "auto" else backend) == "librosa":
+        return f"librosa {librosa.__version__}"
+    if MelSpectrogram.__module__.startswith("torchaudio"):
+        return f"torchaudio {metadata.version('torchaudio')}"
+    return f"plain PyTorch (torch {torch.__version__})"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from sklearn_hier._show_versions import describe_environment
-from sklearn_hier.experiments._records import write_atomic
+from sklearn_hier.experiments._records import fingerprint, write_atomic
 from sklearn_hier.experiments._settings import CompareSettings
 from sklearn_hier.experiments._summary import TABLE_COLUMNS, paired_table
 
@@ -47,6 +47,7 @@ def write_outputs(
     run = {
         "settings": asdict(settings),
         "versions": _versions(),
+        "mel_backend": fingerprint(settings)["mel_backend"],
         **run,
         "fit_seconds": round(sum(r["value"] for r in rows if r["metric"] == "fit_time"), 1),
         "epochs": _total_epochs(rows),

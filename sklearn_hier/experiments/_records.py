@@ -52,11 +52,14 @@ def fingerprint(settings: CompareSettings) -> dict[str, Any]:
     (False, [])
     """
     import sklearn_hier
+    from sklearn_hier.audio.mel import mel_implementation
 
     values = {k: v for k, v in asdict(settings).items() if k not in _NOT_FINGERPRINTED}
     # Only the chosen dataset's parameters matter; the others sit in quick_settings unused.
     values["dataset_params"] = settings.dataset_params.get(settings.dataset, {})
     values["data_version"] = _data_version(settings)
+    # torchaudio and the plain-PyTorch mels agree to ~1e-3 dB, not bit for bit: a model trained on one differs.
+    values["mel_backend"] = mel_implementation(settings.mel_params.get("backend", "auto"))
     values["package_version"] = sklearn_hier.__version__
     values["format"] = _FORMAT
     return json.loads(json.dumps(values, sort_keys=True, default=str))  # tuples -> lists, as read back

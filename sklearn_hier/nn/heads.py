@@ -12,9 +12,11 @@ from torch import nn
 
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["HEAD_NAMES", "HeadOutputs", "HierarchicalHeads", "leaf_log_scores"]
+__all__ = ["HEAD_NAMES", "LEAF_ROUTES", "HeadOutputs", "HierarchicalHeads", "leaf_log_scores"]
 
 HEAD_NAMES = ("leaf", "levels", "nodes")
+# The ways from the heads to a leaf (leaf_log_scores), each with the head it reads.
+LEAF_ROUTES = {"leaf": "leaf", "deepest_level": "levels", "level_product": "levels", "nodes": "nodes"}
 
 
 @dataclass(frozen=True)
@@ -117,19 +119,24 @@ class HierarchicalHeads(nn.Module):
         )
 
 
-def leaf_log_scores(outputs: HeadOutputs, taxonomy: Taxonomy, head: str = "leaf") -> torch.Tensor:
-    """(B, n_leaves) log-scores of the leaves, read from one head.
+def leaf_log_scores(outputs: HeadOutputs, taxonomy: Taxonomy, route: str = "leaf") -> torch.Tensor:
+    """(B, n_leaves) log-scores of the leaves, read from the heads by one route.
 
     Parameters
     ----------
     outputs : HeadOutputs
     taxonomy : Taxonomy
         The tree the heads were built from.
-    head : {"leaf", "levels", "nodes"}, default="leaf"
-        ``"leaf"``: the leaf logits; ``"levels"``: the log of the product of
-        the per-level probabilities along each leaf's path; ``"nodes"``: the
-        Bernoulli log-likelihood of each leaf's path multi-hot vector under the
-        node head. A softmax over the columns gives leaf probabilities.
+    route : {"leaf", "deepest_level", "level_product", "nodes"}, default="leaf"
+        ``"leaf"``: the leaf logits. ``"deepest_level"``: the paper's route
+        for models without a leaf head, the log-probabilities of the deepest
+        per-level head (on a tree whose leaves all lie at one depth, its
+        argmax is the leaf; a leaf above the deepest level is scored by the
+        deepest informative level on its own path). ``"level_product"``: the
+        log of the product of the per-level probabilities along each leaf's
+        path. ``"nodes"``: the Bernoulli log-likelihood of each leaf's path
+        multi-hot vector under the node head. A softmax over the columns gives
+        leaf probabilities.
 
     Returns
     -------
@@ -142,21 +149,32 @@ def leaf_log_scores(outputs: HeadOutputs, taxonomy: Taxonomy, head: str = "leaf"
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
     >>> out = HierarchicalHeads(tax, embedding_dim=4)(torch.zeros(1, 4))
-    >>> leaf_log_scores(out, tax, "levels").shape
+    >>> leaf_log_scores(out, tax, "level_product").shape
     torch.Size([1, 3])
+    >>> # Level 1 (a, b) gives 0.6 / 0.4, level 2 (a/x, a/y, b/z) 0.3 / 0.3 / 0.4: the routes disagree.
+    >>> levels = {1: torch.tensor([[0.6, 0.4]]).log(), 2: torch.tensor([[0.3, 0.3, 0.4]]).log()}
+    >>> out = HeadOutputs(torch.zeros(1, 3), levels, torch.zeros(1, 5))
+    >>> leaf_log_scores(out, tax, "deepest_level").exp()  # argmax b/z
+    tensor([[0.3000, 0.3000, 0.4000]])
+    >>> leaf_log_scores(out, tax, "level_product").exp()  # argmax a/x
+    tensor([[0.1800, 0.1800, 0.1600]])
     """
-    if head == "leaf":
+    if route not in LEAF_ROUTES:
+        raise ValueError(f"route must be one of {tuple(LEAF_ROUTES)}; got {route!r}.")
+    if route == "leaf":
         return outputs.leaf
     device = outputs.leaf.device
-    if head == "levels":
-        table = torch.as_tensor(np.array(taxonomy.leaf_level_codes()), device=device)
-        scores = torch.zeros_like(outputs.leaf)
-        for depth, logits in outputs.levels.items():
-            column = table[:, depth - 1]
-            on_path = column >= 0
-            scores[:, on_path] += F.log_softmax(logits, dim=1)[:, column[on_path]]
-        return scores
-    if head == "nodes":
+    if route == "nodes":
         hot = torch.as_tensor(taxonomy.path_multi_hot(list(taxonomy.leaves)), device=device)
         return F.logsigmoid(outputs.nodes) @ hot.T + F.logsigmoid(-outputs.nodes) @ (1 - hot).T
-    raise ValueError(f"head must be one of {HEAD_NAMES}; got {head!r}.")
+    table = torch.as_tensor(np.array(taxonomy.leaf_level_codes()), device=device)
+    scores = torch.zeros_like(outputs.leaf)
+    for depth in sorted(outputs.levels):
+        column = table[:, depth - 1]
+        on_path = column >= 0
+        log_proba = F.log_softmax(outputs.levels[depth], dim=1)[:, column[on_path]]
+        if route == "level_product":
+            scores[:, on_path] += log_proba
+        else:  # deeper levels overwrite shallower ones: each leaf keeps the deepest level on its path
+            scores[:, on_path] = log_proba
+    return scores

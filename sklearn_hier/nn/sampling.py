@@ -100,9 +100,10 @@ def _triplet_plan(taxonomy: Taxonomy, pools: _NodePools) -> tuple[np.ndarray, np
     The reference rule: for every node P with at least two children holding
     clips, for every ordered pair (pos, neg) of distinct such children: if pos
     has fewer than two children holding clips, anchor and positive are two
-    different clips of pos; otherwise one triplet per unordered pair of its
-    children, anchor from the first and positive from the second. The
-    negative is a clip of neg.
+    different clips of pos; otherwise one triplet per ordered pair of its
+    children (both orders, as the paper's code's ``itertools.permutations``),
+    anchor from the first and positive from the second. The negative is a
+    clip of neg.
     """
     plans: list[np.ndarray] = []
     for parent in taxonomy.nodes:
@@ -126,7 +127,8 @@ def _anchor_positive_nodes(taxonomy: Taxonomy, pos: str, pools: _NodePools) -> n
     """(m, 2) node ids that anchor and positive are drawn from, below ``pos``; equal ids mean "two clips of"."""
     kids = np.array([pools.id[kid] for kid in _children_with_clips(taxonomy, pos, pools)], dtype=np.int64)
     if len(kids) >= 2:
-        first, second = np.triu_indices(len(kids), k=1)
+        # Both orders of every pair, in itertools.permutations' order: the anchor is drawn from each child in turn.
+        first, second = np.nonzero(~np.eye(len(kids), dtype=bool))
         return np.column_stack([kids[first], kids[second]])
     pos_id = pools.id[pos]
     if pools.size[pos_id] >= 2:
@@ -144,8 +146,9 @@ class TreeTripletSampler:
     least two children holding clips, for every ordered pair (pos, neg) of
     distinct children: if pos has fewer than two children holding clips, the
     anchor and the positive are two different clips under pos; otherwise, for
-    every unordered pair of pos's children, the anchor comes from one and the
-    positive from the other. The negative is a clip under neg. So
+    every ordered pair of distinct children of pos (both orders, as the
+    paper's code's ``itertools.permutations``), the anchor comes from the
+    first and the positive from the second. The negative is a clip under neg. So
     depth(LCA(a, p)) > depth(P) = depth(LCA(a, n)) and a != p. Clips are
     drawn uniformly among the clips under a node.
 
@@ -168,10 +171,10 @@ class TreeTripletSampler:
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
     >>> sampler = TreeTripletSampler(tax, tax.encode(["a/x", "a/x", "a/y", "b/z", "b/z"]), random_state=0)
-    >>> # root: (pos a, neg b) -> x|y vs b; (pos b, neg a) -> two clips of b vs a.
+    >>> # root: (pos a, neg b) -> x|y and y|x vs b; (pos b, neg a) -> two clips of b vs a.
     >>> # a: (pos x, neg y) -> two clips of x vs y; (pos y, neg x) needs two clips of y: none.
     >>> sampler.n_triplets
-    3
+    4
     >>> a, p, n = sampler.sample()
     >>> codes = tax.leaf_level_codes()[sampler.leaf_codes]
     >>> lca = lca_depth(codes, codes)
