@@ -13,12 +13,17 @@ import numpy as np
 import pytest
 import torch
 from _compare_settings import TINY
+from sklearn.base import clone
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from sklearn_hier._training import clips_per_batch
 from sklearn_hier.audio import _torch_mel
 from sklearn_hier.audio import mel as mel_module
 from sklearn_hier.audio.mel import mel_implementation
+from sklearn_hier.cli import main
 from sklearn_hier.experiments import (
     PAPER_CONFIGS,
+    PAPER_RECIPE,
     TABLE_COLUMNS,
     CompareSettings,
     canonical_config,
@@ -319,3 +324,52 @@ def test_total_epochs_is_unknown_when_a_pair_predates_the_epoch_records():
     old = [{"config": "L", "fold": 0, "metric": "ndcg", "value": 0.4}]  # resumed from a record without epochs
     assert _total_epochs(new) == 14
     assert _total_epochs(new + old) is None
+
+
+# ------------------------------------------------------------- the paper's recipe
+@pytest.mark.parametrize("config, patience", [("PL", (50, 100)), ("PL+T", (250, 500))])
+def test_paper_recipe_resolves_to_every_item_of_the_papers_list(config, patience):
+    settings = CompareSettings.paper_recipe()  # the soundfont set, rendered at 44.1 kHz
+    assert set(PAPER_RECIPE) >= {"batch", "optimizer", "lr_scheduler", "early_stopping", "max_epochs", "split"}
+    assert (settings.n_splits, settings.min_samples_leaf, settings.max_epochs) == (5, 10, 2500)
+    check_settings(settings)
+    mel, emb = (step for _, step in make_pipeline(settings, config).steps)
+    assert (mel.sr, mel.n_fft, mel.hop_length, mel.n_mels, mel.mel_scale, mel.power) == (
+        44100,
+        2048,
+        512,
+        128,
+        "htk",
+        2,
+    )
+    assert (emb.triplets, clips_per_batch(emb.triplets, emb.triplets_per_batch)) == ("tree", 96)
+    assert (emb.optimizer, emb.lr, emb.weight_decay, emb.max_epochs) == (torch.optim.Adam, 1e-3, 1e-5, 2500)
+    assert (emb.class_weight, emb.embedding_dim, emb.module) == ("balanced", 256, "auto")
+    # 80 / 10 / 10 per seen leaf: the splitter's test share, then 1/9 of the remaining 90 %.
+    assert emb.valid_size * 0.9 == pytest.approx(0.1)
+    # The schedule, early stopping and clipping are resolved at fit: fit one epoch on tiny features to read them.
+    X = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    y = np.repeat(["a/x", "a/y", "b/z", "b/w"], 10)
+    fitted = clone(emb).set_params(max_epochs=1, verbose=0).fit(X, y)
+    callbacks = dict(fitted.net_.callbacks_)
+    scheduler, stopping = callbacks["lr_scheduler"], callbacks["early_stopping"]
+    assert scheduler.policy is ReduceLROnPlateau
+    assert (scheduler.kwargs["factor"], scheduler.monitor) == (0.6, "valid_loss")
+    assert (scheduler.kwargs["patience"], stopping.patience) == patience
+    assert stopping.monitor == "valid_loss" and stopping.load_best
+    assert callbacks["gradient_clipping"].gradient_clip_value == 1.0
+    assert "class_weights" in callbacks and isinstance(fitted.net_.optimizer_, torch.optim.Adam)
+
+
+def test_paper_recipe_is_listed_in_run_json(tmp_path):
+    settings = CompareSettings.paper_recipe(**{k: v for k, v in TINY.items() if k != "embedder_params"})
+    settings.embedder_params = {**settings.embedder_params, **TINY["embedder_params"]}
+    compare(settings, out=tmp_path, verbose=0)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["settings"]["recipe"] == "paper" and run["recipe"] == PAPER_RECIPE
+    assert run["settings"]["embedder_params"]["class_weight"] == "balanced"
+
+
+def test_cli_recipe_and_quick_are_exclusive(capsys):
+    assert main(["compare", "--dataset", "synthetic", "--quick", "--recipe", "paper"]) == 2
+    assert "--quick and --recipe are two presets" in capsys.readouterr().err

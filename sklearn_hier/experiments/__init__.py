@@ -10,6 +10,7 @@ from sklearn_hier.experiments._pairs import make_pipeline
 from sklearn_hier.experiments._settings import (
     DATASETS,
     PAPER_CONFIGS,
+    PAPER_RECIPE,
     CompareSettings,
     canonical_config,
     canonical_losses,
@@ -19,6 +20,7 @@ from sklearn_hier.experiments._summary import TABLE_COLUMNS, summary_table
 __all__ = [
     "DATASETS",
     "PAPER_CONFIGS",
+    "PAPER_RECIPE",
     "TABLE_COLUMNS",
     "CompareSettings",
     "canonical_config",

@@ -14,7 +14,7 @@ import numpy as np
 
 from sklearn_hier._show_versions import describe_environment
 from sklearn_hier.experiments._records import fingerprint, write_atomic
-from sklearn_hier.experiments._settings import CompareSettings
+from sklearn_hier.experiments._settings import PAPER_RECIPE, CompareSettings
 from sklearn_hier.experiments._summary import TABLE_COLUMNS, paired_table
 
 __all__ = ["write_outputs"]
@@ -48,6 +48,7 @@ def write_outputs(
         "settings": asdict(settings),
         "versions": _versions(),
         "mel_backend": fingerprint(settings)["mel_backend"],
+        **({"recipe": PAPER_RECIPE} if settings.recipe == "paper" else {}),
         **run,
         "fit_seconds": round(sum(r["value"] for r in rows if r["metric"] == "fit_time"), 1),
         "epochs": _total_epochs(rows),

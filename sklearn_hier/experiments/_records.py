@@ -32,9 +32,9 @@ __all__ = [
     "write_pair",
 ]
 
-# Settings that change no fit: where the work runs, how it is shown and which configuration the others
-# are compared with.
-_NOT_FINGERPRINTED = ("losses", "device", "n_jobs", "quick", "data_dir", "baseline")
+# Settings that change no fit: where the work runs, how it is shown, which configuration the others
+# are compared with, and a preset's name (the settings it sets are fingerprinted themselves).
+_NOT_FINGERPRINTED = ("losses", "device", "n_jobs", "quick", "data_dir", "baseline", "recipe")
 _FORMAT = 1  # bump when a pair record's layout changes
 
 
