@@ -185,9 +185,12 @@ def mean_normalized_rank(
     -----
     Clips tied in similarity share the mean of the ranks they occupy, which is
     the expected rank under a random order of the tied clips. Similarities are
-    computed in float32. The paper's reference code divides as
-    ``rank / N - 1`` (always negative); rank / (N - 1) is the intended
-    definition and the one used here.
+    computed in float32. The reference code's newest commit we could read
+    (c52a451, 2024-09-04) writes ``same_label_ranks / num_samples - 1``,
+    which by operator precedence is rank / N - 1 (always negative); the
+    paper's definition, and ours, is rank / (N - 1). The two are related by
+    ``reference = ours * (N - 1) / N - 1`` on one set of N clips, so they
+    order models the same way.
 
     References
     ----------
