@@ -993,10 +993,11 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Depth in ``taxonomy_``: 1 is the top level, ``taxonomy_.depth`` the deepest.
         source : {"auto", "level", "leaf"}, default="auto"
             ``"level"``: the per-level head of that depth (the "aware"
-            prediction); ``"leaf"``: the most probable leaf, walked up to that
-            depth (the "blind" prediction; a leaf shallower than ``level`` is
-            returned as is). ``"auto"`` uses the per-level head when the fit
-            trained it (:attr:`level_heads_trained_`), else the leaf.
+            prediction); ``"leaf"``: the leaf :meth:`predict` gives (by the
+            route :attr:`leaf_source_`), walked up to that depth (the "blind"
+            prediction; a leaf shallower than ``level`` is returned as is).
+            ``"auto"`` uses the per-level head when the fit trained it
+            (:attr:`level_heads_trained_`), else the leaf.
             ``"level"`` without trained per-level heads raises.
 
         Returns

@@ -117,8 +117,10 @@ def predict_at_lsa_level(estimator: Any, X: Any, y: Any, *, source: str = "level
 
     These are the predictions :func:`lsa_accuracy` scores. ``source="level"``
     asks the per-level head of that depth (Acc_aware: the model is told the
-    level); ``source="leaf"`` takes the leaf head's seen leaf and walks it up to
-    that depth (Acc_blind).
+    level); ``source="leaf"`` takes the seen leaf the estimator predicts (by its
+    ``leaf_source_`` route: the leaf head, or for models without one the
+    deepest per-level head, as in the paper) and walks it up to that depth
+    (Acc_blind).
 
     Parameters
     ----------
@@ -404,7 +406,8 @@ def hierarchy_scorers(k: int = 5, *, levels: int | Sequence[int] | None = None, 
         - macro F1 of ``predict_level(X, level, source="auto")`` on seen clips
           (see ``levels``);
         - ``lsa_accuracy_aware`` and ``lsa_accuracy_blind``: :func:`lsa_accuracy`
-          on unseen clips, predicted by the per-level head and by the leaf head.
+          on unseen clips, predicted by the per-level head and by the predicted
+          leaf (``leaf_source_``) walked up.
 
         A scorer whose clips are missing (no unseen clip, or fewer than 2 for
         retrieval), or ``lsa_accuracy_aware`` for a model whose
