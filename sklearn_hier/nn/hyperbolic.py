@@ -434,7 +434,7 @@ def tangent_reach(c: float, eps: float) -> float:
     Examples
     --------
     >>> round(tangent_reach(1.0, 4e-3), 3), round(tangent_reach(100.0, 4e-3), 3)
-    (3.107, 0.311)
+    (3.106, 0.311)
     """
     return math.atanh(1 - eps) / math.sqrt(c)
 
