@@ -91,10 +91,11 @@ def test_mel_of_a_tensor_equals_the_mel_of_its_array(dtype, contiguous, seed, n_
     else:
         waves = rng.uniform(-1, 1, size=(n_clips, n_samples)).astype(dtype)
     tensor = _tensor_twin(waves, contiguous)
-    before = waves.copy()
+    before, tensor_before = waves.copy(), tensor.clone()
     mel = MelTransformer(**SMALL_MEL)
     _assert_same_outcome(_outcome(lambda: mel.fit_transform(waves)), _outcome(lambda: mel.fit_transform(tensor)))
     np.testing.assert_array_equal(waves, before)
+    assert torch.equal(tensor, tensor_before)
 
 
 def test_int16_tensor_is_scaled_like_int16_array():
@@ -151,19 +152,21 @@ def test_mel_detaches_a_tensor_that_requires_grad():
 def test_embeddings_of_a_tensor_equal_those_of_its_array(fitted, dtype, contiguous, rows):
     array = (X_BLOBS[:rows] * 10).astype(dtype)
     tensor = _tensor_twin(array, contiguous)
-    before = array.copy()
+    before, tensor_before = array.copy(), tensor.clone()
     _assert_same_outcome(_outcome(lambda: fitted.transform(array)), _outcome(lambda: fitted.transform(tensor)))
     _assert_same_outcome(_outcome(lambda: fitted.predict(array)), _outcome(lambda: fitted.predict(tensor)))
     np.testing.assert_array_equal(array, before)
+    assert torch.equal(tensor, tensor_before)
 
 
 @pytest.mark.parametrize("dtype", [torch.int16, torch.uint8, torch.float64, torch.float16])
 def test_fit_on_a_tensor_equals_fit_on_its_array(dtype):
     tensor = (torch.from_numpy(X_BLOBS) * 10).to(dtype)
-    array = tensor.numpy()
+    array, tensor_before = tensor.numpy().copy(), tensor.clone()
     on_array = HierarchicalEmbedder(max_epochs=2, random_state=0, **FAST).fit(array, Y_BLOBS)
     on_tensor = HierarchicalEmbedder(max_epochs=2, random_state=0, **FAST).fit(tensor, Y_BLOBS)
     np.testing.assert_array_equal(on_array.transform(array), on_tensor.transform(tensor))
+    assert torch.equal(tensor, tensor_before)
 
 
 def test_int16_tensor_is_accepted_as_int32_and_numpy_int16_are():
@@ -230,13 +233,14 @@ def test_reversed_view_works_in_the_metrics():
 def test_metric_values_of_a_tensor_equal_those_of_its_array(dtype, contiguous, metric, seed):
     Z = (np.random.default_rng(seed).normal(size=(len(Y_BLOBS), 3)) * 5).astype(dtype)
     tensor = _tensor_twin(Z, contiguous)
-    before = Z.copy()
+    before, tensor_before = Z.copy(), tensor.clone()
     for score in (mean_normalized_rank, hierarchical_ndcg_score):
         _assert_same_outcome(
             _outcome(lambda score=score: score(Z, Y_BLOBS, metric=metric)),
             _outcome(lambda score=score: score(tensor, Y_BLOBS, metric=metric)),
         )
     np.testing.assert_array_equal(Z, before)
+    assert torch.equal(tensor, tensor_before)
 
 
 @pytest.mark.parametrize("make", ["meta", "sparse", "complex"])
