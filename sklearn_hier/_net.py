@@ -106,13 +106,16 @@ def _likely_cause(net: EmbeddingNet, first_step: bool) -> str:
     """The likeliest reason for a non-finite loss, from what the net was given."""
     ball = getattr(net.module_, "embedding_map", None)
     if first_step:
-        cause = "It is not finite at the very first step, before any update, so the learning rate is not the cause: "
+        cause = (
+            "It is not finite at the very first step, before any update, so the learning rate is not the cause: "
+            "the inputs (values of a very large scale) or the module are; rescale X or check the module"
+        )
         if hasattr(ball, "logmap0"):
-            return cause + (
-                f"points land on the Poincaré ball's boundary in float32 (curvature c={float(ball.curvature):.3g}, "
-                f"geometry__eps={ball.eps}); leave geometry__eps=None or raise it, or lower geometry__c."
+            cause += (
+                f", or points on the Poincaré ball's boundary (curvature c={float(ball.curvature):.3g}, "
+                f"geometry__eps={ball.eps}): leave geometry__eps=None or raise it, or lower geometry__c"
             )
-        return cause + "the inputs (values of a very large scale) or the module are; rescale X or check the module."
+        return cause + "."
     cause = f"Likely cause: a learning rate too large for this data (lr={net.lr}); lower lr"
     if hasattr(ball, "logmap0"):
         cause += (

@@ -536,3 +536,10 @@ def test_hiclass_difference_is_documented():
     doc = hierarchical_precision_recall_fscore.__doc__
     assert "as hiclass defines them" not in doc
     assert "hiclass's" in doc and "compare the *names*" in doc and "Kiritchenko" in doc
+
+
+def test_hierarchical_scores_compare_nodes_not_names():
+    # "open" under Trumpet is not "open" under Horn: no node in common, where names would share "open".
+    assert hierarchical_precision_recall_fscore(["Trumpet/open"], ["Horn/open"]) == (0.0, 0.0, 0.0)
+    by_name = len({"Trumpet", "open"} & {"Horn", "open"}) / 2
+    assert by_name == 0.5
