@@ -60,7 +60,25 @@ class EpochClassWeights(Callback):
 
 
 class NonFiniteTrainingError(FloatingPointError):
-    """Training produced a NaN or infinite loss or weight; the message names the epoch, the batch and a likely cause."""
+    """Training produced a NaN or infinite loss or weight; the message names the epoch, the batch and a likely cause.
+
+    Raised by :class:`~sklearn_hier.HierarchicalEmbedder`'s ``fit`` and
+    ``partial_fit`` (through the :class:`FiniteTraining` callback), which then
+    leave the estimator unfitted; a ``FloatingPointError``, so code that
+    catches those catches it too. Importable as
+    ``sklearn_hier.NonFiniteTrainingError``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_hier import HierarchicalEmbedder, NonFiniteTrainingError
+    >>> X, y = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]] * 4), ["p/a", "p/b", "q/c", "q/d"] * 4
+    >>> try:
+    ...     HierarchicalEmbedder(embedding_dim=3, max_epochs=3, lr=1e30, random_state=0, verbose=0).fit(X, y)
+    ... except NonFiniteTrainingError as error:
+    ...     print(str(error)[:40])
+    The validation loss is nan at epoch 1, v
+    """
 
 
 class FiniteTraining(Callback):

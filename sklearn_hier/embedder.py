@@ -633,8 +633,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             raise ``ValueError`` naming the fix.
         NonFiniteTrainingError
             When a training or validation loss or a weight becomes NaN or
-            infinite (``FloatingPointError``'s subclass, from
-            ``sklearn_hier._net``); the message names the epoch, the batch and
+            infinite (``sklearn_hier.NonFiniteTrainingError``, a
+            ``FloatingPointError``); the message names the epoch, the batch and
             a likely cause, and the estimator is left unfitted. Set
             ``callbacks__finite_training=None`` for skorch's behaviour
             (training goes on and ``fit`` returns).
