@@ -100,7 +100,12 @@ def _nbytes(X: np.ndarray | torch.Tensor) -> int:
 def _refuse_bool(X: Any) -> None:
     """Refuse bool ``X`` (array or tensor): True / False are not measurements; the waveforms' contract refuses them."""
     dtype = getattr(X, "dtype", None)
-    if dtype == torch.bool or (isinstance(dtype, np.dtype) and dtype.kind == "b"):
+    columns = getattr(X, "dtypes", ())  # a DataFrame's, one per column
+    if (
+        dtype == torch.bool
+        or (isinstance(dtype, np.dtype) and dtype.kind == "b")
+        or any(getattr(column, "kind", None) == "b" for column in columns)
+    ):
         raise TypeError(
             "X holds bool values, which are not features; pass numbers (e.g. X.astype(np.float32) or "
             "X.float() when True / False are meant as 1 / 0)."

@@ -207,6 +207,14 @@ def test_embedder_refuses_a_bool_array_as_it_refuses_a_bool_tensor():
         HierarchicalEmbedder(max_epochs=1, **FAST).fit(X_BLOBS > 0, Y_BLOBS)
 
 
+def test_embedder_refuses_a_dataframe_with_a_bool_column():
+    import pandas as pd  # a test dependency (pyproject.toml)
+
+    frame = pd.DataFrame(X_BLOBS, columns=list("abcd")).assign(d=X_BLOBS[:, 3] > 0)
+    with pytest.raises(TypeError, match="X holds bool values"):
+        HierarchicalEmbedder(max_epochs=1, **FAST).fit(frame, Y_BLOBS)
+
+
 def test_reversed_view_works_in_fit_predict_and_transform():
     # X[::-1] failed with torch's negative-stride error; it works as its copy does.
     view, labels = X_BLOBS[::-1], Y_BLOBS[::-1]
