@@ -504,7 +504,7 @@ def _with(y, row, value):
 
 EMBEDDER_CASES = [
     ("None label", _with(Y_FIT, 3, None), ValueError, r"Label None \(sample 3\)"),
-    ("NaN label", np.r_[np.arange(15.0), np.nan], ValueError, "y contains NaN"),
+    ("NaN label", np.r_[np.arange(15.0), np.nan], ValueError, r"Label nan is not a finite number \(sample 15\)"),
     ("bytes", np.array([p.encode() for p in Y_FIT], dtype=object), TypeError, "bytes"),
     ("empty name", _with(Y_FIT, 0, ""), ValueError, "is empty"),
     ("trailing space", _with(Y_FIT, 0, "p/a "), ValueError, "whitespace"),
