@@ -15,6 +15,7 @@ _PUBLIC = {
     "AudioLoader": "sklearn_hier.audio",
     "MelTransformer": "sklearn_hier.audio",
     "HierarchicalEmbedder": "sklearn_hier.embedder",
+    "NonFiniteTrainingError": "sklearn_hier._net",
     "UnseenLeafKFold": "sklearn_hier.model_selection",
     "hierarchy_scorers": "sklearn_hier.metrics",
     "PairedComparison": "sklearn_hier.stats",

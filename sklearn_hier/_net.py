@@ -13,6 +13,7 @@ estimator, which knows the data; the net owns the miner and the batches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,7 +36,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn_hier._training import EpochView, MinedBatches, SequentialBatches, TensorData, TripletBatches
 from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner, Targets
 
-__all__ = ["EmbeddingNet", "EpochClassWeights"]
+__all__ = ["EmbeddingNet", "EpochClassWeights", "FiniteTraining", "NonFiniteTrainingError"]
 
 # Training batches up to this many clips are replayed as CUDA graphs when compiled on CUDA (launch-bound steps).
 SMALL_BATCH = 384
@@ -56,6 +57,90 @@ class EpochClassWeights(Callback):
 
     def on_epoch_begin(self, net: EmbeddingNet, **kwargs: Any) -> None:
         net.criterion_.set_class_weights(net.train_batches_.plan_epoch())
+
+
+class NonFiniteTrainingError(FloatingPointError):
+    """Training produced a NaN or infinite loss or weight; the message names the epoch, the batch and a likely cause.
+
+    Raised by :class:`~sklearn_hier.HierarchicalEmbedder`'s ``fit`` and
+    ``partial_fit`` (through the :class:`FiniteTraining` callback), which then
+    leave the estimator unfitted; a ``FloatingPointError``, so code that
+    catches those catches it too. Importable as
+    ``sklearn_hier.NonFiniteTrainingError``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_hier import HierarchicalEmbedder, NonFiniteTrainingError
+    >>> X, y = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]] * 4), ["p/a", "p/b", "q/c", "q/d"] * 4
+    >>> try:
+    ...     HierarchicalEmbedder(embedding_dim=3, max_epochs=3, lr=1e30, random_state=0, verbose=0).fit(X, y)
+    ... except NonFiniteTrainingError as error:
+    ...     print(str(error)[:40])
+    The validation loss is nan at epoch 1, v
+    """
+
+
+class FiniteTraining(Callback):
+    """End training with :class:`NonFiniteTrainingError` once a loss or a weight is NaN or infinite.
+
+    skorch trains on through NaN losses and returns a net whose embeddings are
+    NaN and whose predictions are one class, with no word. This callback reads
+    the epoch's per-batch losses from the history (already on the host: the
+    net copies them there once per epoch) and checks the weights with one
+    device-to-host read per epoch, so no training step waits for it. Remove
+    it by name (``callbacks__finite_training=None``) for skorch's behaviour.
+    """
+
+    def on_epoch_end(self, net: EmbeddingNet, **kwargs: Any) -> None:
+        row = net.history[-1]
+        for prefix, label in (("train", "training"), ("valid", "validation")):
+            batches = [batch for batch in row["batches"] if f"{prefix}_loss" in batch]
+            bad = next((i for i, batch in enumerate(batches) if not math.isfinite(batch[f"{prefix}_loss"])), None)
+            if bad is not None:
+                value = batches[bad][f"{prefix}_loss"]
+                where = f"epoch {row['epoch']}, {label} batch {bad + 1} of {len(batches)}"
+                first_step = prefix == "train" and row["epoch"] == 1 and bad == 0
+                raise NonFiniteTrainingError(
+                    f"The {label} loss is {value} at {where}. {_likely_cause(net, first_step)} " + _NOT_A_MODEL
+                )
+        named = list(net.module_.named_parameters())
+        finite = torch.stack([torch.isfinite(p).all() for _, p in named]).tolist() if named else []
+        bad_weight = next((name for (name, _), ok in zip(named, finite, strict=True) if not ok), None)
+        if bad_weight is not None:
+            raise NonFiniteTrainingError(
+                f"The weight {bad_weight} is NaN or infinite after epoch {row['epoch']}. {_likely_cause(net, False)} "
+                + _NOT_A_MODEL
+            )
+
+
+_NOT_A_MODEL = (
+    "Its embeddings would be NaN and its predictions one class, so training stops here instead of returning it; "
+    "callbacks__finite_training=None gives skorch's behaviour (train on regardless)."
+)
+
+
+def _likely_cause(net: EmbeddingNet, first_step: bool) -> str:
+    """The likeliest reason for a non-finite loss, from what the net was given."""
+    ball = getattr(net.module_, "embedding_map", None)
+    if first_step:
+        cause = (
+            "It is not finite at the very first step, before any update, so the learning rate is not the cause: "
+            "the inputs (values of a very large scale) or the module are; rescale X or check the module"
+        )
+        if hasattr(ball, "logmap0"):
+            cause += (
+                f", or points on the Poincaré ball's boundary (curvature c={float(ball.curvature):.3g}, "
+                f"geometry__eps={ball.eps}): leave geometry__eps=None or raise it, or lower geometry__c"
+            )
+        return cause + "."
+    cause = f"Likely cause: a learning rate too large for this data (lr={net.lr}); lower lr"
+    if hasattr(ball, "logmap0"):
+        cause += (
+            f", or points reaching the Poincaré ball's boundary (curvature c={float(ball.curvature):.3g}, "
+            f"geometry__eps={ball.eps}): lower geometry__c or set geometry__clip_norm"
+        )
+    return cause + "."
 
 
 class EmbeddingNet(NeuralNet):
@@ -207,7 +292,7 @@ class EmbeddingNet(NeuralNet):
         return 3 * self.triplets_per_batch <= SMALL_BATCH
 
     def get_default_callbacks(self) -> list[tuple[str, Any]]:
-        """skorch's defaults plus the paper's schedule, early stopping and gradient clipping.
+        """skorch's defaults, the paper's schedule, early stopping and gradient clipping, and :class:`FiniteTraining`.
 
         Both monitor ``valid_loss``, or ``train_loss`` when ``train_split`` is
         ``None``; their patience is 5x longer with a triplet term, as in the paper.
@@ -218,6 +303,7 @@ class EmbeddingNet(NeuralNet):
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("finite_training", FiniteTraining()),
             (
                 "lr_scheduler",
                 LRScheduler(policy=ReduceLROnPlateau, monitor=monitor, factor=0.6, patience=250 if slow else 50),

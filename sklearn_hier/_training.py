@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 from torch.utils.data import Dataset
 
+from sklearn_hier._tensor_input import has_negative_strides
 from sklearn_hier.nn import HeadOutputs, HierarchicalBatchSampler, TreeTripletSampler
 
 __all__ = [
@@ -260,7 +261,9 @@ def to_device_tensor(X: Any, device: Any) -> torch.Tensor:
 
     A writable array is wrapped without a copy (the device transfer copies it
     where the device is not the CPU); a read-only one is copied, because torch
-    cannot wrap it safely. A tensor already on ``device`` is returned as it is.
+    cannot wrap it safely, and so is a reversed view (``X[::-1]``), because
+    torch has no negative strides. A tensor already on ``device`` is returned
+    as it is.
 
     Examples
     --------
@@ -270,6 +273,8 @@ def to_device_tensor(X: Any, device: Any) -> torch.Tensor:
     """
     if isinstance(X, torch.Tensor):
         return X.to(device)
+    if has_negative_strides(X):
+        X = np.ascontiguousarray(X)
     tensor = torch.from_numpy(X) if X.flags.writeable else torch.tensor(X)
     return tensor.to(device)
 

@@ -9,6 +9,7 @@ hands training to the skorch net it owns (:mod:`sklearn_hier._net`).
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
 
 from sklearn_hier._device import check_device, fits_on_device
-from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS, EmbeddingNet
+from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS, EmbeddingNet, NonFiniteTrainingError
+from sklearn_hier._tensor_input import checked_tensor, host_array
 from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, clips_per_batch, output_width
 from sklearn_hier.nn import (
     MLP,
@@ -39,6 +41,7 @@ from sklearn_hier.nn import (
 )
 from sklearn_hier.nn.distances import SIMILARITIES
 from sklearn_hier.nn.heads import LEAF_ROUTES
+from sklearn_hier.nn.hyperbolic import MIN_CURVATURE, MIN_EPS, boundary_eps, check_ball_options, tangent_reach
 from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["HierarchicalEmbedder"]
@@ -47,6 +50,9 @@ __all__ = ["HierarchicalEmbedder"]
 # geometry__ the map onto the Poincaré ball; the others reach the skorch net as they are.
 NET_PREFIXES = ("module", "criterion", "optimizer", "callbacks", "compile", "geometry")
 GEOMETRY_OPTIONS = ("c", "learn_curvature", "clip_norm", "eps")
+# The shortest reach of the ball's tangent vectors (tangent_reach) accepted: at 0.01 a fit on tree_blobs scored chance
+# (0.125 over 8 leaves after 20 epochs), at 0.1 it scored 0.25, at the default's 3.1 it scored 0.69.
+MIN_REACH = 1e-2
 # The metric that metric="auto" resolves to under each geometry.
 GEOMETRY_METRIC = {"euclidean": "cosine", "poincare": "poincare"}
 # A 2-D X this wide is taken for raw waveforms (0.1 s of 44.1 kHz audio is 4410 samples), not features.
@@ -67,6 +73,7 @@ _FITTED = (
     "data_on_device_",
     "geometry_",
     "metric_",
+    "_continue_rng",
 )
 # Optimizers that have a fused CUDA step (one kernel for all parameters, no host work per tensor).
 _FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
@@ -88,6 +95,63 @@ def _home(X: np.ndarray | torch.Tensor) -> Any:
 
 def _nbytes(X: np.ndarray | torch.Tensor) -> int:
     return X.element_size() * X.numel() if isinstance(X, torch.Tensor) else X.nbytes
+
+
+def _refuse_bool(X: Any) -> None:
+    """Refuse bool ``X`` (array or tensor): True / False are not measurements; the waveforms' contract refuses them."""
+    dtype = getattr(X, "dtype", None)
+    columns = getattr(X, "dtypes", ())  # a DataFrame's, one per column
+    if (
+        dtype == torch.bool
+        or (isinstance(dtype, np.dtype) and dtype.kind == "b")
+        or any(getattr(column, "kind", None) == "b" for column in columns)
+    ):
+        raise TypeError(
+            "X holds bool values, which are not features; pass numbers (e.g. X.astype(np.float32) or "
+            "X.float() when True / False are meant as 1 / 0)."
+        )
+
+
+def _saturation_message(c: float, eps: float, clip_norm: float, name: str) -> str:
+    reach = tangent_reach(c, eps)
+    return (
+        f"{name}={c:.3g} with geometry__clip_norm={clip_norm:g}: features longer than artanh(1 - eps) / sqrt(c) = "
+        f"{reach:.3g} land on the ball's boundary margin, where their lengths are lost and the heads read vectors no "
+        f"longer than {reach:.3g}. Usable: c <= {(math.atanh(1 - eps) / clip_norm) ** 2:.3g} at this clip_norm, or "
+        f"geometry__clip_norm <= {reach:.3g} at this c."
+    )
+
+
+def _warn_if_spellings_merge(y: np.ndarray, codes: np.ndarray) -> None:
+    """Warn when two spellings in ``y`` are one label after Unicode NFC normalisation (predict returns only the first).
+
+    Only strings can differ so: numbers of one value are one label, and the
+    label contract refuses mixed types.
+    """
+    seen: dict[int, Any] = {}
+    for i, (row, code) in enumerate(zip(y.tolist(), codes.tolist(), strict=True)):
+        cells = row if y.ndim == 2 else [row]
+        spelling = tuple(cell if isinstance(cell, str) else None for cell in cells)
+        first = seen.setdefault(code, (spelling, i))
+        if spelling != first[0]:
+            shown = [sep_cells[0] if y.ndim == 1 else list(sep_cells) for sep_cells in (first[0], spelling)]
+            warnings.warn(
+                f"y spells one label two ways that Unicode NFC normalisation makes equal: {shown[0]!r} (sample "
+                f"{first[1]}; {_code_points(shown[0])}) and {shown[1]!r} (sample {i}; {_code_points(shown[1])}). "
+                "They are one "
+                f"class, and predict returns the first spelling only, so comparing predict's output with y as "
+                f"strings (accuracy_score) counts the other as a miss, where score() does not. Normalise y first: "
+                "unicodedata.normalize('NFC', label) for each label.",
+                UserWarning,
+                stacklevel=6,
+            )
+            return
+
+
+def _code_points(spelling: Any) -> str:
+    """The non-ASCII code points of a spelling, where two spellings that print alike differ."""
+    text = spelling if isinstance(spelling, str) else "".join(str(cell) for cell in spelling if cell is not None)
+    return " ".join(f"U+{ord(char):04X}" for char in text if ord(char) > 127) or "ASCII only"
 
 
 def _trained_heads(spec: dict[str, float]) -> set[str]:
@@ -200,7 +264,13 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         go through ``geometry__<name>``: ``geometry__c`` (curvature magnitude,
         default 1.0), ``geometry__learn_curvature`` (default False),
         ``geometry__clip_norm`` (feature norm before the map, default 1.0) and
-        ``geometry__eps`` (boundary margin, default by dtype).
+        ``geometry__eps`` (boundary margin in [1e-6, 1), default by dtype);
+        numpy scalars are accepted. ``fit`` checks them by what they do: the
+        heads see no tangent vector longer than ``artanh(1 - eps) / sqrt(c)``
+        (3.1 at the defaults), so a ``c`` or ``eps`` that brings this reach
+        below 0.01 is refused (every clip would get the same prediction), and
+        a ``clip_norm`` above it warns (longer features land on the
+        boundary margin and lose their length), each naming the usable range.
     class_weight : {"balanced"} or None, default=None
         ``"balanced"``: the reference code's class weights, recomputed each
         epoch from how often each leaf occurs in the sampled batches (inverse
@@ -590,7 +660,19 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Before any training: NaN or infinity in ``X``, an ``X`` of the
             wrong dimension or one that looks like raw waveforms, ``y`` of
             another length, fewer than 2 leaves, a label that is not a leaf of
-            ``taxonomy``, an invalid ``losses`` or one whose weights are all 0.
+            ``taxonomy``, an invalid ``losses`` or one whose weights are all 0,
+            a ``geometry__*`` option of the wrong type or range, or one that
+            leaves the heads nothing to read.
+        TypeError
+            Before any training: a bool ``X``; meta, sparse or complex tensors
+            raise ``ValueError`` naming the fix.
+        NonFiniteTrainingError
+            When a training or validation loss or a weight becomes NaN or
+            infinite (``sklearn_hier.NonFiniteTrainingError``, a
+            ``FloatingPointError``); the message names the epoch, the batch and
+            a likely cause, and the estimator is left unfitted. Set
+            ``callbacks__finite_training=None`` for skorch's behaviour
+            (training goes on and ``fit`` returns).
         KeyboardInterrupt
             When training is interrupted; the estimator is then unfitted.
 
@@ -612,7 +694,11 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         The labels must be leaves of ``taxonomy_`` and ``X`` must have the
         training shape. The net keeps the settings of its fit: parameters set
-        since then apply from the next :meth:`fit`.
+        since then apply from the next :meth:`fit`, ``random_state`` included.
+        Each call draws the seeds of its batches and of torch from a random
+        stream that :meth:`fit` seeded from ``random_state``, so the calls
+        after one fit are reproducible, differ from one another, and do not
+        read ``random_state`` again.
 
         Returns
         -------
@@ -638,9 +724,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         spec = self._loss_spec()
         leaf_source = _resolve_leaf_source(self.leaf_source, spec, self.losses)
         geometry, metric = self._geometry_and_metric()
+        self._check_ball()
         device = check_device(self.device)
         taxonomy, classes, codes = self._learn_labels(y)
-        split_seed, torch_seed, train_seed = self._seeds()
+        split_seed, torch_seed, train_seed, continue_seed = self._seeds()
         split = LeafSplit(self.valid_size, split_seed) if self._validates() else None
         # The split is drawn here too (same seed, same split) so that an impossible one fails before training.
         self._warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
@@ -654,29 +741,43 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.precision_, self.compile_ = net.precision, net.compile
         self.channels_last_, self.data_on_device_ = net.channels_last, net.data_on_device
         self.geometry_, self.metric_ = geometry, metric
+        # Later partial fits draw their seeds from here, not from random_state, which set_params may have changed.
+        self._continue_rng = np.random.RandomState(continue_seed)
         self.leaf_source_ = leaf_source
         self.level_heads_trained_ = "levels" in _trained_heads(spec)
         self.net_ = net
+        self._warn_if_learned_curvature_saturates()
         return self
+
+    def _warn_if_learned_curvature_saturates(self) -> None:
+        ball = self.net_.module_.embedding_map
+        if self.geometry_ != "poincare" or not ball.raw_curvature.requires_grad or ball.clip_norm is None:
+            return
+        eps = boundary_eps(torch.float32) if ball.eps is None else ball.eps
+        if ball.clip_norm > tangent_reach(self.curvature_, eps):
+            message = _saturation_message(self.curvature_, eps, ball.clip_norm, "The learned curvature_")
+            warnings.warn(message, UserWarning, stacklevel=5)
 
     def _continue(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
         X = self._validate_X(X, reset=False)
         y = self._validate_y(y, X)
         codes = self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
-        _, torch_seed, train_seed = self._seeds()
+        torch_seed, train_seed = (int(seed) for seed in self._continue_rng.randint(2**31 - 1, size=2))
         data = TensorData.from_arrays(X, codes, _home(X), train_seed)
         try:
             with _seeded(torch_seed, self.device_):
                 self.net_.partial_fit(data, None, **fit_params)
-        except KeyboardInterrupt:
-            self._forget_fit()  # a cut-short model must not pass for a fitted one
+        except (KeyboardInterrupt, NonFiniteTrainingError):
+            self._forget_fit()  # a cut-short or diverged model must not pass for a fitted one
             raise
         return self
 
-    def _seeds(self) -> tuple[int, int, int]:
-        """Seeds of the validation split, of torch (the weights) and of the training batches."""
-        split_seed, torch_seed, train_seed, _ = check_random_state(self.random_state).randint(2**31 - 1, size=4)
-        return int(split_seed), int(torch_seed), int(train_seed)
+    def _seeds(self) -> tuple[int, int, int, int]:
+        """Seeds of the validation split, of torch (the weights), of the training batches and of later partial fits."""
+        split_seed, torch_seed, train_seed, continue_seed = check_random_state(self.random_state).randint(
+            2**31 - 1, size=4
+        )
+        return int(split_seed), int(torch_seed), int(train_seed), int(continue_seed)
 
     def _forget_fit(self) -> None:
         for name in _FITTED:
@@ -718,14 +819,35 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
         return self.geometry, metric
 
-    def _make_embedding_map(self) -> PoincareEmbedding | None:
+    def _check_ball(self) -> None:
+        """The ``geometry__*`` options checked by type and by what they do to the heads, before any training.
+
+        The heads read the logarithmic map of the points, which gives back no
+        vector longer than ``tangent_reach(c, eps)``: features longer than
+        that land on the boundary margin and lose their length. Refused when
+        that reach is below ``MIN_REACH`` (the heads would read nothing),
+        warned about when ``clip_norm`` lets features exceed it.
+        """
         if self.geometry != "poincare":
-            return None
-        options = self._nested("geometry")
-        try:
-            return PoincareEmbedding(**options)
-        except ValueError as error:
-            raise ValueError(f"Invalid geometry__* parameter ({options}): {error}") from None
+            return
+        options = {"c": 1.0, "learn_curvature": False, "clip_norm": 1.0, "eps": None, **self._nested("geometry")}
+        c, _, clip_norm, eps = check_ball_options(**options, prefix="geometry__")
+        margin = boundary_eps(torch.float32) if eps is None else eps
+        reach = tangent_reach(c, margin)
+        if reach < MIN_REACH:
+            shown_eps = f"{eps:g}" if eps is not None else f"None (float32's {margin:g})"
+            best_c = (math.atanh(1 - margin) / MIN_REACH) ** 2
+            best_eps = 1 - math.tanh(MIN_REACH * math.sqrt(c))
+            fixes = [f"geometry__c <= {best_c:.3g} at this eps"] if best_c > MIN_CURVATURE else []
+            fixes += [f"geometry__eps <= {best_eps:.3g} at this c"] if best_eps >= MIN_EPS else []
+            fixes = fixes or ["lower both (the defaults geometry__c=1.0, geometry__eps=None reach 3.1)"]
+            raise ValueError(
+                f"geometry__c={c:g} with geometry__eps={shown_eps} leaves the heads nothing to read: the ball keeps "
+                f"tangent vectors no longer than artanh(1 - eps) / sqrt(c) = {reach:.3g}, below {MIN_REACH}, so every "
+                f"clip would get the same prediction. Usable: {' or '.join(fixes)}."
+            )
+        if clip_norm is not None and clip_norm > reach:
+            warnings.warn(_saturation_message(c, margin, clip_norm, "geometry__c"), UserWarning, stacklevel=5)
 
     def _make_net(
         self,
@@ -740,7 +862,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         backbone = self._make_backbone(self._nested("module"), input_shape)
         speed = self._speed_settings(device, backbone, data_bytes)
         width = output_width(backbone, input_shape)
-        ball = self._make_embedding_map()
+        ball = None if self.geometry != "poincare" else PoincareEmbedding(**self._nested("geometry"))
         module = EmbeddingNetwork(backbone, HierarchicalHeads(taxonomy, width), width, embedding_map=ball)
         criterion = HierarchicalLoss(
             spec,
@@ -808,6 +930,17 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return backbone(**{size_name: input_shape[0], "embedding_dim": self.embedding_dim, **options})
 
     def _validate_X(self, X: Any, reset: bool) -> np.ndarray | torch.Tensor:
+        """The one input contract of ``X``, for arrays and tensors alike (``docs/user_guide.md``'s table).
+
+        A CPU tensor is checked as the array it views, so both give the same
+        result or the same error; a tensor on another device is checked
+        where it lies, by the same rules, and stays there.
+        """
+        if isinstance(X, torch.Tensor):
+            X = checked_tensor(X)
+            if X.device.type == "cpu":
+                X = host_array(X)
+        _refuse_bool(X)
         if isinstance(X, torch.Tensor):
             X = self._validate_tensor(X, reset)
         else:
@@ -833,15 +966,17 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return X
 
     def _validate_tensor(self, X: torch.Tensor, reset: bool) -> torch.Tensor:
-        """A tensor ``X`` checked where it lies (no copy to the host) and cast to float32 (no copy if it is)."""
+        """A device tensor ``X`` checked where it lies (no copy to the host), as ``validate_data`` checks arrays.
+
+        Any real dtype (float, signed or unsigned int) is cast to float32, as
+        ``validate_data(dtype=np.float32)`` casts arrays; the result is contiguous.
+        """
         if X.ndim < 2 or len(X) == 0 or X[0].numel() == 0:
             raise ValueError(
                 f"X must be a tensor of shape (n_samples, n_features) or (n_samples, n_mels, n_frames) holding at "
                 f"least one sample and one feature; got shape {tuple(X.shape)}."
             )
-        if not (X.is_floating_point() or X.dtype in (torch.int32, torch.int64)):
-            raise ValueError(f"X must hold real numbers; got a tensor of dtype {X.dtype}.")
-        X = X.to(torch.float32)
+        X = X.to(torch.float32).contiguous()
         if not bool(torch.isfinite(X).all()):  # one device-to-host read of a single flag
             raise ValueError("Input X contains NaN or infinity.")
         if reset:
@@ -857,7 +992,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _validate_y(self, y: Any, X: np.ndarray) -> np.ndarray:
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        # NaN is left to label_paths: it ends a path in a 2-D row (the docs' contract) and is refused in 1-D.
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y", ensure_all_finite=False)
         if y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D (labels or paths) or 2-D (one column per level); got shape {y.shape}.")
         check_consistent_length(X, y)
@@ -877,6 +1013,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 f"y has {taxonomy.n_leaves} class (leaf) {list(taxonomy.leaves)}; "
                 f"{type(self).__name__} needs at least 2 leaves to learn from."
             )
+        _warn_if_spellings_merge(y, codes)
         first = np.unique(codes, return_index=True)[1]
         return taxonomy, y[first], codes
 

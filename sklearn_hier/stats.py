@@ -27,8 +27,9 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["PairedComparison", "paired_comparison", "paired_comparison_table"]
 
-# Differences closer than this, relative to the largest |score|, are equal: so
-# 0.75 - 0.70 and 0.70 - 0.65 tie in the Wilcoxon ranks, and 0.1 + 0.2 - 0.3 counts as 0.
+# A fold's difference is known to within this, relative to that fold's own larger |score|: so
+# 0.75 - 0.70 and 0.70 - 0.65 tie in the Wilcoxon ranks, and 0.1 + 0.2 - 0.3 counts as 0. Each fold's
+# resolution comes from its own scores, so one fold of large scores cannot make the others' differences 0.
 _RELATIVE_RESOLUTION = 1e-9
 
 
@@ -78,8 +79,8 @@ def _fold_scores(values: Any, name: str) -> np.ndarray:
     return array
 
 
-def _paired_differences(a: Any, b: Any) -> tuple[np.ndarray, float, int]:
-    """Per-fold ``a - b`` where both are finite, the resolution below which differences are equal, the folds dropped."""
+def _paired_differences(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-fold ``a - b`` where both are finite (0 within the fold's resolution), the resolutions, the folds dropped."""
     a, b = _fold_scores(a, "a"), _fold_scores(b, "b")
     if len(a) != len(b):
         raise ValueError(f"a and b must hold one score per fold for the same folds; got {len(a)} and {len(b)} scores.")
@@ -87,28 +88,53 @@ def _paired_differences(a: Any, b: Any) -> tuple[np.ndarray, float, int]:
         raise ValueError(f"A paired comparison needs at least 2 folds; got {len(a)}.")
     kept = np.isfinite(a) & np.isfinite(b)
     a, b = a[kept], b[kept]
-    resolution = _RELATIVE_RESOLUTION * max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
-    return a - b, resolution, int((~kept).sum())
+    resolution = _RELATIVE_RESOLUTION * np.maximum(np.abs(a), np.abs(b))
+    differences = a - b
+    # 0 for every statistic alike, so that the tests and the interval read the same differences.
+    differences[np.abs(differences) <= resolution] = 0.0
+    return differences, resolution, int((~kept).sum())
 
 
-def _ttest_pvalue(differences: np.ndarray, resolution: float) -> float:
+def _merged_ties(values: np.ndarray, resolution: np.ndarray) -> np.ndarray:
+    """``values`` with each run of near-equal ones replaced by the run's first (smallest) value.
+
+    Sorted, a value joins the run of the smallest value it is within twice
+    the finer of their two resolutions of, never a chain of neighbours: so a
+    fold of coarse resolution (large scores) ties nothing that a fine one
+    tells apart.
+    """
+    order = np.argsort(values, kind="stable")
+    merged = values.copy()
+    start = None
+    for i in order:
+        if start is not None and values[i] - values[start] <= 2 * min(resolution[i], resolution[start]):
+            merged[i] = values[start]
+        else:
+            start = i
+    return merged
+
+
+def _ttest_pvalue(differences: np.ndarray, resolution: np.ndarray) -> float:
     """Two-sided paired t-test p; 1.0 when every difference is 0, 0.0 when all are the same non-zero value."""
-    if np.ptp(differences) <= resolution:
+    tied = _merged_ties(differences, resolution)
+    if np.ptp(tied) == 0:
         # A zero variance: scipy warns and returns NaN (all zero) or p near 0 (t infinite).
-        return 1.0 if np.abs(differences).max() <= resolution else 0.0
+        return 1.0 if tied[0] == 0 else 0.0
     return float(scipy_stats.ttest_1samp(differences, 0.0).pvalue)
 
 
-def _wilcoxon_pvalue(differences: np.ndarray, resolution: float) -> float:
+def _wilcoxon_pvalue(differences: np.ndarray, resolution: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p; 1.0 when every difference is 0."""
-    if np.abs(differences).max() <= resolution:
+    if not differences.any():
         return 1.0
-    # The test reads only signs and ranks: rounding to the resolution's grid keeps the
-    # order and makes floating-point near-ties (and near-zeros) exact.
-    grid = np.round(differences / resolution) * resolution if resolution > 0 else differences
+    # The test reads only signs and ranks: merging near-equal magnitudes keeps the
+    # order and makes floating-point near-ties exact.
+    nonzero = differences != 0  # zeros are dropped by the test: they must not absorb the others
+    signed = differences.copy()
+    signed[nonzero] = np.sign(differences[nonzero]) * _merged_ties(np.abs(differences[nonzero]), resolution[nonzero])
     # method="auto": exact without ties or zeros (n <= 50); with them, an exact
     # enumeration of the 2**n sign flips for n <= 13, else the normal approximation.
-    return float(scipy_stats.wilcoxon(grid, zero_method="wilcox", method="auto").pvalue)
+    return float(scipy_stats.wilcoxon(signed, zero_method="wilcox", method="auto").pvalue)
 
 
 def _bootstrap_interval(
@@ -167,10 +193,15 @@ def paired_comparison(
     -----
     Folds where ``a`` or ``b`` is NaN or infinite are dropped from both
     (``n_dropped`` counts them). Fewer than 2 folds left: every statistic is
-    NaN. For the tests, differences equal to within 1e-9 of the largest
-    ``|score|`` count as equal (floating-point noise would otherwise break ties in
-    the Wilcoxon ranks, or make 0.1 + 0.2 - 0.3 a non-zero difference); the
-    mean, standard deviation and interval use the differences as they are.
+    NaN. A fold's difference is known to within 1e-9 of that fold's own larger
+    ``|score|``, its resolution: a difference within it is 0 for every
+    statistic (so 0.1 + 0.2 - 0.3 is 0, and the tests and the interval never
+    disagree about it), and two differences within twice the finer of their
+    resolutions tie in the tests (floating-point noise would otherwise break ties in the
+    Wilcoxon ranks). Resolutions are per fold, so one fold of large scores
+    cannot make the other folds' differences 0 or tie them: the p-values
+    and the interval agree in sign (an interval that excludes 0 comes with
+    p-values below 1).
 
     When every difference is 0, both p-values are 1.0 (scipy would warn and
     return NaN) and the interval is [0, 0]. When all differences are the same

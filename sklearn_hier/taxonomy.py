@@ -253,8 +253,13 @@ def lca_depth(codes_a: Any, codes_b: Any) -> Any:
     return depth
 
 
+def _ends_path(value: Any) -> bool:
+    """Whether a cell of a 2-D row ends the path: ``None``, ``""`` or NaN."""
+    return value is None or (isinstance(value, str) and value == "") or (isinstance(value, float) and math.isnan(value))
+
+
 def _join_row(row: Sequence[Any], index: int, sep: str) -> str:
-    ended = [v is None or v == "" or (isinstance(v, float) and math.isnan(v)) for v in row]
+    ended = [_ends_path(v) for v in row]
     n_filled = len(row)
     while n_filled and ended[n_filled - 1]:
         n_filled -= 1
@@ -569,7 +574,9 @@ class Taxonomy:
         Raises
         ------
         ValueError
-            Naming the first label that is not a leaf of this taxonomy.
+            Naming the first label that is not a leaf of this taxonomy, or a
+            bare name that several leaves share ("ambiguous: give the full
+            path").
         """
         paths = label_paths(y, self.sep)
         index = self._leaf_index
@@ -730,6 +737,15 @@ class Taxonomy:
             return self._leaf_index[self._leaf_by_name[label]]
         if label in self._index:
             raise ValueError(f"Label {label!r} (sample {row}) is an internal node, not a leaf, of this taxonomy.")
+        if self.sep not in label:
+            # Looked for only on this error path: bare names are resolved by _leaf_by_name when unique.
+            named = [leaf for leaf in self.leaves if self._name(leaf) == label]
+            if len(named) > 1:
+                shown = ", ".join(repr(leaf) for leaf in named[:5]) + (", ..." if len(named) > 5 else "")
+                raise ValueError(
+                    f"Label {label!r} (sample {row}) is ambiguous: give the full path. {len(named)} leaves of this "
+                    f"taxonomy have that name: {shown}."
+                )
         raise ValueError(f"Unknown label {label!r} (sample {row}): it is not a leaf of this taxonomy.")
 
     def _lsa(self, path: str) -> str:
@@ -766,8 +782,16 @@ def node_keys(nodes: Any, sep: str) -> np.ndarray:
     --------
     >>> node_keys(["a", "a/x", ""], "/")
     array(['a', 'a/x', ''], dtype=object)
+    >>> node_keys([["a", "x"], [None, None]], "/")  # the root as a 2-D row: every level empty
+    array(['a/x', ''], dtype=object)
     """
     arr = np.asarray(_as_list(nodes), dtype=object)
+    if arr.ndim == 2 and not isinstance(nodes, str | bytes):
+        # A row with every level empty is the root, written the 2-D way.
+        root = np.array([all(_ends_path(v) for v in row) for row in arr.tolist()], dtype=bool)
+        keys = np.full(len(arr), ROOT, dtype=object)
+        keys[~root] = label_paths(arr[~root], sep, leaves=False) if (~root).any() else []
+        return keys
     if isinstance(nodes, str | bytes) or arr.ndim != 1:
         return label_paths(nodes, sep, leaves=False)
     keys = arr.copy()

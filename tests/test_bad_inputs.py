@@ -197,7 +197,7 @@ METRIC_CASES = [
     ("mnr 1 sample", lambda: mean_normalized_rank(EMB[:1], ["a"]), ValueError, "at least 2 samples"),
     ("mnr length", lambda: mean_normalized_rank(EMB, Y6[:-1]), ValueError, "inconsistent numbers of samples"),
     ("mnr NaN", lambda: mean_normalized_rank(np.where(EMB > 1, np.nan, EMB), Y6), ValueError, "NaN"),
-    ("mnr 1-D", lambda: mean_normalized_rank(EMB[:, 0], Y6), ValueError, "Expected 2D array"),
+    ("mnr 1-D", lambda: mean_normalized_rank(EMB[:, 0], Y6), ValueError, "must be 2-D"),
     ("mnr tensor 3-D", lambda: mean_normalized_rank(torch.zeros(6, 1, 3), Y6), ValueError, "must be 2-D"),
     ("mnr tensor inf", lambda: mean_normalized_rank(torch.full((6, 3), math.inf), Y6), ValueError, "infinity"),
     ("mnr bad level", lambda: mean_normalized_rank(EMB, Y6, levels=3), ValueError, "depths from 1 to 2"),
@@ -504,7 +504,7 @@ def _with(y, row, value):
 
 EMBEDDER_CASES = [
     ("None label", _with(Y_FIT, 3, None), ValueError, r"Label None \(sample 3\)"),
-    ("NaN label", np.r_[np.arange(15.0), np.nan], ValueError, "y contains NaN"),
+    ("NaN label", np.r_[np.arange(15.0), np.nan], ValueError, r"Label nan is not a finite number \(sample 15\)"),
     ("bytes", np.array([p.encode() for p in Y_FIT], dtype=object), TypeError, "bytes"),
     ("empty name", _with(Y_FIT, 0, ""), ValueError, "is empty"),
     ("trailing space", _with(Y_FIT, 0, "p/a "), ValueError, "whitespace"),

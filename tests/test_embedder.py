@@ -302,7 +302,7 @@ def _bad_inputs():
         ("geometry", dict(geometry="sphere"), X, y, "'geometry' parameter"),
         ("flat, ball option", dict(geometry__c=2.0), X, y, "got geometry__c with geometry='euclidean'"),
         ("ball option", dict(geometry="poincare", geometry__radius=2.0), X, y, "got geometry__radius"),
-        ("curvature", dict(geometry="poincare", geometry__c=-1.0), X, y, "Invalid geometry__.*c must be"),
+        ("curvature", dict(geometry="poincare", geometry__c=-1.0), X, y, "geometry__c must be a finite real"),
     ]
 
 

@@ -14,6 +14,7 @@ LAYERS = [
         "sklearn_hier._device",
         "sklearn_hier._progress",
         "sklearn_hier._show_versions",
+        "sklearn_hier._tensor_input",
         "sklearn_hier._version",
     },
     {

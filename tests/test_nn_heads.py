@@ -66,7 +66,7 @@ def test_leaf_log_scores_of_each_route():
     assert torch.allclose(product[:, 0], expected)
     # MINI's leaves all lie at depth 4: the deepest head's log-probabilities, column for column.
     deepest = leaf_log_scores(out, tax, "deepest_level")
-    assert torch.equal(deepest, torch.log_softmax(out.levels[4], dim=1)[:, tax.leaf_level_codes()[:, 3]])
+    assert torch.equal(deepest, torch.log_softmax(out.levels[4], dim=1)[:, torch.tensor(tax.leaf_level_codes()[:, 3])])
     nodes = leaf_log_scores(out, tax, "nodes")
     assert nodes.shape == (4, tax.n_leaves) and bool((nodes < 0).all())
     with pytest.raises(ValueError, match="route must be one of"):

@@ -52,7 +52,8 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         ``docs/performance.md``).
     memory : str, os.PathLike, joblib.Memory or None, default=None
         Cache of decoded clips, as in :class:`sklearn.pipeline.Pipeline`: a
-        folder, or an object with the joblib.Memory interface. Entries are keyed
+        folder (created if missing; a path to a file is refused), or an
+        object with the joblib.Memory interface. Entries are keyed
         on the file's path, size and modification time and on ``sr``,
         ``duration`` and ``offset``, so an edited file is read again.
     on_truncated : {"warn", "raise"}, default="warn"
@@ -144,6 +145,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         AudioLoader()
         """
         self._n_output_samples()
+        _as_memory(self.memory)
         _check_paths(X)
         return self
 
@@ -208,7 +210,14 @@ class AudioLoader(TransformerMixin, BaseEstimator):
 
 
 def _as_memory(memory: Any) -> Any:
-    return os.fspath(memory) if isinstance(memory, os.PathLike) else memory
+    """``memory`` for ``check_memory``: a folder as a str; a path to something else refused by name."""
+    memory = os.fspath(memory) if isinstance(memory, os.PathLike) else memory
+    if isinstance(memory, str) and os.path.exists(memory) and not os.path.isdir(memory):
+        raise ValueError(
+            f"memory={memory!r} is a file, not a folder: memory is the folder of the cache of decoded clips "
+            "(created if missing), or a joblib.Memory; give a folder path."
+        )
+    return memory
 
 
 def _check_paths(X: Any) -> list[str]:

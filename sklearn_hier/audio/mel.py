@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_hier._device import check_device
 from sklearn_hier._progress import progress
+from sklearn_hier._tensor_input import host_array
 
 try:
     from torchaudio.functional import melscale_fbanks
@@ -128,7 +129,11 @@ class MelTransformer(TransformerMixin, BaseEstimator):
     PCM (int16, int32, ...) is scaled to [-1, 1] as ``librosa.util.buf_to_float``
     does (divided by ``2 ** (bits - 1)``), in both backends, so int16 samples
     read without scaling give the same mels as the floats; unsigned and bool
-    arrays are rejected. Strings (file paths) are rejected with a pointer to
+    arrays are rejected. A torch tensor (any device; one that requires grad
+    is detached) obeys the same rules as the array it holds: it is read on the
+    host, so an int16 tensor is scaled as an int16 array is and a bool tensor
+    is refused; meta, sparse and complex tensors are refused by name.
+    Strings (file paths) are rejected with a pointer to
     :class:`AudioLoader`. A mel spectrogram that overflows float32 (waveforms
     far outside [-1, 1]) raises, naming the rows. The waveforms carry no sample
     rate, so an ``sr`` different from the one ``AudioLoader`` resampled to
@@ -377,6 +382,8 @@ def _check_waveforms(mel: MelTransformer, X: Any, *, reset: bool) -> np.ndarray:
     >>> _check_waveforms(MelTransformer(n_fft=8), np.full((1, 3), 16384, dtype=np.int16), reset=True)
     array([[0.5, 0.5, 0.5, 0. , 0. , 0. , 0. , 0. ]], dtype=float32)
     """
+    # A tensor is checked as the array it holds, so tensors and arrays are scaled and refused alike.
+    X = host_array(X)
     scale = _pcm_scale(X)
     waveforms = validate_data(mel, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False)
     if scale != 1.0:
@@ -427,8 +434,6 @@ def _pcm_scale(X: Any) -> float:
     >>> _pcm_scale(np.zeros((1, 4), dtype=np.int16))
     3.0517578125e-05
     """
-    if isinstance(X, torch.Tensor):
-        return 1.0
     try:
         array = X if isinstance(X, np.ndarray) else np.asarray(X)
     except ValueError:  # ragged: validate_data says so

@@ -121,8 +121,8 @@ def make_hierarchical_sounds(
     Raises
     ------
     ValueError
-        If ``branching`` holds a count below 1 or more than 26 levels, or
-        ``sr * duration`` is under 64 samples.
+        If ``branching`` holds a count below 1 or more than 26 levels, is a
+        Taxonomy without leaves, or ``sr * duration`` is under 64 samples.
 
     See Also
     --------
@@ -146,6 +146,11 @@ def make_hierarchical_sounds(
     if n_samples < _MIN_SAMPLES:
         raise ValueError(f"sr * duration must give at least {_MIN_SAMPLES} samples; got sr={sr}, duration={duration}.")
     taxonomy = branching if isinstance(branching, Taxonomy) else _full_tree(branching)
+    if taxonomy.n_leaves == 0:
+        raise ValueError(
+            "branching is an empty Taxonomy (no leaves), so there is no class to make sounds of; give a tree "
+            "with at least one leaf, e.g. Taxonomy.from_paths(['brass/horn', 'keys'])."
+        )
     rng = check_random_state(random_state)
     leaf_u = _leaf_attributes(taxonomy, rng)
     codes = np.repeat(np.arange(taxonomy.n_leaves), n_per_leaf)

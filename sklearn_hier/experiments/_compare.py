@@ -60,7 +60,8 @@ def compare(
     n_workers : int, default=None
         Run the pairs on a Dask ``LocalCluster`` of this many worker
         processes (on a GPU machine they share the GPUs: several fits per
-        GPU). Needs ``dask.distributed``.
+        GPU), at most the CPU cores this process may use. Needs
+        ``dask.distributed``.
     scheduler : str or distributed.Client, default=None
         Run the pairs on this existing Dask cluster instead.
 
@@ -76,8 +77,12 @@ def compare(
     Raises
     ------
     ValueError
-        On a bad setting (before any data is loaded) or an ``out`` holding
-        results of other settings.
+        On a bad setting (before any data is loaded), more ``n_workers`` than
+        usable CPU cores, or an ``out`` holding results of other settings.
+    RuntimeError
+        After the other pairs have run, if some fits diverged (a NaN or
+        infinite training loss): they are not recorded, and the message names
+        each with its epoch, batch and likely cause.
     KeyboardInterrupt
         On Ctrl-C; the pairs finished before it are kept, the one running is not.
 
@@ -95,6 +100,11 @@ def compare(
         raise ValueError("give n_workers (a local cluster) or scheduler (an existing one), not both.")
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
         raise ValueError(f"n_workers must be a positive integer; got {n_workers!r}.")
+    if n_workers is not None and n_workers > (cores := _usable_cores()):
+        raise ValueError(
+            f"n_workers={n_workers} exceeds the {cores} CPU cores this process may use: each worker is a process "
+            f"running fits, so more workers than cores only share them; use at most {cores}."
+        )
     if n_workers is None and scheduler is None:
         from sklearn_hier._device import check_device
 
@@ -131,3 +141,11 @@ def _backend(n_workers: int | None, scheduler: Any, verbose: int) -> Any:
     from sklearn_hier.experiments._dask import DaskBackend
 
     return DaskBackend(n_workers=n_workers, scheduler=scheduler, verbose=verbose)
+
+
+def _usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else every core)."""
+    import os
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1

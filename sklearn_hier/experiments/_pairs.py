@@ -109,6 +109,9 @@ def make_pipeline(settings: CompareSettings, config: str, memory: Any = None, ve
 def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str | None, verbose: int = 0) -> dict:
     """Fit and score one pair; returns its rows (one per metric) and, for fold 0, the test embeddings.
 
+    A fit whose training diverged (:class:`~sklearn_hier._net.NonFiniteTrainingError`)
+    returns ``failed`` (the error's message) instead of rows.
+
     ``cache_dir`` holds the mel features (shared by the configurations of a
     fold); ``None`` keeps them in the Dask worker's own folder.
     """
@@ -116,15 +119,21 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     from sklearn.model_selection import cross_validate
 
     from sklearn_hier._device import check_device
+    from sklearn_hier._net import NonFiniteTrainingError
     from sklearn_hier.metrics import hierarchy_scorers
 
     X, y, splits = prepared(settings, verbose)
     train, test = splits[fold]
     memory = Memory(cache_dir if cache_dir is not None else _worker_folder(), verbose=0)
     pipe = make_pipeline(settings, config, memory=memory, verbose=verbose)
-    result = cross_validate(
-        pipe, X, y, cv=[(train, test)], scoring=hierarchy_scorers(), return_estimator=True, error_score="raise"
-    )
+    device = str(check_device(settings.device))
+    try:
+        result = cross_validate(
+            pipe, X, y, cv=[(train, test)], scoring=hierarchy_scorers(), return_estimator=True, error_score="raise"
+        )
+    except NonFiniteTrainingError as error:
+        # A diverged fit is a failure to report, never a result: the runner writes no record for it.
+        return {"config": config, "fold": fold, "failed": str(error), "device": device, "n_clips": len(y)}
     fitted = result["estimator"][0]
     rows = [
         {"config": config, "fold": fold, "metric": key[len("test_") :], "value": float(values[0])}
@@ -140,7 +149,6 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     if fold == 0:
         Z = fitted.transform(X[test] if hasattr(X, "shape") else [X[i] for i in test])
         embeddings = (Z, y[test])
-    device = str(check_device(settings.device))
     return {"config": config, "fold": fold, "rows": rows, "embeddings": embeddings, "device": device, "n_clips": len(y)}
 
 

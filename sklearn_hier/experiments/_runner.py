@@ -58,6 +58,10 @@ def run_pairs(settings: CompareSettings, out: Path, backend: Backend, verbose: i
     KeyboardInterrupt
         On Ctrl-C (SIGINT). The pair that was running is not recorded, even
         when the fit swallowed the interrupt and returned early.
+    RuntimeError
+        Once every other pair has run, if some fits failed because training
+        diverged (a NaN or infinite loss): those pairs are not recorded (a
+        rerun tries them again), and the message names each with its cause.
     """
     from tqdm.auto import tqdm
 
@@ -69,12 +73,22 @@ def run_pairs(settings: CompareSettings, out: Path, backend: Backend, verbose: i
             total=len(pairs), initial=len(pairs) - len(todo), desc="config x fold", unit="fit", disable=not verbose
         )
         with bar:
+            failed = []
             for result in backend.results(settings, todo, out):
                 if interrupted.is_set():
                     raise KeyboardInterrupt  # this fit may have ended early: it is not a result
-                write_pair(out, settings, result)
+                if "failed" in result:
+                    failed.append(f"{result['config']} fold {result['fold']}: {result['failed']}")
+                else:
+                    write_pair(out, settings, result)
                 bar.set_postfix_str(f"{result['config']} fold {result['fold']}")
                 bar.update()
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(todo)} fits failed and are not recorded as results ({len(todo) - len(failed)} "
+            f"others are, in {out / 'runs'}; a rerun in the same folder runs the failed ones again):\n"
+            + "\n".join(failed)
+        )
     return n_clips
 
 

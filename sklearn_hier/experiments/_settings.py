@@ -296,7 +296,14 @@ def _baseline(settings: CompareSettings, configs: tuple[str, ...]) -> str:
     """The configuration the others are compared with: ``settings.baseline`` named canonically, or the first."""
     if settings.baseline is None:
         return configs[0]
-    name = canonical_config(settings.baseline, triplets=settings.triplets, geometry=settings.geometry)
+    try:
+        name = canonical_config(settings.baseline, triplets=settings.triplets, geometry=settings.geometry)
+    except ValueError:
+        # canonical_config's own message names losses, which are fine: the baseline is what is wrong.
+        raise ValueError(
+            f"baseline {settings.baseline!r} is not one of the configurations {list(configs)}, nor a valid loss spec; "
+            "name one of the configurations."
+        ) from None
     if name not in configs:
         raise ValueError(f"baseline {settings.baseline!r} ({name}) is not one of the configurations {list(configs)}.")
     return name

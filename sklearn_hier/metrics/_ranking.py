@@ -19,6 +19,7 @@ import torch
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from sklearn_hier._tensor_input import checked_tensor, has_negative_strides, host_array
 from sklearn_hier.metrics._global_ndcg import global_ndcg
 from sklearn_hier.metrics._retrieval import (
     LeafTables,
@@ -49,15 +50,23 @@ def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
     so do rows outside the unit ball.
     """
     if isinstance(embeddings, torch.Tensor):
-        if embeddings.ndim != 2:
-            raise ValueError(f"embeddings must be 2-D (n_samples, n_features); got shape {tuple(embeddings.shape)}.")
-        tensor = embeddings.detach()
-        if not tensor.is_floating_point():
-            tensor = tensor.to(torch.float64)
+        # A CPU tensor is checked as the array it views: one contract, the same scores or the same error.
+        embeddings = checked_tensor(embeddings, "embeddings")
+        if embeddings.device.type == "cpu":
+            embeddings = host_array(embeddings, "embeddings")
+    if getattr(embeddings, "ndim", 2) != 2:
+        raise ValueError(
+            f"embeddings must be 2-D (n_samples, n_features), a 2D array; got shape {tuple(embeddings.shape)}."
+        )
+    if isinstance(embeddings, torch.Tensor):  # on another device: checked there, by the array's rules
+        tensor = embeddings
+        if tensor.dtype not in (torch.float32, torch.float64):
+            tensor = tensor.to(torch.float32)  # as check_array casts any other dtype to the first of the list
         if not bool(torch.isfinite(tensor).all()):
             raise ValueError("embeddings contain NaN or infinity.")
     else:
-        tensor = torch.as_tensor(check_array(embeddings, dtype=[np.float32, np.float64], input_name="embeddings"))
+        array = check_array(embeddings, dtype=[np.float32, np.float64], input_name="embeddings")
+        tensor = torch.as_tensor(np.ascontiguousarray(array) if has_negative_strides(array) else array)
     if len(tensor) < 2:
         raise ValueError(f"Ranking needs at least 2 samples (a query and something to retrieve); got {len(tensor)}.")
     if metric == "cosine":
@@ -84,8 +93,7 @@ def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
 
 def check_labels(y: Any, n_samples: int, sep: str, device: torch.device) -> tuple[Taxonomy, LeafTables]:
     """The tree the labels form and the engine's leaf tables, on ``device``."""
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
+    y = host_array(y, "y")
     check_consistent_length(np.empty(n_samples), np.asarray(y, dtype=object))
     taxonomy = Taxonomy.from_y(y, sep=sep)
     return taxonomy, leaf_tables(taxonomy, y, device)

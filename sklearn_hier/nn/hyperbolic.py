@@ -46,7 +46,9 @@ Guo, Chen & Yu (2022), Clipped hyperbolic classifiers are super-hyperbolic class
 from __future__ import annotations
 
 import math
+from numbers import Real
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -64,6 +66,8 @@ __all__ = [
 
 HALF_PRECISION_EPS = 1e-2
 MIN_CURVATURE = 1e-5
+# The smallest boundary margin eps accepted: float32's spacing just below 1 is 6e-8 (check_ball_options).
+MIN_EPS = 1e-6
 _EPS = {torch.float64: 1e-5, torch.float32: 4e-3}
 _HALF = (torch.float16, torch.bfloat16)
 # tanh(15) is 1 in float32: a tangent vector longer than 15 / sqrt(c) lands on
@@ -365,6 +369,76 @@ def poincare_similarity(a: torch.Tensor, b: torch.Tensor, c: float | torch.Tenso
     return -pairwise_poincare_distance(a, b, c)
 
 
+def _is_real(value: object) -> bool:
+    # numbers.Real covers Python and numpy scalars; bool is an int to Python, but no curvature or norm.
+    return isinstance(value, Real) and not isinstance(value, bool | np.bool_)
+
+
+def _shown(value: object) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_ball_options(
+    c: object, learn_curvature: object, clip_norm: object, eps: object, prefix: str = ""
+) -> tuple[float, bool, float | None, float | None]:
+    """The options of :class:`PoincareEmbedding` checked by type and range, as Python floats and a bool.
+
+    Each message names the option (with ``prefix``, e.g. ``"geometry__"``) and
+    the values it accepts. Numpy scalars are accepted as the numbers they are.
+    ``eps`` must be at least ``MIN_EPS`` (1e-6): the map computes in float32,
+    where a smaller margin puts points within a few roundings of the boundary
+    and distances become infinite (measured: ``eps=1e-7`` gave an infinite loss
+    by the third epoch on features of norm 100 with ``clip_norm=None``;
+    ``3e-7`` did not).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_ball_options(np.float32(0.5), False, 1, None)
+    (0.5, False, 1.0, None)
+    >>> check_ball_options(1.0, "yes", 1.0, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: learn_curvature must be True or False; got 'yes' (str).
+    """
+    if not (_is_real(c) and math.isfinite(c) and c > MIN_CURVATURE):
+        raise ValueError(
+            f"{prefix}c must be a finite real number above {MIN_CURVATURE} (the ball has curvature -c); "
+            f"got {_shown(c)}."
+        )
+    if not isinstance(learn_curvature, bool | np.bool_):
+        raise ValueError(f"{prefix}learn_curvature must be True or False; got {_shown(learn_curvature)}.")
+    if clip_norm is not None and not (_is_real(clip_norm) and math.isfinite(clip_norm) and clip_norm > 0):
+        raise ValueError(f"{prefix}clip_norm must be a positive finite real number or None; got {_shown(clip_norm)}.")
+    if eps is not None and not (_is_real(eps) and MIN_EPS <= eps < 1):
+        raise ValueError(
+            f"{prefix}eps must be a real number in [{MIN_EPS}, 1) or None (a margin by dtype); got {_shown(eps)}. "
+            "Below 1e-06, float32 points lie within a few roundings of the ball's boundary, where distances are "
+            "infinite."
+        )
+    return (
+        float(c),
+        bool(learn_curvature),
+        None if clip_norm is None else float(clip_norm),
+        None if eps is None else float(eps),
+    )
+
+
+def tangent_reach(c: float, eps: float) -> float:
+    """The longest tangent vector at the origin that the ball keeps: ``artanh(1 - eps) / sqrt(c)``.
+
+    Features longer than this are mapped to the projection margin, all at one
+    norm: their lengths are lost, and the logarithmic map gives them back no
+    longer than this. It is what heads reading ``logmap0`` can see.
+
+    Examples
+    --------
+    >>> round(tangent_reach(1.0, 4e-3), 3), round(tangent_reach(100.0, 4e-3), 3)
+    (3.106, 0.311)
+    """
+    return math.atanh(1 - eps) / math.sqrt(c)
+
+
 class PoincareEmbedding(nn.Module):
     """Map Euclidean features onto the Poincaré ball: norm clipping, then the exponential map at 0.
 
@@ -390,8 +464,9 @@ class PoincareEmbedding(nn.Module):
         clipping off (features longer than ``15 / sqrt(c)`` still land on the
         boundary, their direction kept).
     eps : float or None, default=None
-        Projection margin; None picks :func:`boundary_eps` of the input's
-        dtype (and autocast state) at each call.
+        Projection margin, in [1e-6, 1); None picks :func:`boundary_eps` of
+        the input's dtype (and autocast state) at each call. Options are
+        checked by :func:`check_ball_options` (numpy scalars are accepted).
 
     Attributes
     ----------
@@ -415,13 +490,8 @@ class PoincareEmbedding(nn.Module):
         self, c: float = 1.0, *, learn_curvature: bool = False, clip_norm: float | None = 1.0, eps: float | None = None
     ) -> None:
         super().__init__()
-        if not (isinstance(c, int | float) and math.isfinite(c) and c > MIN_CURVATURE):
-            raise ValueError(f"c must be a finite number above {MIN_CURVATURE} (the ball has curvature -c); got {c!r}.")
-        if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
-            raise ValueError(f"clip_norm must be a positive finite number or None; got {clip_norm!r}.")
-        if eps is not None and not 0 < eps < 1:
-            raise ValueError(f"eps must lie in (0, 1); got {eps!r}.")
-        excess = float(c) - MIN_CURVATURE
+        c, learn_curvature, clip_norm, eps = check_ball_options(c, learn_curvature, clip_norm, eps)
+        excess = c - MIN_CURVATURE
         # The inverse of softplus, written so that it neither overflows nor cancels for any excess > 0.
         raw = excess + math.log(-math.expm1(-excess))
         self.raw_curvature = nn.Parameter(torch.tensor(raw), requires_grad=learn_curvature)
