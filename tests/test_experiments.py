@@ -302,3 +302,38 @@ def test_total_epochs_is_unknown_when_a_pair_predates_the_epoch_records():
     old = [{"config": "L", "fold": 0, "metric": "ndcg", "value": 0.4}]  # resumed from a record without epochs
     assert _total_epochs(new) == 14
     assert _total_epochs(new + old) is None
+
+
+def test_saved_plots_clip_no_text_and_use_the_scoring_metric(tmp_path):
+    from _figures import clipped_texts
+
+    from sklearn_hier.experiments._outputs import _write_plots
+
+    settings = check_settings(CompareSettings(**{**TINY, "losses": ("PL+T:geometry=poincare", "PL")}))
+    rows = [
+        {"config": c, "fold": f, "metric": key, "value": 0.5 + 0.2 * f}
+        for c in settings.losses
+        for f in range(2)
+        for _, key, _ in TABLE_COLUMNS
+    ]
+    from sklearn_hier.experiments._summary import summarise
+
+    y = np.array([f"Guitar/Acoustic Guitar (nylon)/{t}" for t in ("ordinario", "staccato")] * 6 + ["Brass/Tuba/x"] * 6)
+    Z = np.random.default_rng(0).normal(size=(len(y), 8)) * 0.05  # inside the unit ball
+    displays = _write_plots(
+        tmp_path, rows, settings, summarise(rows, settings.losses), {"PL+T:geometry=poincare": (Z, y, 1.0)}
+    )
+    assert sorted(displays) == ["metrics.png", "projection.png", "similarity.png"]
+    for name, display in displays.items():
+        assert (tmp_path / name).stat().st_size > 0
+        assert clipped_texts(display.figure_) == [], name
+    assert displays["similarity.png"].metric == "poincare"  # the config was scored with geodesic distance
+
+
+def test_result_files_are_readable_like_any_file_the_user_writes(finished):
+    _, out = finished
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("results.csv", "run.json", "stats.csv", "summary.md", "metrics.png"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert all(path.stat().st_mode & 0o777 == 0o666 & ~umask for path in (out / "runs").iterdir())

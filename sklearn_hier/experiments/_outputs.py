@@ -14,7 +14,7 @@ import numpy as np
 
 from sklearn_hier._show_versions import describe_environment
 from sklearn_hier.experiments._records import write_atomic
-from sklearn_hier.experiments._settings import CompareSettings
+from sklearn_hier.experiments._settings import CompareSettings, config_params
 from sklearn_hier.experiments._summary import TABLE_COLUMNS, paired_table
 
 __all__ = ["write_outputs"]
@@ -94,31 +94,47 @@ def _paired_section(settings: CompareSettings, stats: list[dict]) -> str:
     )
 
 
-def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> dict:
+    """Write metrics.png and, with embeddings, projection.png and similarity.png; returns the displays by file."""
     from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
 
     keys = [k for _, k, _ in TABLE_COLUMNS]
-    disp = MetricComparisonDisplay.from_results([r for r in rows if r["metric"] in keys], metrics=keys)
-    disp.figure_.savefig(out / "metrics.png", dpi=120)
-    plt.close(disp.figure_)
+    bars = MetricComparisonDisplay._from_rows([r for r in rows if r["metric"] in keys], keys)
+    _save(bars, out / "metrics.png", title="Hierarchy metrics by configuration")
     if not embeddings:
-        return
+        return {"metrics.png": bars}
     ranked = [c for c in settings.losses if c in embeddings and np.isfinite(summary[c]["NDCG"][0])]
     best = max(ranked, key=lambda c: summary[c]["NDCG"][0]) if ranked else next(iter(embeddings))
-    Z, y = embeddings[best]
-    for name, display in (
-        ("projection.png", EmbeddingProjectionDisplay.from_embeddings(Z, y)),
-        ("similarity.png", LevelSimilarityDisplay.from_embeddings(Z, y, level=2)),
-    ):
-        # Keep the Display's own title (it names the projection or the level) and say whose clips these are.
-        display.ax_.set_title(f"{best}, fold 0 test clips\n{display.ax_.get_title()}")
-        display.figure_.savefig(out / name, dpi=120)
-        plt.close(display.figure_)
+    Z, y, curvature = embeddings[best]
+    # The similarity the configuration was scored with: geodesic distance on the ball for poincare.
+    metric = "poincare" if config_params(best, settings)["geometry"] == "poincare" else "cosine"
+    whose = f"{best}, fold 0 test clips"
+    projection = EmbeddingProjectionDisplay._from_embeddings(Z, y)
+    _save(projection, out / "projection.png", title=f"{whose}\nEmbeddings, PCA to 2-D")
+    similarity = LevelSimilarityDisplay._from_embeddings(Z, y, min(2, _depth(y)), metric, curvature or 1.0)
+    _save(similarity, out / "similarity.png", title=f"{whose}\n{similarity._default_title()}")
+    return {"metrics.png": bars, "projection.png": projection, "similarity.png": similarity}
+
+
+def _depth(y: Any) -> int:
+    from sklearn_hier.taxonomy import Taxonomy
+
+    return Taxonomy.from_y(y).depth
+
+
+def _save(display: Any, path: Path, **plot_params: Any) -> None:
+    """Draw ``display`` on a figure of its own size, made without pyplot, and write it as a PNG.
+
+    A :class:`~matplotlib.figure.Figure` needs no GUI backend and is not kept by pyplot, so a
+    comparison run from any program (a notebook, a GUI, a Dask worker) writes its plots the same way.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=display._figsize(), layout=display._layout)
+    display.plot(ax=figure.add_subplot(), **plot_params)
+    if hasattr(display, "_fit_figure"):
+        display._fit_figure()  # what plot(ax=None) does on a figure of its own
+    figure.savefig(path, dpi=120)
 
 
 def _versions() -> dict[str, str]:

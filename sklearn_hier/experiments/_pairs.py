@@ -139,7 +139,7 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     embeddings = None
     if fold == 0:
         Z = fitted.transform(X[test] if hasattr(X, "shape") else [X[i] for i in test])
-        embeddings = (Z, y[test])
+        embeddings = (Z, y[test], getattr(fitted[-1], "curvature_", None))
     device = str(check_device(settings.device))
     return {"config": config, "fold": fold, "rows": rows, "embeddings": embeddings, "device": device, "n_clips": len(y)}
 
