@@ -32,6 +32,7 @@ from skorch.dataset import get_len
 from skorch.utils import to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from sklearn_hier._progress import print_plain_off_terminal
 from sklearn_hier._training import EpochView, MinedBatches, SequentialBatches, TensorData, TripletBatches
 from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner, Targets
 
@@ -227,7 +228,7 @@ class EmbeddingNet(NeuralNet):
                 EarlyStopping(monitor=monitor, patience=500 if slow else 100, threshold=0.0, load_best=True),
             ),
             ("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0)),
-            ("print_log", PrintLog()),
+            ("print_log", PrintLog(sink=print_plain_off_terminal)),
         ]
         if self.class_weight == "balanced":
             callbacks.insert(1, ("class_weights", EpochClassWeights()))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["progress"]
+__all__ = ["print_plain_off_terminal", "progress"]
+
+# SGR sequences (colours, bold): what skorch's PrintLog wraps the best scores in.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # verbose=1 shows a bar only for work still running after this many seconds, so short calls stay quiet.
 DELAY_S = 2.0
@@ -58,3 +62,19 @@ def progress(iterable: Iterable[Any], *, total: int, desc: str, unit: str, verbo
         ncols=None if terminal else 80,
         dynamic_ncols=terminal,
     )
+
+
+def print_plain_off_terminal(text: str) -> None:
+    """Print ``text``, without its colour codes when standard output is not a terminal.
+
+    The ``sink`` of skorch's ``PrintLog``: on a terminal the epoch table keeps
+    skorch's colours; redirected to a file or a pipe (a log, a CI job) it is plain text.
+
+    Examples
+    --------
+    >>> print_plain_off_terminal("\x1b[36m2.9092\x1b[0m")  # doctest output is not a terminal
+    2.9092
+    """
+    stream = sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    print(text if callable(isatty) and isatty() else _ANSI.sub("", text))

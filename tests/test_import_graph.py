@@ -15,6 +15,7 @@ LAYERS = [
         "sklearn_hier._progress",
         "sklearn_hier._show_versions",
         "sklearn_hier._version",
+        "sklearn_hier._warnings",
     },
     {
         "sklearn_hier.nn",

@@ -15,7 +15,6 @@ that the metric functions themselves take arrays only.
 from __future__ import annotations
 
 import math
-import warnings
 import weakref
 from collections.abc import Sequence
 from numbers import Integral
@@ -29,6 +28,7 @@ from sklearn.utils import _safe_indexing, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_hier._warnings import warn_at_caller
 from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, lsa_depths
 from sklearn_hier.metrics._ranking import check_embeddings, check_labels, mean_of_kept, relevance_table
 from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
@@ -243,19 +243,17 @@ class _Evaluation:
         most = int(counts.max()) - 1  # relevant clips of the best-provided query
         name = f"precision_at_{self.k}{'' if part == 'seen' else '_unseen'}"
         if most == 0:
-            warnings.warn(
+            warn_at_caller(
                 f"{name}: every leaf has a single clip among the {int(counts.sum())} {part} clips scored, "
                 "so no query has a relevant clip to retrieve; returning NaN.",
                 UndefinedMetricWarning,
-                stacklevel=4,
             )
             return math.nan
         if most < self.k:
-            warnings.warn(
+            warn_at_caller(
                 f"{name}: no leaf has more than {most + 1} {part} clips, so every query has fewer than "
                 f"k={self.k} relevant clips and the score cannot reach 1; use a smaller k or more clips per leaf.",
                 UndefinedMetricWarning,
-                stacklevel=4,
             )
         return precision
 
