@@ -6,11 +6,13 @@ import os
 import shutil
 import signal
 import time
+import warnings
 from importlib import metadata
 
 import numpy as np
 import pytest
 from _compare_settings import TINY
+from sklearn.exceptions import UndefinedMetricWarning
 
 from sklearn_hier.experiments import (
     PAPER_CONFIGS,
@@ -337,3 +339,26 @@ def test_result_files_are_readable_like_any_file_the_user_writes(finished):
     for name in ("results.csv", "run.json", "stats.csv", "summary.md", "metrics.png"):
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     assert all(path.stat().st_mode & 0o777 == 0o666 & ~umask for path in (out / "runs").iterdir())
+
+
+def test_a_capped_rp5_is_not_reported_nor_bolded(finished):
+    # TINY holds out 2 of 12 clips per seen leaf: one leaf-mate per query, so RP@5 is at most 0.2.
+    results, out = finished
+    assert all(results["summary"][c]["RP@5"][0] != results["summary"][c]["RP@5"][0] for c in ("PL", "PL+T"))
+    summary = (out / "summary.md").read_text()
+    assert "RP@5 is n/a: in folds 0, 1 too few seen leaves have 5 other test clips" in summary
+    assert "**n/a**" not in summary and "RP@5" not in {r["metric"] for r in results["stats"]}
+    with open(out / "results.csv") as f:
+        ceilings = [float(r["value"]) for r in csv.DictReader(f) if r["metric"] == "precision_at_5_ceiling"]
+    assert ceilings == [pytest.approx(0.2)] * 4
+
+
+def test_warnings_come_once_per_run_and_point_at_the_callers_line(tmp_path):
+    settings = CompareSettings(**{**TINY, "losses": ("PL",)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compare(settings, out=tmp_path, verbose=0)
+    undefined = [w for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    assert len(undefined) == 1  # not one per fold
+    assert "[2 times in 2 fits; shown once]" in str(undefined[0].message)
+    assert undefined[0].filename == __file__  # this test's line, not the library's

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn_hier._show_versions import describe_environment
 from sklearn_hier.experiments._records import write_atomic
 from sklearn_hier.experiments._settings import CompareSettings, config_params
-from sklearn_hier.experiments._summary import TABLE_COLUMNS, paired_table
+from sklearn_hier.experiments._summary import TABLE_COLUMNS, capped_precision, paired_table, precision_note
 
 __all__ = ["write_outputs"]
 
@@ -37,9 +37,15 @@ def write_outputs(
         write_atomic(out / "stats.csv", _csv(stats, list(stats[0])))
     note = (
         "Columns MNR..F1: test clips of seen leaves; MNR unseen..Acc_blind: clips of leaves never seen in "
-        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels."
+        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels. "
+        "Acc_aware is n/a for a configuration without PL: it trains no per-level heads to ask."
     )
-    quick = "\n\nQuick mode: a subset of the data, a slimmer network and few epochs (see run.json)." * settings.quick
+    quick = (
+        "\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and half of each seen "
+        "leaf's clips held out for testing so that RP@5 is defined (see run.json)."
+    ) * settings.quick
+    if precision_note(rows):
+        note += "\n\n" + precision_note(rows)
     paired = _paired_section(settings, stats)
     text = f"# Comparison on {settings.dataset}\n\n{table}\n\n{note}{quick}\n{paired}"
     write_atomic(out / "summary.md", text.encode())
@@ -99,7 +105,14 @@ def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary
     from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
 
     keys = [k for _, k, _ in TABLE_COLUMNS]
-    bars = MetricComparisonDisplay._from_rows([r for r in rows if r["metric"] in keys], keys)
+    capped = capped_precision(rows)
+    # A capped RP@5 is drawn as n/a, as the table shows it, rather than as a bar of the data's ceiling.
+    drawn = [
+        {**r, "value": float("nan")} if capped and r["metric"] == "precision_at_5" else r
+        for r in rows
+        if r["metric"] in keys
+    ]
+    bars = MetricComparisonDisplay._from_rows(drawn, keys)
     _save(bars, out / "metrics.png", title="Hierarchy metrics by configuration")
     if not embeddings:
         return {"metrics.png": bars}

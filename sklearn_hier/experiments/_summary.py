@@ -9,7 +9,16 @@ import numpy as np
 
 from sklearn_hier.plotting import _finite_stat
 
-__all__ = ["TABLE_COLUMNS", "fold_scores", "paired_statistics", "paired_table", "summarise", "summary_table"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "capped_precision",
+    "fold_scores",
+    "paired_statistics",
+    "paired_table",
+    "precision_note",
+    "summarise",
+    "summary_table",
+]
 
 # (column header, scorer key, higher is better): the columns of the paper's Table I.
 TABLE_COLUMNS = (
@@ -24,10 +33,61 @@ TABLE_COLUMNS = (
 )
 
 
+def capped_precision(rows: Sequence[dict]) -> dict[int, float]:
+    """Fold -> the best RP@5 its seen test clips allow, for the folds where that is below 1.
+
+    Where no seen leaf has 5 other test clips, RP@5 cannot reach 1, and every model
+    scores near that ceiling: a number about the data, which the tables leave out.
+
+    Examples
+    --------
+    >>> rows = [{"config": "L", "fold": f, "metric": "precision_at_5_ceiling", "value": v}
+    ...         for f, v in enumerate([1.0, 0.2])]
+    >>> capped_precision(rows)
+    {1: 0.2}
+    """
+    return {
+        row["fold"]: row["value"]
+        for row in rows
+        if row["metric"] == "precision_at_5_ceiling" and not row["value"] >= 1 - 1e-9
+    }
+
+
+def precision_note(rows: Sequence[dict]) -> str:
+    """One sentence on why RP@5 reads n/a, or "" when every fold lets it reach 1.
+
+    Examples
+    --------
+    >>> rows = [{"config": "L", "fold": 0, "metric": "precision_at_5_ceiling", "value": 0.2}]
+    >>> precision_note(rows)[:59]
+    'RP@5 is n/a: in fold 0 too few seen leaves have 5 other tes'
+    """
+    capped = capped_precision(rows)
+    if not capped:
+        return ""
+    folds = ", ".join(str(f) for f in sorted(capped))
+    best = ", ".join(f"{capped[f]:.3f}" for f in sorted(capped))
+    return (
+        f"RP@5 is n/a: in fold{'s' * (len(capped) > 1)} {folds} too few seen leaves have 5 other test clips, so "
+        f"no model can score above {best}; that number is about the data, not the models (results.csv keeps "
+        "precision_at_5 and its ceiling). More clips per leaf or a larger test_size make it defined."
+    )
+
+
+def _reported(rows: Sequence[dict]) -> list[dict]:
+    """``rows`` without RP@5 where it is capped (see :func:`capped_precision`)."""
+    if not capped_precision(rows):
+        return list(rows)
+    return [row for row in rows if row["metric"] != "precision_at_5"]
+
+
 def summarise(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Config -> column header -> (mean, std) over folds, MNR shown as itself (stored negated)."""
+    """Config -> column header -> (mean, std) over folds, MNR shown as itself (stored negated).
+
+    RP@5 is NaN (n/a) when some fold's seen test clips cannot let it reach 1 (:func:`capped_precision`).
+    """
     values: dict[str, dict[str, list[float]]] = {c: {} for c in configs}
-    for row in rows:
+    for row in _reported(rows):
         values[row["config"]].setdefault(row["metric"], []).append(row["value"])
     summary = {}
     for config, metrics in values.items():
@@ -90,7 +150,7 @@ def fold_scores(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[
     {'PL': [0.2, 0.3]}
     """
     by_key: dict[tuple[str, str], dict[int, float]] = {}
-    for row in rows:
+    for row in _reported(rows):
         by_key.setdefault((row["config"], row["metric"]), {})[row["fold"]] = row["value"]
     scores: dict[str, dict[str, list[float]]] = {}
     for header, key, _ in TABLE_COLUMNS:
