@@ -152,7 +152,7 @@ def test_every_option_has_help():
         assert "--" in sub.format_help()  # renders: no stray % in a help string
 
 
-@pytest.mark.parametrize(("epochs", "text"), [("1", "and 1 epoch;"), ("2", "and 2 epochs;")])
+@pytest.mark.parametrize(("epochs", "text"), [("1", ", 1 epoch,"), ("2", ", 2 epochs,")])
 def test_quick_message_counts_epochs(epochs, text, capsys, tmp_path):
     main(
         ["compare", "--dataset", "synthetic", "--quick", "--folds", "1", "--max-epochs", epochs, "--out", str(tmp_path)]
@@ -251,3 +251,36 @@ def test_quick_run_on_soundfont_data_defines_every_metric_in_every_fold(tmp_path
     _, log, rows = _run_quick_to_a_file(tmp_path, "soundfont", "--losses", "PL+T", "--max-epochs", "1")
     _check_every_headline_metric_is_defined(rows, ["PL+T"], 3)
     _check_plain(log)
+
+
+def test_folder_mode_says_how_it_reads_the_files_and_takes_sr_and_duration(tmp_path, capsys):
+    import soundfile as sf
+
+    from sklearn_hier.experiments._pairs import make_pipeline
+
+    rng = np.random.default_rng(0)
+    for leaf in ("Brass/Horn", "Brass/Tuba", "Strings/Viola", "Strings/Cello"):
+        (tmp_path / "clips" / leaf).mkdir(parents=True)
+        for i in range(10):
+            sf.write(tmp_path / "clips" / leaf / f"{i}.wav", rng.normal(scale=0.1, size=32000), 16000)
+    argv = ["compare", "--dataset", "folder", "--data-dir", str(tmp_path / "clips"), "--quick", "--losses", "PL"]
+    argv += ["--folds", "2", "--max-epochs", "1", "--device", "cpu", "--sr", "8000", "--duration", "1.5"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert f"every audio file under {str(tmp_path / 'clips')!r}, resampled to 8000 Hz, the first 1.5 s" in printed
+    assert "subset" not in printed  # every clip of the folder is used
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["n_clips"] == 40 and run["settings"]["dataset_params"]["folder"] == {"sr": 8000, "duration": 1.5}
+    from sklearn_hier.experiments import CompareSettings
+
+    settings = CompareSettings(
+        dataset="folder", data_dir=str(tmp_path), dataset_params=run["settings"]["dataset_params"]
+    )
+    loader, mel = make_pipeline(settings, "PL")[:2]
+    assert (loader.sr, loader.duration, mel.sr) == (8000, 1.5, 8000)
+
+
+@pytest.mark.parametrize(("option", "message"), [("--sr=10", "--sr must be"), ("--duration=0", "--duration must be")])
+def test_bad_sr_and_duration_are_one_line(option, message, tmp_path, capsys):
+    assert main([*QUICK, option, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

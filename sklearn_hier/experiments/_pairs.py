@@ -17,6 +17,10 @@ from sklearn_hier.experiments._settings import CompareSettings, config_params
 
 __all__ = ["PRECISION_K", "fit_pair", "make_pipeline", "precision_ceiling", "prepared"]
 
+# Datasets of audio files, read by an AudioLoader at the sample rate and duration of READ_PARAMS.
+FILE_DATASETS = ("orchideasol", "folder")
+READ_PARAMS = ("sr", "duration")
+
 # The k of the comparison's RP@k: hierarchy_scorers' default, the paper's RP@5.
 PRECISION_K = 5
 
@@ -48,6 +52,9 @@ def _load_dataset(settings: CompareSettings, verbose: int) -> tuple[Any, np.ndar
     from sklearn_hier import datasets
 
     params = dict(settings.dataset_params.get(settings.dataset, {}))
+    if settings.dataset in FILE_DATASETS:
+        for name in READ_PARAMS:  # how files are read: the pipeline's AudioLoader takes these, not the listing
+            params.pop(name, None)
     if settings.dataset == "synthetic":
         return datasets.make_hierarchical_sounds(random_state=settings.random_state, **params)
     if settings.dataset == "soundfont":
@@ -108,8 +115,9 @@ def make_pipeline(settings: CompareSettings, config: str, memory: Any = None, ve
         **settings.embedder_params,
     )
     steps = [("mel", mel), ("emb", embedder)]
-    if settings.dataset in ("orchideasol", "folder"):
-        steps.insert(0, ("audio", AudioLoader(sr=sr, n_jobs=settings.n_jobs)))
+    if settings.dataset in FILE_DATASETS:
+        duration = settings.dataset_params.get(settings.dataset, {}).get("duration", 1.0)
+        steps.insert(0, ("audio", AudioLoader(sr=sr, duration=duration, n_jobs=settings.n_jobs)))
     return Pipeline(steps, memory=memory)
 
 
