@@ -747,8 +747,9 @@ class LevelSimilarityDisplay:
     >>> disp.similarity.round(2)
     array([[1.  , 0.06],
            [0.06, 1.  ]])
-    >>> disp.ax_.get_title()
-    'Mean cosine similarity between the clips of each level-1 node'
+    >>> print(disp.ax_.get_title())  # broken into lines no wider than the heatmap
+    Mean cosine similarity between the clips of
+    each level-1 node
     >>> disp.im_.get_clim()  # cosine's whole range, so that two such plots share one colour scale
     (-1.0, 1.0)
     """
