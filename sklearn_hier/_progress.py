@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["print_plain_off_terminal", "progress"]
+__all__ = ["plain_unless_terminal", "progress"]
 
 # SGR sequences (colours, bold): what skorch's PrintLog wraps the best scores in.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -64,17 +64,16 @@ def progress(iterable: Iterable[Any], *, total: int, desc: str, unit: str, verbo
     )
 
 
-def print_plain_off_terminal(text: str) -> None:
-    """Print ``text``, without its colour codes when standard output is not a terminal.
+def plain_unless_terminal(text: str) -> str:
+    """``text`` without its colour codes when standard output is not a terminal.
 
-    The ``sink`` of skorch's ``PrintLog``: on a terminal the epoch table keeps
-    skorch's colours; redirected to a file or a pipe (a log, a CI job) it is plain text.
+    skorch's epoch table wraps the best scores in colour codes; on a terminal they
+    stay, in a log file or a pipe (a CI job) they would be noise.
 
     Examples
     --------
-    >>> print_plain_off_terminal("\x1b[36m2.9092\x1b[0m")  # doctest output is not a terminal
-    2.9092
+    >>> plain_unless_terminal("\x1b[36m2.9092\x1b[0m")  # doctest output is not a terminal
+    '2.9092'
     """
-    stream = sys.stdout
-    isatty = getattr(stream, "isatty", None)
-    print(text if callable(isatty) and isatty() else _ANSI.sub("", text))
+    isatty = getattr(sys.stdout, "isatty", None)
+    return text if callable(isatty) and isatty() else _ANSI.sub("", text)

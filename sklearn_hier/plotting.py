@@ -750,8 +750,11 @@ class LevelSimilarityDisplay:
     >>> print(disp.ax_.get_title())  # broken into lines no wider than the heatmap
     Mean cosine similarity between the clips of
     each level-1 node
-    >>> disp.im_.get_clim()  # cosine's whole range, so that two such plots share one colour scale
-    (-1.0, 1.0)
+    >>> other = LevelSimilarityDisplay.from_embeddings(Z[::-1], ["a/x", "a/y", "b/z"], level=1)
+    >>> vmin, vmax = LevelSimilarityDisplay.shared_limits([disp, other])
+    >>> _ = disp.plot(vmin=vmin, vmax=vmax), other.plot(vmin=vmin, vmax=vmax)  # one colour scale for both
+    >>> disp.im_.get_clim() == other.im_.get_clim()
+    True
     """
 
     _layout = "tight"
@@ -895,6 +898,22 @@ class LevelSimilarityDisplay:
             vmax=vmax,
         )
 
+    @staticmethod
+    def shared_limits(displays: Sequence[LevelSimilarityDisplay]) -> tuple[float, float]:
+        """``(vmin, vmax)`` that cover every one of ``displays``: one colour scale for plots that are compared.
+
+        Parameters
+        ----------
+        displays : sequence of LevelSimilarityDisplay
+
+        Returns
+        -------
+        vmin, vmax : float
+            The smallest and largest mean similarity of all of them.
+        """
+        values = np.concatenate([np.ravel(d.similarity) for d in displays])
+        return float(np.min(values)), float(np.max(values))
+
     def _default_title(self) -> str:
         nodes = f"level-{self.level} node" if self.level is not None else "node"
         return f"Mean {self.metric} similarity between the clips of each {nodes}"
@@ -924,19 +943,17 @@ class LevelSimilarityDisplay:
             None says which similarity and which level. A title wider than
             the heatmap is wrapped, so that it never runs over the colour bar.
         vmin, vmax : float or None, default=None
-            Ends of the colour scale. Give the same values to plots that are
-            compared (two configurations, two folds). None: cosine's whole
-            range [-1, 1] for ``metric="cosine"`` (so cosine plots share one
-            scale by default), else the data's own range.
+            Ends of the colour scale; None is the data's own range, which
+            shows one model's structure best. Plots that are compared (two
+            configurations, two folds) need one scale: give them the same
+            values, such as ``vmin=-1, vmax=1`` for cosine similarity (see
+            :meth:`shared_limits`).
 
         Returns
         -------
         self : LevelSimilarityDisplay
         """
         ax = _axes(ax, self._figsize(), layout="tight")
-        if self.metric == "cosine":
-            vmin = -1.0 if vmin is None else vmin
-            vmax = 1.0 if vmax is None else vmax
         image = ax.imshow(self.similarity, cmap=cmap, vmin=vmin, vmax=vmax)
         ticks = np.arange(len(self.node_labels))
         ax.set_xticks(ticks, self.node_labels, rotation=90, fontsize="small")

@@ -242,6 +242,8 @@ def test_quick_run_on_synthetic_data_defines_every_metric_in_every_fold_and_logs
     for fold in range(3):
         assert f"PL+T, fold {fold} (of 3): " in log  # each epoch table says whose it is
     assert "config x fold: 4/6 fits, PL+T fold 0 done" in log  # one line per fit, not a redrawn bar
+    # The paired table holds only numbers; the column L cannot be compared on is named instead.
+    assert "n/a [n/a, n/a]" not in log and "Not compared with L: Acc_aware, for which L has no value" in log
     summary = (out / "summary.md").read_text()
     assert "RP@5 is n/a" not in summary and "half of each seen leaf's clips" in summary
 
@@ -284,3 +286,12 @@ def test_folder_mode_says_how_it_reads_the_files_and_takes_sr_and_duration(tmp_p
 def test_bad_sr_and_duration_are_one_line(option, message, tmp_path, capsys):
     assert main([*QUICK, option, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_epoch_tables_are_printed_with_v_only(tmp_path, capsys):
+    assert main([*QUICK, "--device", "cpu", "--out", str(tmp_path / "quiet")]) == 0
+    assert "train_loss" not in capsys.readouterr().out
+    assert main([*QUICK, "--device", "cpu", "-v", "--out", str(tmp_path / "verbose")]) == 0
+    printed = capsys.readouterr().out
+    assert "PL, fold 1 (of 2): " in printed and printed.count("train_loss") == 2
+    assert "\x1b" not in printed  # captured output is not a terminal: skorch's colours are left out

@@ -338,9 +338,13 @@ def test_error_bars_stay_within_the_bounds_of_bounded_metrics():
 def test_similarity_colour_scale_is_shared_and_settable():
     Z, y = _instruments()
     cosine = LevelSimilarityDisplay.from_embeddings(Z, y, level=2)
-    assert cosine.im_.get_clim() == (-1.0, 1.0)
+    assert cosine.im_.get_clim() == (cosine.similarity.min(), cosine.similarity.max())  # the data's range
     dot = LevelSimilarityDisplay.from_embeddings(Z, y, level=2, metric="dot", vmin=-5, vmax=5)
     assert dot.im_.get_clim() == (-5.0, 5.0)
+    shifted = LevelSimilarityDisplay.from_embeddings(Z + 1.0, y, level=2)
+    vmin, vmax = LevelSimilarityDisplay.shared_limits([cosine, shifted])
+    assert vmin == min(cosine.similarity.min(), shifted.similarity.min())
+    assert vmax == max(cosine.similarity.max(), shifted.similarity.max())
 
 
 class _Ball:

@@ -21,6 +21,7 @@ from sklearn_hier.experiments._records import check_folder, read_embeddings, rea
 from sklearn_hier.experiments._runner import InProcess, run_pairs
 from sklearn_hier.experiments._settings import CompareSettings, check_settings
 from sklearn_hier.experiments._summary import (
+    paired_note,
     paired_statistics,
     paired_table,
     precision_note,
@@ -129,6 +130,8 @@ def compare(
             print(f"\n{precision_note(rows)}")
         if stats:
             print(f"\nPaired over folds, configuration - {settings.baseline}:\n{paired_table(stats)}")
+        if paired_note(rows, settings.losses, settings.baseline):
+            print(f"\n{paired_note(rows, settings.losses, settings.baseline)}")
         print(f"\nResults written to {out}")
     return {"rows": rows, "summary": summary, "table": table, "stats": stats, "out": out}
 

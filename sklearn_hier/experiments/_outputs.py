@@ -15,7 +15,13 @@ import numpy as np
 from sklearn_hier._show_versions import describe_environment
 from sklearn_hier.experiments._records import write_atomic
 from sklearn_hier.experiments._settings import CompareSettings, config_params
-from sklearn_hier.experiments._summary import TABLE_COLUMNS, capped_precision, paired_table, precision_note
+from sklearn_hier.experiments._summary import (
+    TABLE_COLUMNS,
+    capped_precision,
+    paired_note,
+    paired_table,
+    precision_note,
+)
 
 __all__ = ["write_outputs"]
 
@@ -47,6 +53,8 @@ def write_outputs(
     if precision_note(rows):
         note += "\n\n" + precision_note(rows)
     paired = _paired_section(settings, stats)
+    if paired and paired_note(rows, settings.losses, settings.baseline):
+        paired += "\n" + paired_note(rows, settings.losses, settings.baseline) + "\n"
     text = f"# Comparison on {settings.dataset}\n\n{table}\n\n{note}{quick}\n{paired}"
     write_atomic(out / "summary.md", text.encode())
     _write_plots(out, rows, settings, summary, embeddings)

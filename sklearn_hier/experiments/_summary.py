@@ -14,6 +14,7 @@ __all__ = [
     "capped_precision",
     "fold_scores",
     "paired_statistics",
+    "paired_note",
     "paired_table",
     "precision_note",
     "summarise",
@@ -175,7 +176,31 @@ def paired_statistics(rows: Sequence[dict], configs: Sequence[str], baseline: st
         return []
     table = paired_comparison_table(fold_scores(rows, configs), baseline, random_state=random_state)
     better = {header: higher for header, _, higher in TABLE_COLUMNS}
-    return [{**row, "higher_is_better": better[row["metric"]]} for row in table]
+    # A column the baseline has no value for (Acc_aware of a model without PL) pairs no fold:
+    # a row of n/a says nothing, paired_note says why it is missing.
+    return [{**row, "higher_is_better": better[row["metric"]]} for row in table if row["n_folds"] > 0]
+
+
+def paired_note(rows: Sequence[dict], configs: Sequence[str], baseline: str) -> str:
+    """One sentence naming the columns left out of the paired table because the baseline has no value there.
+
+    Examples
+    --------
+    >>> rows = [{"config": c, "fold": 0, "metric": "lsa_accuracy_aware", "value": v}
+    ...         for c, v in (("L", float("nan")), ("PL", 0.5))]
+    >>> paired_note(rows, ["L", "PL"], "L")[:62]
+    'Not compared with L: Acc_aware, for which L has no value (Acc_'
+    """
+    if len(configs) < 2:
+        return ""
+    scores = fold_scores(rows, configs)
+    missing = [h for h, by_config in scores.items() if not np.isfinite(by_config.get(baseline, [])).any()]
+    if not missing:
+        return ""
+    return (
+        f"Not compared with {baseline}: {', '.join(missing)}, for which {baseline} has no value (Acc_aware needs "
+        "the per-level heads that PL trains); --baseline (CompareSettings.baseline) names another configuration."
+    )
 
 
 def paired_table(stats: Sequence[dict]) -> str:
