@@ -606,7 +606,7 @@ class EmbeddingProjectionDisplay:
     def _fit_figure(self) -> None:
         """Grow the figure, when this display made it, so that both legends fit (see :func:`_make_room`)."""
         if len(self._legends) == 2:
-            _make_room(self.ax_.figure if hasattr(self, "ax_") else self._legends[0].figure, *self._legends)
+            _make_room(self.figure_, *self._legends)
 
     def _axis_labels(self) -> tuple[str, str]:
         if self.method == "tsne":
@@ -679,14 +679,14 @@ class EmbeddingProjectionDisplay:
                 bbox_transform=offset_copy(ax.transAxes, fig=ax.figure, y=-below, units="points"),
             )
             self._legends = (first, second)
-            if own_figure:
-                self._fit_figure()
         if title is None:
             projection = "PCA" if self.method == "pca" else "t-SNE"
             title = f"Embeddings, {projection} to 2-D"
         if title:
             ax.set_title(title)
         self.ax_, self.figure_ = ax, ax.figure
+        if own_figure:
+            self._fit_figure()
         return self
 
 
