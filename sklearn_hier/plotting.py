@@ -466,7 +466,7 @@ class EmbeddingProjectionDisplay:
         y: Any,
         *,
         colour_level: int = 1,
-        marker_level: int | None = 2,
+        marker_level: int | str | None = "auto",
         method: str = "pca",
         sep: str = "/",
         random_state: int | None = 0,
@@ -482,9 +482,11 @@ class EmbeddingProjectionDisplay:
             Label paths.
         colour_level : int, default=1
             Tree level whose nodes get one colour each.
-        marker_level : int or None, default=2
-            Tree level whose nodes get one marker shape each within a colour;
-            None draws circles only.
+        marker_level : int, "auto" or None, default="auto"
+            Tree level whose nodes get one marker shape each within a colour,
+            from 1 to the depth of ``y``'s tree; None draws circles only;
+            ``"auto"`` is the level below ``colour_level`` where the tree has
+            one (level 2 for the default colours), else circles only.
         method : {"pca", "tsne"}, default="pca"
         sep : str, default="/"
         random_state : int or None, default=0
@@ -505,7 +507,7 @@ class EmbeddingProjectionDisplay:
         embeddings: Any,
         y: Any,
         colour_level: int = 1,
-        marker_level: int | None = 2,
+        marker_level: int | str | None = "auto",
         method: str = "pca",
         sep: str = "/",
         random_state: int | None = 0,
@@ -514,18 +516,22 @@ class EmbeddingProjectionDisplay:
         from sklearn.decomposition import PCA
         from sklearn.manifold import TSNE
 
+        # The levels are checked before the projection, which can take a while (t-SNE).
+        colours = _prefixes(y, colour_level, sep, "colour_level")
+        if isinstance(marker_level, str) and marker_level == "auto":
+            below = colour_level + 1
+            marker_level = below if below <= Taxonomy.from_y(y, sep=sep).depth else None
+        markers = None if marker_level is None else _prefixes(y, marker_level, sep, "marker_level")
+        if method not in ("pca", "tsne"):
+            raise ValueError(f"method must be 'pca' or 'tsne'; got {method!r}.")
         Z = np.asarray(embeddings, dtype=np.float64)
         ratio = None
         if method == "pca":
             pca = PCA(n_components=2, random_state=random_state)
             points = pca.fit_transform(Z)
             ratio = pca.explained_variance_ratio_.tolist()
-        elif method == "tsne":
-            points = TSNE(n_components=2, init="pca", random_state=random_state).fit_transform(Z)
         else:
-            raise ValueError(f"method must be 'pca' or 'tsne'; got {method!r}.")
-        colours = _prefixes(y, colour_level, sep, "colour_level")
-        markers = None if marker_level is None else _prefixes(y, marker_level, sep, "marker_level")
+            points = TSNE(n_components=2, init="pca", random_state=random_state).fit_transform(Z)
         return cls(
             points,
             colours,
@@ -545,7 +551,7 @@ class EmbeddingProjectionDisplay:
         y: Any,
         *,
         colour_level: int = 1,
-        marker_level: int | None = 2,
+        marker_level: int | str | None = "auto",
         method: str = "pca",
         sep: str = "/",
         random_state: int | None = 0,

@@ -376,3 +376,12 @@ def test_projection_from_estimator_embeds_first():
     np.testing.assert_allclose(disp.points, reference.points)
     with pytest.raises(TypeError, match="transform"):
         EmbeddingProjectionDisplay.from_estimator(object(), Z, y)
+
+
+def test_flat_labels_get_one_level_of_colours_and_no_markers_by_default():
+    y = np.array(["dog", "cat", "bird"] * 5)
+    disp = EmbeddingProjectionDisplay.from_embeddings(np.random.default_rng(0).normal(size=(15, 4)), y)
+    assert disp.marker_labels is None and disp.ax_.get_legend().get_title().get_text() == "level 1 (colour)"
+    with pytest.raises(ValueError, match="marker_level must be .* from 1 to 1; got 2"):
+        EmbeddingProjectionDisplay.from_embeddings(np.zeros((15, 4)), y, marker_level=2)
+    assert LevelSimilarityDisplay.from_embeddings(np.eye(15, 4), y).similarity.shape == (3, 3)
