@@ -16,6 +16,8 @@ names the one that picks the model refitted on all the data.
 # ----
 # Synthetic sounds whose timbre follows a 3 x 3 tree. The mel spectrograms do
 # not depend on the loss, so they are computed once, outside the search.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.model_selection import GridSearchCV
@@ -50,9 +52,13 @@ search = GridSearchCV(
     param_grid={"losses": ["L", "PL", "PL+T"]},
     scoring=hierarchy_scorers(),
     refit="ndcg",
-    cv=UnseenLeafKFold(n_splits=3, min_samples_leaf=8, test_size=0.25, random_state=0),
+    # Half of each seen leaf's 12 clips are test clips: 5 leaf-mates per query, so RP@5 can reach 1.
+    cv=UnseenLeafKFold(n_splits=3, min_samples_leaf=8, test_size=0.5, random_state=0),
 )
-search.fit(X, y)
+with warnings.catch_warnings():
+    # "L" trains no per-level heads, so its Acc_aware is NaN by design; GridSearchCV would warn about it.
+    warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")
+    search.fit(X, y)
 print(f"best by NDCG: {search.best_params_}, mean NDCG {search.best_score_:.3f}")
 for params, mnr, ndcg in zip(
     search.cv_results_["params"],

@@ -21,6 +21,7 @@ _PUBLIC = {
     "PairedComparison": "sklearn_hier.stats",
     "paired_comparison": "sklearn_hier.stats",
     "paired_comparison_table": "sklearn_hier.stats",
+    "show_versions": "sklearn_hier._show_versions",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

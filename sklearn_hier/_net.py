@@ -33,6 +33,7 @@ from skorch.dataset import get_len
 from skorch.utils import to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from sklearn_hier._progress import plain_unless_terminal
 from sklearn_hier._training import EpochView, MinedBatches, SequentialBatches, TensorData, TripletBatches
 from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner, Targets
 
@@ -313,7 +314,7 @@ class EmbeddingNet(NeuralNet):
                 EarlyStopping(monitor=monitor, patience=500 if slow else 100, threshold=0.0, load_best=True),
             ),
             ("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0)),
-            ("print_log", PrintLog()),
+            ("print_log", PlainPrintLog()),
         ]
         if self.class_weight == "balanced":
             callbacks.insert(1, ("class_weights", EpochClassWeights()))
@@ -444,3 +445,11 @@ def _cudnn_benchmark(enabled: bool) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.benchmark = before
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's ``PrintLog``, without the colour codes of the best scores when stdout is not a terminal."""
+
+    def format_row(self, row: Any, key: str, color: str) -> Any:
+        formatted = super().format_row(row, key, color)
+        return plain_unless_terminal(formatted) if isinstance(formatted, str) else formatted

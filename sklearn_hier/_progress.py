@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["progress"]
+__all__ = ["plain_unless_terminal", "progress"]
+
+# SGR sequences (colours, bold): what skorch's PrintLog wraps the best scores in.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # verbose=1 shows a bar only for work still running after this many seconds, so short calls stay quiet.
 DELAY_S = 2.0
@@ -58,3 +62,18 @@ def progress(iterable: Iterable[Any], *, total: int, desc: str, unit: str, verbo
         ncols=None if terminal else 80,
         dynamic_ncols=terminal,
     )
+
+
+def plain_unless_terminal(text: str) -> str:
+    """``text`` without its colour codes when standard output is not a terminal.
+
+    skorch's epoch table wraps the best scores in colour codes; on a terminal they
+    stay, in a log file or a pipe (a CI job) they would be noise.
+
+    Examples
+    --------
+    >>> plain_unless_terminal("\x1b[36m2.9092\x1b[0m")  # doctest output is not a terminal
+    '2.9092'
+    """
+    isatty = getattr(sys.stdout, "isatty", None)
+    return text if callable(isatty) and isatty() else _ANSI.sub("", text)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sklearn_hier._show_versions import describe_environment
 
@@ -39,12 +41,9 @@ def _compare(args: argparse.Namespace) -> int:
     settings = preset(**chosen)
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be at least 1; got {args.threads}.")
-    if args.quick and not args.quiet:
-        epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
-        print(
-            "Quick mode: a subset of the data, 64 mel bands, a 16-channel ConvModel, "
-            f"{settings.n_splits} folds and {epochs}; drop --quick for the paper's settings."
-        )
+    _set_audio(settings, args.sr, args.duration)
+    if not args.quiet:
+        print(_describe_run(settings))
     threads = args.threads if args.threads is not None else (1 if args.quick else None)
     if threads is not None:
         import torch
@@ -68,6 +67,56 @@ def _compare(args: argparse.Namespace) -> int:
         )
         return 130
     return 0
+
+
+def _set_audio(settings: Any, sr: int | None, duration: float | None) -> None:
+    """Put ``--sr`` and ``--duration`` into the chosen dataset's parameters (checked here: they shape the data)."""
+    if sr is not None and sr < 1000:
+        raise ValueError(f"--sr must be a sample rate of at least 1000 Hz; got {sr}.")
+    if duration is not None and not duration > 0:
+        raise ValueError(f"--duration must be a positive number of seconds; got {duration}.")
+    given = {name: value for name, value in (("sr", sr), ("duration", duration)) if value is not None}
+    if given:
+        params = settings.dataset_params
+        settings.dataset_params = {**params, settings.dataset: {**params.get(settings.dataset, {}), **given}}
+
+
+def _describe_run(settings: Any) -> str:
+    """What the run will use, said before it starts: the data as it will be read, and quick mode's cuts.
+
+    Examples
+    --------
+    >>> from sklearn_hier.experiments import CompareSettings
+    >>> print(_describe_run(CompareSettings(dataset="folder", data_dir="clips")))
+    Data: every audio file under 'clips', resampled to 44100 Hz, the first 1.0 s of each (--sr, --duration).
+    """
+    from sklearn_hier.experiments._pairs import FILE_DATASETS, _sample_rate
+
+    params = settings.dataset_params.get(settings.dataset, {})
+    sr = _sample_rate(settings)
+    if settings.dataset in FILE_DATASETS:
+        duration = params.get("duration", 1.0)
+        where = "OrchideaSOL copy" if settings.dataset == "orchideasol" else "audio file under"
+        data = f"every {where} {settings.data_dir!r}, resampled to {sr} Hz, the first {duration} s of each"
+    elif settings.dataset == "synthetic":
+        leaves = math.prod(params.get("branching", (3, 3, 3))) if params else None
+        data = f"generated sounds at {sr} Hz" + (f", {leaves} leaves x {params['n_per_leaf']} clips" if leaves else "")
+    elif settings.quick:
+        data = (
+            f"a subset of the soundfont's notes ({len(params['programs'])} programs x {len(params['techniques'])} "
+            f"techniques, {params['n_per_leaf']} clips per leaf), rendered at {sr} Hz"
+        )
+    else:
+        data = f"the soundfont's notes, rendered at {sr} Hz"
+    text = f"Data: {data} (--sr, --duration)."
+    if settings.quick:
+        epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
+        text += (
+            f"\nQuick mode: {settings.mel_params.get('n_mels', 128)} mel bands, a 16-channel ConvModel, "
+            f"{settings.n_splits} folds, {epochs}, and {settings.test_size:.0%} of each seen leaf's clips held out "
+            "for testing (so that RP@5 is defined); drop --quick for the paper's settings."
+        )
+    return text
 
 
 def config_grid(losses: Sequence[str], triplets: Sequence[str], geometry: Sequence[str]) -> dict:
@@ -170,6 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-samples-leaf", type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"
     )
     cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")
+    cmp.add_argument(
+        "--sr",
+        type=int,
+        metavar="HZ",
+        help="sample rate the clips are read, rendered or generated at (default: 44100 for files and soundfont, "
+        "22050 with --quick; 16000 for synthetic)",
+    )
+    cmp.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of each clip: files are cut (or padded) to it from their start (default 1.0; 0.5 for synthetic)",
+    )
     cmp.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda[:N]")
     cmp.add_argument("--quick", action="store_true", help="a small, fast run for a CPU (a few minutes)")
     cmp.add_argument(

@@ -50,9 +50,14 @@ class UnseenLeafKFold(BaseCrossValidator):
         Shuffle the leaves before dealing them into folds and draw the held-out
         clips at random. False deals the leaves in path order and holds out the
         last clips of each leaf, in sample order.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the shuffling when ``shuffle`` is True; an int gives the same
-        folds at every call of :meth:`split`.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the shuffling when ``shuffle`` is True. The default, a fixed
+        seed, gives the same folds at every call of :meth:`split` and in every
+        process, as scikit-learn's splitters do by default, so that two
+        models scored with ``cv=UnseenLeafKFold()`` are compared on the same
+        folds. None draws new folds at each call (numpy's global generator).
+        Ignored when ``shuffle`` is False; setting it to anything other than
+        None or 0 then is an error.
 
     See Also
     --------
@@ -60,6 +65,12 @@ class UnseenLeafKFold(BaseCrossValidator):
 
     Notes
     -----
+    Why a fixed seed rather than ``shuffle=False`` by default: unshuffled
+    dealing hides leaves in path order, so a fold's unseen leaves tend to be
+    siblings (a whole family at once), and it holds out each seen leaf's last
+    clips, which in a rendered dataset are its highest notes. Shuffling with a
+    fixed seed keeps folds both representative and repeatable.
+
     Parameters are validated when :meth:`split` or :meth:`get_n_splits` is
     called. ``groups`` is ignored: the leaves come from ``y``. The paper's
     protocol is ``UnseenLeafKFold(5, min_samples_leaf=10, test_size=0.1)``
@@ -93,7 +104,7 @@ class UnseenLeafKFold(BaseCrossValidator):
         min_samples_leaf: int = 10,
         test_size: float = 0.1,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         self.n_splits = n_splits
         self.min_samples_leaf = min_samples_leaf
@@ -147,8 +158,11 @@ class UnseenLeafKFold(BaseCrossValidator):
             {name: getattr(self, name) for name in self._parameter_constraints},
             caller_name=type(self).__name__,
         )
-        if not self.shuffle and self.random_state is not None:
-            raise ValueError("Setting random_state has no effect since shuffle is False; leave it as None.")
+        # 0 is the default: UnseenLeafKFold(shuffle=False) must work without naming random_state.
+        if not self.shuffle and self.random_state is not None and not _is_default_seed(self.random_state):
+            raise ValueError(
+                f"Setting random_state={self.random_state!r} has no effect since shuffle is False; leave it as None."
+            )
 
     def _iter_test_indices(self, X: Any = None, y: Any = None, groups: Any = None) -> Iterator[np.ndarray]:
         leaf = Taxonomy.from_y(y).encode(y)
@@ -174,3 +188,7 @@ class UnseenLeafKFold(BaseCrossValidator):
         if rng is None:
             return clips[len(clips) - n_test :]
         return rng.choice(clips, size=n_test, replace=False)
+
+
+def _is_default_seed(random_state: Any) -> bool:
+    return isinstance(random_state, Integral) and not isinstance(random_state, bool) and random_state == 0

@@ -8,7 +8,9 @@ methods compute and plot in one call. matplotlib is imported only when plotting.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -122,10 +124,69 @@ def _finite_stat(stat: Any, values: Sequence[float]) -> float:
     return float(stat(finite)) if finite.size else float("nan")
 
 
-def _prefixes(y: Any, level: int, sep: str) -> np.ndarray:
-    """Ancestor of each label at ``level`` (the label itself where it is shallower)."""
+def _prefixes(y: Any, level: Any, sep: str, name: str = "level") -> np.ndarray:
+    """Ancestor of each label at ``level`` (the label itself where it is shallower).
+
+    ``level`` must be a depth of ``y``'s tree, from 1 to its deepest label's depth; ``name``
+    is the caller's parameter, for the error message.
+    """
     taxonomy = Taxonomy.from_y(y, sep=sep)
-    return taxonomy.ancestor_at(y, min(level, taxonomy.depth))
+    if isinstance(level, bool) or not isinstance(level, Integral) or not 1 <= level <= taxonomy.depth:
+        raise ValueError(f"{name} must be a depth of y's tree, an integer from 1 to {taxonomy.depth}; got {level!r}.")
+    return taxonomy.ancestor_at(y, int(level))
+
+
+def _embed(estimator: Any, X: Any) -> np.ndarray:
+    """Embeddings of ``X`` by a fitted estimator (its ``transform``), as a float64 array."""
+    if not callable(getattr(estimator, "transform", None)):
+        name = type(estimator).__name__
+        raise TypeError(f"estimator must have a transform method that returns embeddings; got {name}.")
+    embeddings = estimator.transform(X)
+    if hasattr(embeddings, "detach"):
+        embeddings = embeddings.detach().cpu().numpy()
+    return np.asarray(embeddings, dtype=np.float64)
+
+
+def _bounds(key: str) -> tuple[float, float] | None:
+    """The range of a metric's values as drawn, or None where it is not known to be bounded.
+
+    Every hierarchy metric (MNR, NDCG, RP@k, F1, the LSA accuracies) lies in [0, 1].
+
+    Examples
+    --------
+    >>> _bounds("neg_mean_normalized_rank_unseen"), _bounds("fit_time")
+    ((0.0, 1.0), None)
+    """
+    base = key.removeprefix("test_").removeprefix("neg_").removesuffix("_unseen")
+    known = base in _METRIC_NAMES or base.startswith(("precision_at_", "f1_macro_level"))
+    return (0.0, 1.0) if known else None
+
+
+def _error_bars(heights: np.ndarray, errors: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
+    """(2, n) lower and upper error bar lengths: ± ``errors``, cut at the bounds of bounded metrics.
+
+    A metric bounded by 1 (NDCG, accuracy) never gets a bar above 1, nor one below 0.
+
+    Examples
+    --------
+    >>> _error_bars(np.array([0.95, 0.5]), np.array([0.1, 0.1]), ["ndcg", "fit_time"]).round(2)
+    array([[0.1 , 0.1 ],
+           [0.05, 0.1 ]])
+    """
+    errors = np.nan_to_num(np.asarray(errors, dtype=float))
+    lower, upper = errors.copy(), errors.copy()
+    for i, metric in enumerate(metrics):
+        bounds = _bounds(metric)
+        if bounds is not None and np.isfinite(heights[i]):
+            lower[i] = max(0.0, min(errors[i], heights[i] - bounds[0]))
+            upper[i] = max(0.0, min(errors[i], bounds[1] - heights[i]))
+    return np.vstack([lower, upper])
+
+
+def _text_width_in(labels: Sequence[Any], points: float) -> float:
+    """A generous estimate, in inches, of the widest of ``labels`` set in a font of ``points`` points."""
+    longest = max((len(str(label)) for label in labels), default=0)
+    return longest * points * 0.62 / 72
 
 
 class MetricComparisonDisplay:
@@ -165,6 +226,8 @@ class MetricComparisonDisplay:
     'NDCG ↑'
     """
 
+    _layout = "constrained"
+
     def __init__(self, means: Mapping[str, Mapping[str, float]], stds: Mapping[str, Mapping[str, float]]) -> None:
         self.means = means
         self.stds = stds
@@ -195,6 +258,11 @@ class MetricComparisonDisplay:
         -------
         display : MetricComparisonDisplay
         """
+        return cls._from_rows(rows, metrics).plot(ax=ax, title=title)
+
+    @classmethod
+    def _from_rows(cls, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] | None) -> MetricComparisonDisplay:
+        """The display of ``rows``' means and stds over folds, not yet drawn."""
         values: dict[str, dict[str, list[float]]] = {}
         for row in rows:
             if metrics is None or row["metric"] in metrics:
@@ -205,7 +273,7 @@ class MetricComparisonDisplay:
             values = {c: {m: ms[m] for m in metrics if m in ms} for c, ms in values.items()}
         means = {c: {m: _finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
         stds = {c: {m: _finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
-        return cls(means, stds).plot(ax=ax, title=title)
+        return cls(means, stds)
 
     @classmethod
     def from_cv_results(
@@ -265,6 +333,14 @@ class MetricComparisonDisplay:
             )
         return cls.from_results(rows, metrics=metrics, ax=ax, title=title)
 
+    def _metrics(self) -> list[str]:
+        return list(dict.fromkeys(m for c in self.means for m in self.means[c]))
+
+    def _figsize(self) -> tuple[float, float]:
+        """Room for the bars and, on the right, the legend of configuration names."""
+        legend = _text_width_in([*self.means, "configuration"], 9) + 0.6
+        return (max(6.0, 1.1 * len(self._metrics()) + 1.5 + legend), 4.5)
+
     def plot(
         self, ax: Any = None, *, title: str | None = "Hierarchy metrics by configuration"
     ) -> MetricComparisonDisplay:
@@ -282,8 +358,8 @@ class MetricComparisonDisplay:
         self : MetricComparisonDisplay
         """
         configs = list(self.means)
-        metrics = list(dict.fromkeys(m for c in configs for m in self.means[c]))
-        ax = _axes(ax, (max(6.0, 1.1 * len(metrics) + 2.5), 4.5))
+        metrics = self._metrics()
+        ax = _axes(ax, self._figsize())
         width = 0.8 / max(len(configs), 1)
         x = np.arange(len(metrics))
         names, signs = zip(*(metric_display_name(m) for m in metrics), strict=True) if metrics else ((), ())
@@ -291,12 +367,14 @@ class MetricComparisonDisplay:
             heights = np.array([s * self.means[config].get(m, np.nan) for m, s in zip(metrics, signs, strict=True)])
             errors = np.array([self.stds[config].get(m, np.nan) for m in metrics])
             positions = x + i * width
-            ax.bar(positions, heights, width, yerr=np.nan_to_num(errors), capsize=2, label=config)
+            # A std drawn past a metric's bound (NDCG + std > 1) would show values no fold can have.
+            ax.bar(positions, heights, width, yerr=_error_bars(heights, errors, metrics), capsize=2, label=config)
             for position in positions[np.isnan(heights)]:
                 ax.text(position, 0.01, "n/a", rotation=90, ha="center", va="bottom", fontsize="x-small", color="0.35")
         ax.set_xticks(x + width * (len(configs) - 1) / 2, names, rotation=30, ha="right")
         ax.set_ylabel("mean over folds (error bar: std)")
-        ax.set_ylim(bottom=0)
+        bounded = metrics and all(_bounds(m) == (0.0, 1.0) for m in metrics)
+        ax.set_ylim(bottom=0, top=1.0 if bounded else None)
         ax.legend(title="configuration", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         if title:
             ax.set_title(title)
@@ -358,6 +436,8 @@ class EmbeddingProjectionDisplay:
     'PC 1'
     """
 
+    _layout = "constrained"
+
     def __init__(
         self,
         points: np.ndarray,
@@ -386,7 +466,7 @@ class EmbeddingProjectionDisplay:
         y: Any,
         *,
         colour_level: int = 1,
-        marker_level: int | None = 2,
+        marker_level: int | str | None = "auto",
         method: str = "pca",
         sep: str = "/",
         random_state: int | None = 0,
@@ -402,9 +482,11 @@ class EmbeddingProjectionDisplay:
             Label paths.
         colour_level : int, default=1
             Tree level whose nodes get one colour each.
-        marker_level : int or None, default=2
-            Tree level whose nodes get one marker shape each within a colour;
-            None draws circles only.
+        marker_level : int, "auto" or None, default="auto"
+            Tree level whose nodes get one marker shape each within a colour,
+            from 1 to the depth of ``y``'s tree; None draws circles only;
+            ``"auto"`` is the level below ``colour_level`` where the tree has
+            one (level 2 for the default colours), else circles only.
         method : {"pca", "tsne"}, default="pca"
         sep : str, default="/"
         random_state : int or None, default=0
@@ -416,22 +498,41 @@ class EmbeddingProjectionDisplay:
         -------
         display : EmbeddingProjectionDisplay
         """
+        display = cls._from_embeddings(embeddings, y, colour_level, marker_level, method, sep, random_state)
+        return display.plot(ax=ax, title=title)
+
+    @classmethod
+    def _from_embeddings(
+        cls,
+        embeddings: Any,
+        y: Any,
+        colour_level: int = 1,
+        marker_level: int | str | None = "auto",
+        method: str = "pca",
+        sep: str = "/",
+        random_state: int | None = 0,
+    ) -> EmbeddingProjectionDisplay:
+        """The projection of ``embeddings``, not yet drawn."""
         from sklearn.decomposition import PCA
         from sklearn.manifold import TSNE
 
+        # The levels are checked before the projection, which can take a while (t-SNE).
+        colours = _prefixes(y, colour_level, sep, "colour_level")
+        if isinstance(marker_level, str) and marker_level == "auto":
+            below = colour_level + 1
+            marker_level = below if below <= Taxonomy.from_y(y, sep=sep).depth else None
+        markers = None if marker_level is None else _prefixes(y, marker_level, sep, "marker_level")
+        if method not in ("pca", "tsne"):
+            raise ValueError(f"method must be 'pca' or 'tsne'; got {method!r}.")
         Z = np.asarray(embeddings, dtype=np.float64)
         ratio = None
         if method == "pca":
             pca = PCA(n_components=2, random_state=random_state)
             points = pca.fit_transform(Z)
             ratio = pca.explained_variance_ratio_.tolist()
-        elif method == "tsne":
-            points = TSNE(n_components=2, init="pca", random_state=random_state).fit_transform(Z)
         else:
-            raise ValueError(f"method must be 'pca' or 'tsne'; got {method!r}.")
-        colours = _prefixes(y, colour_level, sep)
-        markers = None if marker_level is None else _prefixes(y, marker_level, sep)
-        display = cls(
+            points = TSNE(n_components=2, init="pca", random_state=random_state).fit_transform(Z)
+        return cls(
             points,
             colours,
             markers,
@@ -441,7 +542,77 @@ class EmbeddingProjectionDisplay:
             marker_level=marker_level,
             sep=sep,
         )
-        return display.plot(ax=ax, title=title)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Any,
+        X: Any,
+        y: Any,
+        *,
+        colour_level: int = 1,
+        marker_level: int | str | None = "auto",
+        method: str = "pca",
+        sep: str = "/",
+        random_state: int | None = 0,
+        ax: Any = None,
+        title: str | None = None,
+    ) -> EmbeddingProjectionDisplay:
+        """Embed ``X`` with a fitted estimator (``transform``), project and plot.
+
+        Parameters
+        ----------
+        estimator : fitted HierarchicalEmbedder or Pipeline ending in one
+            Anything with ``transform`` that returns embeddings.
+        X : array-like
+            What ``estimator.transform`` takes (mels, or waveforms for a pipeline).
+        y : array-like of shape (n,)
+            Label paths of ``X``.
+        colour_level, marker_level, method, sep, random_state, ax, title
+            As in :meth:`from_embeddings`.
+
+        Returns
+        -------
+        display : EmbeddingProjectionDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.preprocessing import FunctionTransformer
+        >>> rng = np.random.default_rng(0)
+        >>> y = ["a/x", "a/y", "b/z", "b/w"] * 5
+        >>> identity = FunctionTransformer().fit(rng.normal(size=(20, 8)))
+        >>> disp = EmbeddingProjectionDisplay.from_estimator(identity, rng.normal(size=(20, 8)), y)
+        >>> disp.points.shape
+        (20, 2)
+        """
+        return cls.from_embeddings(
+            _embed(estimator, X),
+            y,
+            colour_level=colour_level,
+            marker_level=marker_level,
+            method=method,
+            sep=sep,
+            random_state=random_state,
+            ax=ax,
+            title=title,
+        )
+
+    def _figsize(self) -> tuple[float, float]:
+        """6.5 inches of data, and on the right room for the wider of the two legends."""
+        colour = _text_width_in([*np.unique(self.colour_labels), "level 10 (colour)"], 9)
+        marker = 0.0
+        if self.marker_labels is not None:
+            names = [str(m).rsplit(self.sep, 1)[-1] for m in np.unique(self.marker_labels)]
+            columns = 2 if len(names) > 16 else 1
+            marker = columns * _text_width_in([*names, "level 10 (marker)"], 7) + 0.4 * (columns - 1)
+        return (6.5 + max(colour, marker) + 0.6, 6.5)
+
+    def _fit_figure(self) -> None:
+        """Grow the figure, when this display made it, so that both legends fit (see :func:`_make_room`)."""
+        if len(self._legends) == 2:
+            _make_room(self.figure_, *self._legends)
 
     def _axis_labels(self) -> tuple[str, str]:
         if self.method == "tsne":
@@ -469,7 +640,9 @@ class EmbeddingProjectionDisplay:
         """
         from matplotlib.lines import Line2D
 
-        ax = _axes(ax, (9, 6.5))
+        own_figure = ax is None
+        ax = _axes(ax, self._figsize())
+        self._legends = ()
         shapes = "o^sDvP*Xh<"[:max_markers]
         groups = np.unique(self.colour_labels)
         colour_handles, marker_handles = [], []
@@ -496,23 +669,57 @@ class EmbeddingProjectionDisplay:
             bbox_to_anchor=(1.01, 1.0),
         )
         if marker_handles:
+            from matplotlib.transforms import offset_copy
+
             ax.add_artist(first)
             marker_level = f"level {self.marker_level}" if self.marker_level is not None else "marker"
-            ax.legend(
+            # Stacked under the colour legend, a fixed number of points below it, so the two never overlap.
+            below = first.get_window_extent().height * 72 / ax.figure.dpi + 8
+            second = ax.legend(
                 handles=marker_handles,
                 title=f"{marker_level} (marker)",
                 fontsize="x-small",
                 ncols=2 if len(marker_handles) > 16 else 1,
-                loc="lower left",
-                bbox_to_anchor=(1.01, 0.0),
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                bbox_transform=offset_copy(ax.transAxes, fig=ax.figure, y=-below, units="points"),
             )
+            self._legends = (first, second)
         if title is None:
             projection = "PCA" if self.method == "pca" else "t-SNE"
             title = f"Embeddings, {projection} to 2-D"
         if title:
             ax.set_title(title)
         self.ax_, self.figure_ = ax, ax.figure
+        if own_figure:
+            self._fit_figure()
         return self
+
+
+def _make_room(figure: Any, colour: Any, marker: Any) -> None:
+    """Grow a projection's own figure so that both legends fit in it, stacked on the right.
+
+    The layout engine makes room for the axes' legend (``marker``) only; the colour legend,
+    an extra artist, gets the width it needs beyond the marker legend's, kept free by the
+    engine's ``rect``, and the figure grows taller when the two legends are.
+    """
+    first, second = colour.get_window_extent(), marker.get_window_extent()
+    extra_in = max(0.0, first.width - second.width) / figure.dpi
+    tall_in = (first.height + second.height) / figure.dpi + 1.0
+    width, height = figure.get_size_inches()
+    figure.set_size_inches(width + extra_in, max(height, tall_in))
+    engine = figure.get_layout_engine()
+    if extra_in and engine is not None and "rect" in engine.get():
+        engine.set(rect=(0.0, 0.0, 1.0 - (extra_in + 0.1) / (width + extra_in), 1.0))
+
+
+# What the colour bar says each metric's "similarity" is (larger is closer for all of them).
+_SIMILARITY_NAMES = {
+    "cosine": "cosine similarity",
+    "dot": "dot product",
+    "euclidean": "similarity (negated Euclidean distance)",
+    "poincare": "similarity (negated Poincaré geodesic distance)",
+}
 
 
 class LevelSimilarityDisplay:
@@ -535,6 +742,7 @@ class LevelSimilarityDisplay:
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     im_ : matplotlib AxesImage
+    colorbar_ : matplotlib Colorbar
 
     Examples
     --------
@@ -545,9 +753,17 @@ class LevelSimilarityDisplay:
     >>> disp.similarity.round(2)
     array([[1.  , 0.06],
            [0.06, 1.  ]])
-    >>> disp.ax_.get_title()
-    'Mean cosine similarity between the clips of each level-1 node'
+    >>> print(disp.ax_.get_title())  # broken into lines no wider than the heatmap
+    Mean cosine similarity between the clips of
+    each level-1 node
+    >>> other = LevelSimilarityDisplay.from_embeddings(Z[::-1], ["a/x", "a/y", "b/z"], level=1)
+    >>> vmin, vmax = LevelSimilarityDisplay.shared_limits([disp, other])
+    >>> _ = disp.plot(vmin=vmin, vmax=vmax), other.plot(vmin=vmin, vmax=vmax)  # one colour scale for both
+    >>> disp.im_.get_clim() == other.im_.get_clim()
+    True
     """
+
+    _layout = "tight"
 
     def __init__(
         self, similarity: np.ndarray, node_labels: Sequence[str], *, level: int | None = None, metric: str = "cosine"
@@ -565,9 +781,12 @@ class LevelSimilarityDisplay:
         *,
         level: int = 1,
         metric: str = "cosine",
+        curvature: float = 1.0,
         sep: str = "/",
         ax: Any = None,
         title: str | None = None,
+        vmin: float | None = None,
+        vmax: float | None = None,
     ) -> LevelSimilarityDisplay:
         """Average the pairwise similarity over node pairs at ``level`` and plot.
 
@@ -577,32 +796,149 @@ class LevelSimilarityDisplay:
         y : array-like of shape (n,)
             Label paths.
         level : int, default=1
-            Tree level whose nodes are the rows and columns.
-        metric : {"cosine", "dot", "euclidean"}, default="cosine"
-            Pairwise similarity (``euclidean`` is the negated distance).
+            Tree level whose nodes are the rows and columns, from 1 to the
+            depth of ``y``'s tree.
+        metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
+            Pairwise similarity (``euclidean`` is the negated distance,
+            ``poincare`` the negated geodesic distance on the ball of
+            curvature ``-curvature``). Use the metric the model is scored
+            with; :meth:`from_estimator` does so by itself.
+        curvature : float, default=1.0
+            Curvature magnitude of the ball, for ``metric="poincare"`` only.
         sep : str, default="/"
         ax : matplotlib Axes or None, default=None
         title : str or None, default=None
             None says which similarity and which level.
+        vmin, vmax : float or None, default=None
+            Ends of the colour scale, as in :meth:`plot`.
 
         Returns
         -------
         display : LevelSimilarityDisplay
         """
+        display = cls._from_embeddings(embeddings, y, level, metric, curvature, sep)
+        return display.plot(ax=ax, title=title, vmin=vmin, vmax=vmax)
+
+    @classmethod
+    def _from_embeddings(
+        cls, embeddings: Any, y: Any, level: int = 1, metric: str = "cosine", curvature: float = 1.0, sep: str = "/"
+    ) -> LevelSimilarityDisplay:
+        """The mean similarities of ``embeddings`` between the nodes at ``level``, not yet drawn."""
         import torch
 
-        from sklearn_hier.nn.distances import pairwise_similarity
+        from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
 
+        if metric not in SIMILARITIES:
+            raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
         Z = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
         nodes, codes = np.unique(_prefixes(y, level, sep), return_inverse=True)
         onehot = torch.zeros(len(codes), len(nodes))
         onehot[torch.arange(len(codes)), torch.as_tensor(codes)] = 1.0
-        centroid_sims = onehot.T @ pairwise_similarity(Z, Z, metric) @ onehot
+        centroid_sims = onehot.T @ pairwise_similarity(Z, Z, metric, c=curvature) @ onehot
         counts = onehot.sum(0)
         similarity = (centroid_sims / counts[:, None] / counts[None, :]).double().numpy()
-        return cls(similarity, list(nodes), level=level, metric=metric).plot(ax=ax, title=title)
+        return cls(similarity, list(nodes), level=level, metric=metric)
 
-    def plot(self, ax: Any = None, *, cmap: str = "viridis", title: str | None = None) -> LevelSimilarityDisplay:
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Any,
+        X: Any,
+        y: Any,
+        *,
+        level: int = 1,
+        metric: str = "auto",
+        sep: str = "/",
+        ax: Any = None,
+        title: str | None = None,
+        vmin: float | None = None,
+        vmax: float | None = None,
+    ) -> LevelSimilarityDisplay:
+        """Embed ``X`` with a fitted estimator and plot, by default in the metric it is scored with.
+
+        Parameters
+        ----------
+        estimator : fitted HierarchicalEmbedder or Pipeline ending in one
+            Anything with ``transform`` that returns embeddings.
+        X : array-like
+            What ``estimator.transform`` takes.
+        y : array-like of shape (n,)
+            Label paths of ``X``.
+        level : int, default=1
+        metric : {"auto", "cosine", "dot", "euclidean", "poincare"}, default="auto"
+            ``"auto"`` takes the final step's ``metric_`` (geodesic distance
+            on the ball for ``geometry="poincare"``, at its ``curvature_``),
+            as :func:`~sklearn_hier.hierarchy_scorers` does; ``"cosine"`` for
+            an estimator without one.
+        sep, ax, title, vmin, vmax
+            As in :meth:`from_embeddings`.
+
+        Returns
+        -------
+        display : LevelSimilarityDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.preprocessing import FunctionTransformer
+        >>> Z = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+        >>> disp = LevelSimilarityDisplay.from_estimator(FunctionTransformer().fit(Z), Z, ["a/x", "a/y", "b/z"])
+        >>> disp.metric, disp.similarity.shape
+        ('cosine', (2, 2))
+        """
+        final = estimator[-1] if hasattr(estimator, "steps") else estimator
+        if metric == "auto":
+            metric = getattr(final, "metric_", "cosine")
+        curvature = getattr(final, "curvature_", None) if metric == "poincare" else None
+        return cls.from_embeddings(
+            _embed(estimator, X),
+            y,
+            level=level,
+            metric=metric,
+            curvature=curvature or 1.0,
+            sep=sep,
+            ax=ax,
+            title=title,
+            vmin=vmin,
+            vmax=vmax,
+        )
+
+    @staticmethod
+    def shared_limits(displays: Sequence[LevelSimilarityDisplay]) -> tuple[float, float]:
+        """``(vmin, vmax)`` that cover every one of ``displays``: one colour scale for plots that are compared.
+
+        Parameters
+        ----------
+        displays : sequence of LevelSimilarityDisplay
+
+        Returns
+        -------
+        vmin, vmax : float
+            The smallest and largest mean similarity of all of them.
+        """
+        values = np.concatenate([np.ravel(d.similarity) for d in displays])
+        return float(np.min(values)), float(np.max(values))
+
+    def _default_title(self) -> str:
+        nodes = f"level-{self.level} node" if self.level is not None else "node"
+        return f"Mean {self.metric} similarity between the clips of each {nodes}"
+
+    def _figsize(self) -> tuple[float, float]:
+        """A square of cells with room for one readable label per row, plus the labels and the colour bar."""
+        cells = max(4.0, 0.28 * len(self.node_labels) + 1.5)
+        labels = _text_width_in(self.node_labels, 9) + 0.5
+        return (cells + labels + 1.6, cells + labels + 0.9)
+
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        cmap: str = "viridis",
+        title: str | None = None,
+        vmin: float | None = None,
+        vmax: float | None = None,
+    ) -> LevelSimilarityDisplay:
         """Draw the heatmap with a colour bar; returns ``self``.
 
         Parameters
@@ -610,23 +946,43 @@ class LevelSimilarityDisplay:
         ax : matplotlib Axes or None, default=None
         cmap : str, default="viridis"
         title : str or None, default=None
-            None says which similarity and which level.
+            None says which similarity and which level. A title wider than
+            the heatmap is wrapped, so that it never runs over the colour bar.
+        vmin, vmax : float or None, default=None
+            Ends of the colour scale; None is the data's own range, which
+            shows one model's structure best. Plots that are compared (two
+            configurations, two folds) need one scale: give them the same
+            values, such as ``vmin=-1, vmax=1`` for cosine similarity (see
+            :meth:`shared_limits`).
 
         Returns
         -------
         self : LevelSimilarityDisplay
         """
-        side = max(6.0, 0.28 * len(self.node_labels) + 3)  # room for one readable label per row
-        ax = _axes(ax, (side + 1, side), layout="tight")
-        image = ax.imshow(self.similarity, cmap=cmap)
+        ax = _axes(ax, self._figsize(), layout="tight")
+        image = ax.imshow(self.similarity, cmap=cmap, vmin=vmin, vmax=vmax)
         ticks = np.arange(len(self.node_labels))
         ax.set_xticks(ticks, self.node_labels, rotation=90, fontsize="small")
         ax.set_yticks(ticks, self.node_labels, fontsize="small")
-        ax.figure.colorbar(image, ax=ax, label=f"mean {self.metric} similarity")
+        # The colour bar in the heatmap's own box: exactly as tall as the cells, so a title above
+        # them never meets it (a colour bar beside the axes is taller than a square heatmap).
+        cax = ax.inset_axes([1.04, 0.0, 0.05, 1.0])
+        name = _SIMILARITY_NAMES.get(self.metric, f"{self.metric} similarity")
+        colorbar = ax.figure.colorbar(image, cax=cax, label=f"mean {name}")
         if title is None:
-            nodes = f"level-{self.level} node" if self.level is not None else "node"
-            title = f"Mean {self.metric} similarity between the clips of each {nodes}"
+            title = self._default_title()
         if title:
-            ax.set_title(title)
-        self.ax_, self.figure_, self.im_ = ax, ax.figure, image
+            # The pad clears the colour bar's top tick label, which stands half a line above the cells.
+            ax.set_title(_wrapped(title, ax), pad=12)
+        self.ax_, self.figure_, self.im_, self.colorbar_ = ax, ax.figure, image, colorbar
         return self
+
+
+def _wrapped(title: str, ax: Any) -> str:
+    """``title`` with each line broken to fit the width of ``ax`` in the title's font."""
+    import matplotlib
+
+    points = matplotlib.font_manager.FontProperties(size=matplotlib.rcParams["axes.titlesize"]).get_size_in_points()
+    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    chars = max(20, int(width_in * 72 / (points * 0.55)))
+    return "\n".join(textwrap.fill(line, chars) for line in title.split("\n"))

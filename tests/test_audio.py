@@ -43,7 +43,9 @@ def _signals(n=SR, sr=SR):
     }
 
 
-def _librosa_reference(clip, *, sr=SR, n_fft=2048, hop_length=512, n_mels=128, power=2.0, **preset):
+def _librosa_reference(
+    clip, *, sr=SR, n_fft=2048, hop_length=512, n_mels=128, power=2.0, fmin=0.0, fmax=None, **preset
+):
     """dB mel spectrogram of one clip, straight from librosa with the preset's settings."""
     spec = librosa.feature.melspectrogram(
         y=clip,
@@ -52,6 +54,8 @@ def _librosa_reference(clip, *, sr=SR, n_fft=2048, hop_length=512, n_mels=128, p
         hop_length=hop_length,
         n_mels=n_mels,
         power=power,
+        fmin=fmin,
+        fmax=fmax,
         htk=preset.get("mel_scale", "htk") == "htk",
         norm=preset.get("norm"),
         pad_mode=preset.get("pad_mode", "reflect"),
@@ -83,6 +87,36 @@ def test_torch_matches_librosa_in_float64(preset, device):
     for row, (name, clip) in enumerate(signals.items()):
         err = np.abs(mels[row] - _librosa_reference(clip, **preset)).max()
         assert err < 1e-3, f"{name}: max abs error {err} dB"
+
+
+@pytest.mark.parametrize("backend", ["torch", "librosa"])
+@pytest.mark.parametrize("preset", PRESETS)
+def test_fmin_and_fmax_match_librosa_in_every_backend(preset, backend):
+    band = {"fmin": 300.0, "fmax": 8000.0, "n_mels": 64}
+    signals = _signals()
+    X = np.stack(list(signals.values()))
+    mels = MelTransformer(backend=backend, device="cpu", **band, **preset).fit_transform(X)
+    full = MelTransformer(backend=backend, device="cpu", n_mels=64, **preset).fit_transform(X)
+    assert not np.allclose(mels, full)  # the band changes the filters
+    for row, (name, clip) in enumerate(signals.items()):
+        err = np.abs(mels[row] - _librosa_reference(clip, **band, **preset)).max()
+        assert err < 1e-3, f"{name}: max abs error {err} dB"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"fmax": 30000}, "fmax=30000 must be at most sr / 2 = 22050.0"),
+        ({"fmin": 5000, "fmax": 4000}, r"fmin=5000 must be below fmax \(4000 Hz\)"),
+        ({"fmin": 23000}, r"fmin=23000 must be below fmax \(22050.0 Hz, sr / 2\)"),
+        ({"fmin": -1.0}, "'fmin' parameter of MelTransformer"),
+        ({"fmax": 0}, "'fmax' parameter of MelTransformer"),
+        ({"fmin": 20000, "n_mels": 128, "n_fft": 512}, "between fmin=20000 and fmax=None"),
+    ],
+)
+def test_bad_band_edges_are_named_at_fit(params, message):
+    with pytest.raises(ValueError, match=message):
+        MelTransformer(device="cpu", **params).fit(np.zeros((1, 4096)))
 
 
 @pytest.mark.parametrize("device", DEVICES)

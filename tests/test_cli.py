@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sklearn_hier
@@ -151,7 +152,7 @@ def test_every_option_has_help():
         assert "--" in sub.format_help()  # renders: no stray % in a help string
 
 
-@pytest.mark.parametrize(("epochs", "text"), [("1", "and 1 epoch;"), ("2", "and 2 epochs;")])
+@pytest.mark.parametrize(("epochs", "text"), [("1", ", 1 epoch,"), ("2", ", 2 epochs,")])
 def test_quick_message_counts_epochs(epochs, text, capsys, tmp_path):
     main(
         ["compare", "--dataset", "synthetic", "--quick", "--folds", "1", "--max-epochs", epochs, "--out", str(tmp_path)]
@@ -197,3 +198,100 @@ def test_a_tiny_ablation_end_to_end_names_each_config_and_compares_it_with_the_b
     assert "Paired over folds, configuration - PL+T" in printed
     settings = json.loads((tmp_path / "run.json").read_text())["settings"]
     assert settings["losses"] == names and settings["baseline"] == "PL+T"
+
+
+def _run_quick_to_a_file(tmp_path, dataset, *extra):
+    """``compare --quick`` with stdout and stderr redirected to a file, as in a log or a CI job."""
+    out, log = tmp_path / "out", tmp_path / "log.txt"
+    cmd = [sys.executable, "-m", "sklearn_hier.cli", "compare", "--dataset", dataset, "--quick", "--device", "cpu"]
+    with open(log, "w") as f:
+        subprocess.run([*cmd, *extra, "-v", "--out", str(out)], env=ENV, stdout=f, stderr=f, check=True, timeout=1200)
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    return out, log.read_text(), rows
+
+
+def _check_every_headline_metric_is_defined(rows, configs, n_folds):
+    from sklearn_hier.experiments import TABLE_COLUMNS
+
+    values = {(r["config"], int(r["fold"]), r["metric"]): float(r["value"]) for r in rows}
+    for config in configs:
+        for fold in range(n_folds):
+            # The quick split leaves 6 test clips in every seen leaf: RP@5 can reach 1 in every fold.
+            assert values[config, fold, "precision_at_5_ceiling"] == 1.0
+            for header, key, _ in TABLE_COLUMNS:
+                value = values[config, fold, key]
+                if key == "lsa_accuracy_aware" and "PL" not in config:
+                    # By design: without PL no per-level head is trained to ask (the table's note says so).
+                    assert value != value, (config, fold, header)
+                else:
+                    assert np.isfinite(value), (config, fold, header)
+
+
+def _check_plain(log):
+    assert "\x1b" not in log  # no colour or cursor codes from skorch's epoch table or the progress bar
+    assert "\r" not in log  # no bar redrawn in place
+    assert "Warning" not in log  # no warning storm: the quick split leaves no metric undefined
+
+
+def test_quick_run_on_synthetic_data_defines_every_metric_in_every_fold_and_logs_plain_text(tmp_path):
+    # The quick run's data, split and folds, cut to two configurations and 2 epochs.
+    out, log, rows = _run_quick_to_a_file(tmp_path, "synthetic", "--losses", "L", "PL+T", "--max-epochs", "2")
+    _check_every_headline_metric_is_defined(rows, ["L", "PL+T"], 3)
+    _check_plain(log)
+    for fold in range(3):
+        assert f"PL+T, fold {fold} (of 3): " in log  # each epoch table says whose it is
+    assert "config x fold: 4/6 fits, PL+T fold 0 done" in log  # one line per fit, not a redrawn bar
+    # The paired table holds only numbers; the column L cannot be compared on is named instead.
+    assert "n/a [n/a, n/a]" not in log and "Not compared with L: Acc_aware, for which L has no value" in log
+    summary = (out / "summary.md").read_text()
+    assert "RP@5 is n/a" not in summary and "half of each seen leaf's clips" in summary
+
+
+def test_quick_run_on_soundfont_data_defines_every_metric_in_every_fold(tmp_path):
+    # The bundled soundfont's quick subset (rendered once, then cached), one configuration, 1 epoch.
+    _, log, rows = _run_quick_to_a_file(tmp_path, "soundfont", "--losses", "PL+T", "--max-epochs", "1")
+    _check_every_headline_metric_is_defined(rows, ["PL+T"], 3)
+    _check_plain(log)
+
+
+def test_folder_mode_says_how_it_reads_the_files_and_takes_sr_and_duration(tmp_path, capsys):
+    import soundfile as sf
+
+    from sklearn_hier.experiments._pairs import make_pipeline
+
+    rng = np.random.default_rng(0)
+    for leaf in ("Brass/Horn", "Brass/Tuba", "Strings/Viola", "Strings/Cello"):
+        (tmp_path / "clips" / leaf).mkdir(parents=True)
+        for i in range(10):
+            sf.write(tmp_path / "clips" / leaf / f"{i}.wav", rng.normal(scale=0.1, size=32000), 16000)
+    argv = ["compare", "--dataset", "folder", "--data-dir", str(tmp_path / "clips"), "--quick", "--losses", "PL"]
+    argv += ["--folds", "2", "--max-epochs", "1", "--device", "cpu", "--sr", "8000", "--duration", "1.5"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert f"every audio file under {str(tmp_path / 'clips')!r}, resampled to 8000 Hz, the first 1.5 s" in printed
+    assert "subset" not in printed  # every clip of the folder is used
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["n_clips"] == 40 and run["settings"]["dataset_params"]["folder"] == {"sr": 8000, "duration": 1.5}
+    from sklearn_hier.experiments import CompareSettings
+
+    settings = CompareSettings(
+        dataset="folder", data_dir=str(tmp_path), dataset_params=run["settings"]["dataset_params"]
+    )
+    loader, mel = make_pipeline(settings, "PL")[:2]
+    assert (loader.sr, loader.duration, mel.sr) == (8000, 1.5, 8000)
+
+
+@pytest.mark.parametrize(("option", "message"), [("--sr=10", "--sr must be"), ("--duration=0", "--duration must be")])
+def test_bad_sr_and_duration_are_one_line(option, message, tmp_path, capsys):
+    assert main([*QUICK, option, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_epoch_tables_are_printed_with_v_only(tmp_path, capsys):
+    assert main([*QUICK, "--device", "cpu", "--out", str(tmp_path / "quiet")]) == 0
+    assert "train_loss" not in capsys.readouterr().out
+    assert main([*QUICK, "--device", "cpu", "-v", "--out", str(tmp_path / "verbose")]) == 0
+    printed = capsys.readouterr().out
+    assert "PL, fold 1 (of 2): " in printed and printed.count("train_loss") == 2
+    assert "\x1b" not in printed  # captured output is not a terminal: skorch's colours are left out

@@ -25,13 +25,14 @@ PUBLIC_MODULES = [
     "sklearn_hier.plotting",
     "sklearn_hier.taxonomy",
 ]
-# Data, not functions or classes: documented where they are used, not on pages of their own.
-NOT_IN_API = {"__version__", "TECHNIQUES", "PAPER_CONFIGS", "PAPER_RECIPE", "TABLE_COLUMNS", "DATASETS"}
+# The version string, shown by show_versions() and --version rather than documented.
+NOT_IN_API = {"__version__"}
 
 
 def test_every_public_name_is_in_the_api_reference():
     api = (ROOT / "docs" / "api.rst").read_text()
-    listed = set(re.findall(r"^   (\w+)$", api, flags=re.M))
+    # A class or function in an autosummary list, or a constant in a ``.. data::`` entry.
+    listed = set(re.findall(r"^   (\w+)$", api, flags=re.M)) | set(re.findall(r"^\.\. data:: (\w+)$", api, flags=re.M))
     public = {name for module in PUBLIC_MODULES for name in importlib.import_module(module).__all__}
     assert public - NOT_IN_API - listed == set()
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import time
+import warnings
 from importlib import metadata
 
 import librosa
@@ -14,6 +15,7 @@ import pytest
 import torch
 from _compare_settings import TINY
 from sklearn.base import clone
+from sklearn.exceptions import UndefinedMetricWarning
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from sklearn_hier._training import clips_per_batch
@@ -35,7 +37,14 @@ from sklearn_hier.experiments import (
 from sklearn_hier.experiments._records import check_folder, fingerprint, pair_path, write_atomic
 from sklearn_hier.experiments._runner import run_pairs
 from sklearn_hier.experiments._settings import check_settings
-from sklearn_hier.experiments._summary import fold_scores, paired_statistics, paired_table
+from sklearn_hier.experiments._summary import (
+    capped_precision,
+    fold_scores,
+    paired_statistics,
+    paired_table,
+    precision_note,
+    summarise,
+)
 from sklearn_hier.stats import paired_comparison
 
 
@@ -373,3 +382,76 @@ def test_paper_recipe_is_listed_in_run_json(tmp_path):
 def test_cli_recipe_and_quick_are_exclusive(capsys):
     assert main(["compare", "--dataset", "synthetic", "--quick", "--recipe", "paper"]) == 2
     assert "--quick and --recipe are two presets" in capsys.readouterr().err
+
+
+def test_saved_plots_clip_no_text_and_use_the_scoring_metric(tmp_path):
+    from _figures import clipped_texts
+
+    from sklearn_hier.experiments._outputs import _write_plots
+
+    settings = check_settings(CompareSettings(**{**TINY, "losses": ("PL+T:geometry=poincare", "PL")}))
+    rows = [
+        {"config": c, "fold": f, "metric": key, "value": 0.5 + 0.2 * f}
+        for c in settings.losses
+        for f in range(2)
+        for _, key, _ in TABLE_COLUMNS
+    ]
+    from sklearn_hier.experiments._summary import summarise
+
+    y = np.array([f"Guitar/Acoustic Guitar (nylon)/{t}" for t in ("ordinario", "staccato")] * 6 + ["Brass/Tuba/x"] * 6)
+    Z = np.random.default_rng(0).normal(size=(len(y), 8)) * 0.05  # inside the unit ball
+    displays = _write_plots(
+        tmp_path, rows, settings, summarise(rows, settings.losses), {"PL+T:geometry=poincare": (Z, y, 1.0)}
+    )
+    assert sorted(displays) == ["metrics.png", "projection.png", "similarity.png"]
+    for name, display in displays.items():
+        assert (tmp_path / name).stat().st_size > 0
+        assert clipped_texts(display.figure_) == [], name
+    assert displays["similarity.png"].metric == "poincare"  # the config was scored with geodesic distance
+
+
+def test_result_files_are_readable_like_any_file_the_user_writes(finished):
+    _, out = finished
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("results.csv", "run.json", "stats.csv", "summary.md", "metrics.png"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert all(path.stat().st_mode & 0o777 == 0o666 & ~umask for path in (out / "runs").iterdir())
+
+
+def test_a_capped_rp5_is_not_reported_nor_bolded(finished):
+    # TINY holds out 2 of 12 clips per seen leaf: one leaf-mate per query, so RP@5 is at most 0.2.
+    results, out = finished
+    assert all(results["summary"][c]["RP@5"][0] != results["summary"][c]["RP@5"][0] for c in ("PL", "PL+T"))
+    summary = (out / "summary.md").read_text()
+    assert "RP@5 is n/a: in folds 0, 1 too few seen leaves have 5 other test clips" in summary
+    assert "**n/a**" not in summary and "RP@5" not in {r["metric"] for r in results["stats"]}
+    with open(out / "results.csv") as f:
+        ceilings = [float(r["value"]) for r in csv.DictReader(f) if r["metric"] == "precision_at_5_ceiling"]
+    assert ceilings == [pytest.approx(0.2)] * 4
+
+
+def test_rp5_below_one_but_above_the_floor_is_reported_against_its_ceiling():
+    # The paper's protocol (10 % of each leaf tested) leaves leaves of 10-49 clips under 5 mates: RP@5's
+    # ceiling is a little under 1 there, and the number is still a measurement of the models.
+    rows = [
+        {"config": c, "fold": f, "metric": m, "value": v}
+        for c in ("PL", "PL+T")
+        for f, ceiling in enumerate([0.96, 0.93])
+        for m, v in (("precision_at_5", 0.4 + 0.1 * (c == "PL+T")), ("precision_at_5_ceiling", ceiling))
+    ]
+    assert capped_precision(rows) == {}
+    assert precision_note(rows).startswith("RP@5 is read against its ceiling: in folds 0, 1")
+    assert "no model can score above 0.930-0.960" in precision_note(rows)
+    assert summary_table(summarise(rows, ("PL", "PL+T"))).count("**0.500 ± 0.000**") == 1  # ranked, bolded as usual
+
+
+def test_warnings_come_once_per_run_and_point_at_the_callers_line(tmp_path):
+    settings = CompareSettings(**{**TINY, "losses": ("PL",)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compare(settings, out=tmp_path, verbose=0)
+    undefined = [w for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    assert len(undefined) == 1  # not one per fold
+    assert "[2 times in 2 fits; shown once]" in str(undefined[0].message)
+    assert undefined[0].filename == __file__  # this test's line, not the library's

@@ -16,6 +16,7 @@ LAYERS = [
         "sklearn_hier._show_versions",
         "sklearn_hier._tensor_input",
         "sklearn_hier._version",
+        "sklearn_hier._warnings",
     },
     {
         "sklearn_hier.nn",

@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -280,3 +281,16 @@ def test_cross_validate_with_hierarchical_embedder(losses):
             assert np.isnan(values).all()  # one clip per seen leaf in each test fold: nothing to retrieve
         else:
             assert np.isfinite(values).all(), name
+
+
+def test_an_undefined_rp5_is_said_once_per_run_at_the_callers_line():
+    X, y = tree_data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = cross_validate(  # every fold leaves one test clip per seen leaf
+            make_pipeline(StandardScaler(), CentroidEmbedder()), X, y, cv=CV, scoring=hierarchy_scorers()
+        )
+    undefined = [w for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    assert len(result["test_precision_at_5"]) == CV.get_n_splits() > 1
+    assert len(undefined) == 1, [str(w.message) for w in undefined]  # not once per fold
+    assert undefined[0].filename == __file__  # this test's cross_validate line, not the library's

@@ -111,7 +111,7 @@ def test_works_with_cross_validate_cross_val_score_and_grid_search():
         ({"n_splits": 1}, "'n_splits' parameter of UnseenLeafKFold"),
         ({"min_samples_leaf": 0}, "'min_samples_leaf' parameter"),
         ({"test_size": 1.0}, "'test_size' parameter"),
-        ({"shuffle": False, "random_state": 0}, "no effect since shuffle is False"),
+        ({"shuffle": False, "random_state": 3}, "random_state=3 has no effect since shuffle is False"),
     ],
 )
 def test_bad_parameters_are_named_at_split_time(params, message):
@@ -133,3 +133,17 @@ def test_repr_shows_parameters():
     assert repr(UnseenLeafKFold(3, random_state=1)) == (
         "UnseenLeafKFold(min_samples_leaf=10, n_splits=3, random_state=1, shuffle=True,\n        test_size=0.1)"
     )
+
+
+def test_default_folds_are_the_same_at_every_call():
+    # As with scikit-learn's splitters: two models scored with cv=UnseenLeafKFold() meet the same folds.
+    y = np.repeat(np.array([f"f{i // 3}/l{i}" for i in range(12)], dtype=object), 10)
+    X = np.zeros((len(y), 1))
+    first, second = list(UnseenLeafKFold(3).split(X, y)), list(UnseenLeafKFold(3).split(X, y))
+    seeded = list(UnseenLeafKFold(3, random_state=0).split(X, y))
+    for (a_train, a_test), (b_train, b_test), (c_train, _) in zip(first, second, seeded, strict=True):
+        np.testing.assert_array_equal(a_train, b_train)
+        np.testing.assert_array_equal(a_test, b_test)
+        np.testing.assert_array_equal(a_train, c_train)
+    unshuffled = UnseenLeafKFold(3, shuffle=False)  # the default seed is not an error here
+    assert len(list(unshuffled.split(X, y))) == 3

@@ -10,6 +10,8 @@ import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
+from _figures import clipped_texts as _clipped_texts  # noqa: E402
 
 from sklearn_hier.plotting import (  # noqa: E402
     EmbeddingProjectionDisplay,
@@ -180,7 +182,8 @@ def test_similarity_says_which_level_and_similarity_and_keeps_labels_inside():
     y = _paths()
     Z = np.random.default_rng(0).normal(size=(len(y), 8))
     disp = LevelSimilarityDisplay.from_embeddings(Z, y, level=2, metric="dot")
-    assert disp.ax_.get_title() == "Mean dot similarity between the clips of each level-2 node"
+    # wrapped to the heatmap's width where it is wider
+    assert " ".join(disp.ax_.get_title().split()) == "Mean dot similarity between the clips of each level-2 node"
     assert [t.get_text() for t in disp.ax_.get_yticklabels()][0] == "Brass/Horn"
     for label in disp.ax_.get_xticklabels() + disp.ax_.get_yticklabels():
         assert _inside_figure(label, disp.figure_)
@@ -207,3 +210,178 @@ def test_figures_stay_whole_after_tight_layout():
             warnings.simplefilter("ignore", UserWarning)  # "The figure layout has changed to tight"
             disp.figure_.tight_layout()
         assert _drawn_inside_figure(disp)
+
+
+# --- No text is clipped: every drawn text artist lies inside the figure that is saved. ---
+
+
+def _instruments():
+    """The quick soundfont run's tree shape, with General MIDI's long names."""
+    families = {
+        "Guitar": ["Acoustic Guitar (nylon)", "Acoustic Guitar (steel)"],
+        "Brass": ["Trumpet", "French Horn"],
+        "Organ": ["Drawbar Organ", "Church Organ"],
+        "Piano": ["Acoustic Grand Piano", "Bright Acoustic Piano"],
+        "Chromatic Percussion": ["Celesta", "Vibraphone"],
+        "Reed": ["Soprano Sax", "Alto Sax"],
+    }
+    techniques = ("ordinario", "staccato", "tremolo", "vibrato")
+    y = np.array([f"{f}/{i}/{t}" for f, ins in families.items() for i in ins for t in techniques for _ in range(3)])
+    return np.random.default_rng(0).normal(size=(len(y), 16)), y
+
+
+def _on_a_figure(display, **plot_params):
+    """``display`` drawn as the comparison writes it: on a pyplot-free Figure of the display's own size."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=display._figsize(), layout=display._layout)
+    display.plot(ax=figure.add_subplot(), **plot_params)
+    if hasattr(display, "_fit_figure"):
+        display._fit_figure()
+    return figure
+
+
+LONG_TITLE = "PL+B+T:triplets=batch_hard,geometry=poincare, fold 0 test clips\nA second line of the title"
+
+
+@pytest.mark.parametrize("own_figure", [True, False], ids=["plot(ax=None)", "Figure object"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda Z, y: EmbeddingProjectionDisplay._from_embeddings(Z, y), id="projection levels 1, 2"),
+        pytest.param(lambda Z, y: EmbeddingProjectionDisplay._from_embeddings(Z, y, 2, 3), id="projection levels 2, 3"),
+        pytest.param(lambda Z, y: EmbeddingProjectionDisplay._from_embeddings(Z, y, 2, None), id="projection level 2"),
+        pytest.param(lambda Z, y: LevelSimilarityDisplay._from_embeddings(Z, y, 2), id="similarity level 2"),
+        pytest.param(lambda Z, y: LevelSimilarityDisplay._from_embeddings(Z, y, 1), id="similarity level 1"),
+        pytest.param(
+            lambda Z, y: MetricComparisonDisplay._from_rows(
+                [
+                    {"config": c, "fold": f, "metric": m, "value": 0.5 + 0.1 * f}
+                    for c in ("PL+B+T:triplets=batch_hard,geometry=poincare", "L", "PL+T")
+                    for f in range(3)
+                    for m in ("neg_mean_normalized_rank", "ndcg", "precision_at_5", "lsa_accuracy_blind")
+                ],
+                None,
+            ),
+            id="metric bars",
+        ),
+    ],
+)
+def test_no_text_is_clipped_with_long_names_and_a_two_line_title(make, own_figure):
+    display = make(*_instruments())
+    if own_figure:
+        display.plot(title=LONG_TITLE)
+        figure = display.figure_
+    else:
+        figure = _on_a_figure(display, title=LONG_TITLE)
+    assert _clipped_texts(figure) == []
+
+
+def test_the_similarity_title_stays_clear_of_the_colour_bar():
+    Z, y = _instruments()
+    disp = LevelSimilarityDisplay.from_embeddings(Z, y, level=1, title=LONG_TITLE.replace("\n", " ") * 2)
+    disp.figure_.canvas.draw()
+    renderer = disp.figure_.canvas.get_renderer()
+    title = disp.ax_.title.get_window_extent(renderer)
+    colour_bar = disp.colorbar_.ax.get_tightbbox(renderer)
+    assert not title.overlaps(colour_bar)
+    assert title.x1 <= disp.figure_.bbox.x1 and "\n" in disp.ax_.get_title()  # wrapped, not cut
+
+
+def test_the_two_projection_legends_do_not_overlap():
+    disp = EmbeddingProjectionDisplay.from_embeddings(*_instruments(), colour_level=2, marker_level=3)
+    disp.figure_.canvas.draw()
+    renderer = disp.figure_.canvas.get_renderer()
+    colour, marker = disp.ax_.artists[0].get_window_extent(renderer), disp.ax_.get_legend().get_window_extent(renderer)
+    assert colour.y0 > marker.y1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda Z, y: LevelSimilarityDisplay.from_embeddings(Z, y, level=99), r"level must be .* from 1 to 3; got 99"),
+        (lambda Z, y: LevelSimilarityDisplay.from_embeddings(Z, y, level=0), r"level must be .* from 1 to 3; got 0"),
+        (
+            lambda Z, y: EmbeddingProjectionDisplay.from_embeddings(Z, y, colour_level=5),
+            r"colour_level must be .* from 1 to 3; got 5",
+        ),
+        (
+            lambda Z, y: EmbeddingProjectionDisplay.from_embeddings(Z, y, marker_level=0),
+            r"marker_level must be .* from 1 to 3; got 0",
+        ),
+        (
+            lambda Z, y: EmbeddingProjectionDisplay.from_embeddings(Z, y, colour_level=1.5),
+            r"colour_level must be .* integer",
+        ),
+        (lambda Z, y: LevelSimilarityDisplay.from_embeddings(Z, y, metric="manhattan"), "metric must be one of"),
+    ],
+)
+def test_levels_are_checked_on_both_sides(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(*_instruments())
+
+
+def test_error_bars_stay_within_the_bounds_of_bounded_metrics():
+    rows = [
+        {"config": "PL", "fold": f, "metric": m, "value": v}
+        for f, v in enumerate([1.0, 0.9, 0.5])
+        for m in ("ndcg", "lsa_accuracy_blind")
+    ]
+    disp = MetricComparisonDisplay.from_results(rows)
+    (bars,) = [c for c in disp.ax_.containers if hasattr(c, "errorbar")]
+    (errorbar,) = bars.errorbar.lines[2]
+    tops = [segment[:, 1].max() for segment in errorbar.get_segments()]
+    assert max(tops) == pytest.approx(1.0)  # mean 0.8 + std 0.216 would reach 1.016
+    assert disp.ax_.get_ylim() == (0.0, 1.0)
+
+
+def test_similarity_colour_scale_is_shared_and_settable():
+    Z, y = _instruments()
+    cosine = LevelSimilarityDisplay.from_embeddings(Z, y, level=2)
+    assert cosine.im_.get_clim() == (cosine.similarity.min(), cosine.similarity.max())  # the data's range
+    dot = LevelSimilarityDisplay.from_embeddings(Z, y, level=2, metric="dot", vmin=-5, vmax=5)
+    assert dot.im_.get_clim() == (-5.0, 5.0)
+    shifted = LevelSimilarityDisplay.from_embeddings(Z + 1.0, y, level=2)
+    vmin, vmax = LevelSimilarityDisplay.shared_limits([cosine, shifted])
+    assert vmin == min(cosine.similarity.min(), shifted.similarity.min())
+    assert vmax == max(cosine.similarity.max(), shifted.similarity.max())
+
+
+class _Ball:
+    """A fitted embedder on the Poincaré ball, as far as the similarity display reads it."""
+
+    metric_ = "poincare"
+    curvature_ = 2.0
+
+    def transform(self, X):
+        return np.asarray(X) * 0.1
+
+
+def test_similarity_from_estimator_uses_the_metric_the_model_is_scored_with():
+    from sklearn_hier.nn.distances import pairwise_similarity
+
+    Z, y = _instruments()
+    disp = LevelSimilarityDisplay.from_estimator(_Ball(), Z, y, level=1)
+    assert disp.metric == "poincare" and "geodesic" in disp.colorbar_.ax.get_ylabel()
+    first = torch.as_tensor(Z[y.astype(str) < "C"] * 0.1, dtype=torch.float32)  # the Brass clips, level-1 node 0
+    sims = pairwise_similarity(first, first, "poincare", c=2.0)
+    assert disp.similarity[0, 0] == pytest.approx(float(sims.mean()), rel=1e-5)
+    assert LevelSimilarityDisplay.from_estimator(_Ball(), Z, y, metric="cosine").metric == "cosine"
+
+
+def test_projection_from_estimator_embeds_first():
+    Z, y = _instruments()
+    disp = EmbeddingProjectionDisplay.from_estimator(_Ball(), Z, y)
+    reference = EmbeddingProjectionDisplay.from_embeddings(Z * 0.1, y)
+    np.testing.assert_allclose(disp.points, reference.points)
+    with pytest.raises(TypeError, match="transform"):
+        EmbeddingProjectionDisplay.from_estimator(object(), Z, y)
+
+
+def test_flat_labels_get_one_level_of_colours_and_no_markers_by_default():
+    y = np.array(["dog", "cat", "bird"] * 5)
+    disp = EmbeddingProjectionDisplay.from_embeddings(np.random.default_rng(0).normal(size=(15, 4)), y)
+    assert disp.marker_labels is None and disp.ax_.get_legend().get_title().get_text() == "level 1 (colour)"
+    with pytest.raises(ValueError, match="marker_level must be .* from 1 to 1; got 2"):
+        EmbeddingProjectionDisplay.from_embeddings(np.zeros((15, 4)), y, marker_level=2)
+    assert LevelSimilarityDisplay.from_embeddings(np.eye(15, 4), y).similarity.shape == (3, 3)

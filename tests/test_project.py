@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def _quick_start_commands():
     text = (ROOT / "README.md").read_text()
     section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", section, flags=re.S)
-    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    # Fences pair up line by line; a ```text block shows output, not a command.
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", section, flags=re.S | re.M)
+    commands = [block for lang, block in blocks if lang in ("", "bash", "sh", "console")]
+    return [line.strip() for block in commands for line in block.splitlines() if line.strip()]
 
 
 def test_readme_quick_start_has_exactly_two_commands():

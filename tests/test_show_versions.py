@@ -22,3 +22,15 @@ def test_show_versions_imports_nothing_from_the_package():
 
 def test_cli_serves_the_same_function():
     assert cli.describe_environment is describe_environment
+
+
+def test_show_versions_is_public_and_prints_what_info_prints(capsys):
+    import sklearn_hier
+
+    assert "show_versions" in sklearn_hier.__all__
+    sklearn_hier.show_versions()
+    printed = capsys.readouterr().out
+    assert printed.startswith("\nSystem:\n") and "\nPython dependencies:\n" in printed
+    for key, value in describe_environment().items():
+        if key != "python":
+            assert f"{key}: {value}" in printed

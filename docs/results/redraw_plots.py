@@ -44,7 +44,8 @@ def redraw_metrics() -> None:
 def refit_fold0() -> None:
     import torch
 
-    from sklearn_hier.experiments import CompareSettings, _load_dataset, _splits, make_pipeline
+    from sklearn_hier.experiments import CompareSettings, make_pipeline
+    from sklearn_hier.experiments._pairs import _load_dataset, _splits
 
     torch.set_num_threads(1)  # as benchmarks/run_compare_cpu.py ran it
     recorded = json.loads((HERE / "run.json").read_text())["settings"]

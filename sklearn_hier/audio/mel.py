@@ -60,9 +60,15 @@ class MelTransformer(TransformerMixin, BaseEstimator):
     hop_length : int, default=512
         Samples between the starts of successive frames.
     n_mels : int, default=128
-        Number of mel bands, from 0 Hz to ``sr / 2``. Every band must cover at
-        least one FFT bin with a non-zero weight, which bounds ``n_mels`` for a
-        given ``n_fft``.
+        Number of mel bands, from ``fmin`` to ``fmax``. Every band must cover
+        at least one FFT bin with a non-zero weight, which bounds ``n_mels``
+        for a given ``n_fft``.
+    fmin : float, default=0.0
+        Lowest frequency of the mel bands, in Hz (the paper's 0).
+    fmax : float or None, default=None
+        Highest frequency of the mel bands, in Hz, above ``fmin`` and at most
+        ``sr / 2``; None is ``sr / 2`` (the paper's). Both go to every backend
+        (``f_min`` / ``f_max`` of torchaudio, ``fmin`` / ``fmax`` of librosa).
     power : {1.0, 2.0}, default=2.0
         Exponent of the magnitude spectrum: 2 gives power (converted with
         ``10 log10``), 1 gives magnitude (converted with ``20 log10``).
@@ -157,6 +163,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         "n_fft": [Interval(Integral, 2, None, closed="left")],
         "hop_length": [Interval(Integral, 1, None, closed="left")],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "fmin": [Interval(Real, 0, None, closed="left")],
+        "fmax": [Interval(Real, 0, None, closed="neither"), None],
         "power": [Options(Real, {1.0, 2.0})],
         "mel_scale": [StrOptions({"htk", "slaney"})],
         "norm": [StrOptions({"slaney"}), None],
@@ -175,6 +183,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         n_fft: int = 2048,
         hop_length: int = 512,
         n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = None,
         power: float = 2.0,
         mel_scale: str = "htk",
         norm: str | None = None,
@@ -190,6 +200,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
         self.power = power
         self.mel_scale = mel_scale
         self.norm = norm
@@ -224,7 +236,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
         4096
         """
         check_device(self.device)
-        _check_mel_bands(self.sr, self.n_fft, self.n_mels, self.mel_scale, self.norm)
+        _check_band_edges(self.sr, self.fmin, self.fmax)
+        _check_mel_bands(self.sr, self.n_fft, self.n_mels, self.mel_scale, self.norm, self.fmin, self.fmax)
         _check_waveforms(self, X, reset=True)
         return self
 
@@ -294,6 +307,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             n_mels=self.n_mels,
+            f_min=float(self.fmin),
+            f_max=None if self.fmax is None else float(self.fmax),
             power=self.power,
             mel_scale=self.mel_scale,
             norm=self.norm,
@@ -318,6 +333,8 @@ class MelTransformer(TransformerMixin, BaseEstimator):
                 pad_mode=self.pad_mode,
                 power=self.power,
                 n_mels=self.n_mels,
+                fmin=self.fmin,
+                fmax=self.fmax,
                 htk=self.mel_scale == "htk",
                 norm=self.norm,
             )
@@ -342,7 +359,27 @@ def _output_shape(mel: MelTransformer, waveforms: np.ndarray) -> tuple[int, int,
     return len(waveforms), mel.n_mels, 1 + waveforms.shape[1] // mel.hop_length
 
 
-def _check_mel_bands(sr: float, n_fft: int, n_mels: int, mel_scale: str, norm: str | None) -> None:
+def _check_band_edges(sr: float, fmin: float, fmax: float | None) -> None:
+    """Raise unless ``fmin < fmax <= sr / 2`` (``fmax=None`` is ``sr / 2``).
+
+    Examples
+    --------
+    >>> _check_band_edges(22050, 0.0, None)
+    >>> _check_band_edges(22050, 0.0, 16000)
+    Traceback (most recent call last):
+    ...
+    ValueError: fmax=16000 must be at most sr / 2 = 11025.0 (the Nyquist frequency at sr=22050).
+    """
+    top = sr / 2 if fmax is None else fmax
+    if fmax is not None and fmax > sr / 2:
+        raise ValueError(f"fmax={fmax} must be at most sr / 2 = {sr / 2} (the Nyquist frequency at sr={sr}).")
+    if fmin >= top:
+        raise ValueError(f"fmin={fmin} must be below fmax ({top} Hz{'' if fmax is not None else ', sr / 2'}).")
+
+
+def _check_mel_bands(
+    sr: float, n_fft: int, n_mels: int, mel_scale: str, norm: str | None, fmin: float = 0.0, fmax: float | None = None
+) -> None:
     """Raise if a mel band would cover no FFT bin (it would be constant at the dB floor).
 
     Examples
@@ -357,8 +394,8 @@ def _check_mel_bands(sr: float, n_fft: int, n_mels: int, mel_scale: str, norm: s
         warnings.simplefilter("ignore", UserWarning)  # torchaudio warns about the very case raised below
         filters = melscale_fbanks(
             n_freqs=n_fft // 2 + 1,
-            f_min=0.0,
-            f_max=float(sr // 2),
+            f_min=float(fmin),
+            f_max=float(sr // 2) if fmax is None else float(fmax),
             n_mels=n_mels,
             sample_rate=sr,
             norm=norm,
@@ -367,10 +404,15 @@ def _check_mel_bands(sr: float, n_fft: int, n_mels: int, mel_scale: str, norm: s
     empty = np.flatnonzero((filters.max(dim=0).values == 0).numpy())
     if empty.size:
         raise ValueError(
-            f"n_mels={n_mels} is too large for n_fft={n_fft} at sr={sr}: {empty.size} mel bands "
+            f"n_mels={n_mels} is too large for n_fft={n_fft} at sr={sr}{_band(fmin, fmax)}: {empty.size} mel bands "
             f"(indices {empty[:5].tolist()}{'...' if empty.size > 5 else ''}) cover no FFT bin. "
             "Lower n_mels or raise n_fft."
         )
+
+
+def _band(fmin: float, fmax: float | None) -> str:
+    """The band, in an error message, where it is not the default 0 Hz to sr / 2."""
+    return "" if fmin == 0 and fmax is None else f" between fmin={fmin} and fmax={fmax}"
 
 
 def _check_waveforms(mel: MelTransformer, X: Any, *, reset: bool) -> np.ndarray:

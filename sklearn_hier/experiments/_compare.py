@@ -20,7 +20,14 @@ from sklearn_hier.experiments._outputs import write_outputs
 from sklearn_hier.experiments._records import check_folder, read_embeddings, read_pair
 from sklearn_hier.experiments._runner import InProcess, run_pairs
 from sklearn_hier.experiments._settings import CompareSettings, check_settings
-from sklearn_hier.experiments._summary import paired_statistics, paired_table, summarise, summary_table
+from sklearn_hier.experiments._summary import (
+    paired_note,
+    paired_statistics,
+    paired_table,
+    precision_note,
+    summarise,
+    summary_table,
+)
 
 __all__ = ["compare"]
 
@@ -129,8 +136,12 @@ def compare(
     write_outputs(out, settings, rows, summary, table, embeddings, run, stats)
     if verbose:
         print(table)
+        if precision_note(rows):
+            print(f"\n{precision_note(rows)}")
         if stats:
             print(f"\nPaired over folds, configuration - {settings.baseline}:\n{paired_table(stats)}")
+        if paired_note(rows, settings.losses, settings.baseline):
+            print(f"\n{paired_note(rows, settings.losses, settings.baseline)}")
         print(f"\nResults written to {out}")
     return {"rows": rows, "summary": summary, "table": table, "stats": stats, "out": out}
 

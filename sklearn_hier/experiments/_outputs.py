@@ -14,8 +14,14 @@ import numpy as np
 
 from sklearn_hier._show_versions import describe_environment
 from sklearn_hier.experiments._records import fingerprint, write_atomic
-from sklearn_hier.experiments._settings import PAPER_RECIPE, CompareSettings
-from sklearn_hier.experiments._summary import TABLE_COLUMNS, paired_table
+from sklearn_hier.experiments._settings import PAPER_RECIPE, CompareSettings, config_params
+from sklearn_hier.experiments._summary import (
+    TABLE_COLUMNS,
+    capped_precision,
+    paired_note,
+    paired_table,
+    precision_note,
+)
 
 __all__ = ["write_outputs"]
 
@@ -37,10 +43,18 @@ def write_outputs(
         write_atomic(out / "stats.csv", _csv(stats, list(stats[0])))
     note = (
         "Columns MNR..F1: test clips of seen leaves; MNR unseen..Acc_blind: clips of leaves never seen in "
-        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels."
+        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels. "
+        "Acc_aware is n/a for a configuration without PL: it trains no per-level heads to ask."
     )
-    quick = "\n\nQuick mode: a subset of the data, a slimmer network and few epochs (see run.json)." * settings.quick
+    quick = (
+        "\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and half of each seen "
+        "leaf's clips held out for testing so that RP@5 is defined (see run.json)."
+    ) * settings.quick
+    if precision_note(rows):
+        note += "\n\n" + precision_note(rows)
     paired = _paired_section(settings, stats)
+    if paired and paired_note(rows, settings.losses, settings.baseline):
+        paired += "\n" + paired_note(rows, settings.losses, settings.baseline) + "\n"
     text = f"# Comparison on {settings.dataset}\n\n{table}\n\n{note}{quick}\n{paired}"
     write_atomic(out / "summary.md", text.encode())
     _write_plots(out, rows, settings, summary, embeddings)
@@ -96,31 +110,54 @@ def _paired_section(settings: CompareSettings, stats: list[dict]) -> str:
     )
 
 
-def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> dict:
+    """Write metrics.png and, with embeddings, projection.png and similarity.png; returns the displays by file."""
     from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
 
     keys = [k for _, k, _ in TABLE_COLUMNS]
-    disp = MetricComparisonDisplay.from_results([r for r in rows if r["metric"] in keys], metrics=keys)
-    disp.figure_.savefig(out / "metrics.png", dpi=120)
-    plt.close(disp.figure_)
+    capped = capped_precision(rows)
+    # A capped RP@5 is drawn as n/a, as the table shows it, rather than as a bar of the data's ceiling.
+    drawn = [
+        {**r, "value": float("nan")} if capped and r["metric"] == "precision_at_5" else r
+        for r in rows
+        if r["metric"] in keys
+    ]
+    bars = MetricComparisonDisplay._from_rows(drawn, keys)
+    _save(bars, out / "metrics.png", title="Hierarchy metrics by configuration")
     if not embeddings:
-        return
+        return {"metrics.png": bars}
     ranked = [c for c in settings.losses if c in embeddings and np.isfinite(summary[c]["NDCG"][0])]
     best = max(ranked, key=lambda c: summary[c]["NDCG"][0]) if ranked else next(iter(embeddings))
-    Z, y = embeddings[best]
-    for name, display in (
-        ("projection.png", EmbeddingProjectionDisplay.from_embeddings(Z, y)),
-        ("similarity.png", LevelSimilarityDisplay.from_embeddings(Z, y, level=2)),
-    ):
-        # Keep the Display's own title (it names the projection or the level) and say whose clips these are.
-        display.ax_.set_title(f"{best}, fold 0 test clips\n{display.ax_.get_title()}")
-        display.figure_.savefig(out / name, dpi=120)
-        plt.close(display.figure_)
+    Z, y, curvature = embeddings[best]
+    # The similarity the configuration was scored with: geodesic distance on the ball for poincare.
+    metric = "poincare" if config_params(best, settings)["geometry"] == "poincare" else "cosine"
+    whose = f"{best}, fold 0 test clips"
+    projection = EmbeddingProjectionDisplay._from_embeddings(Z, y)
+    _save(projection, out / "projection.png", title=f"{whose}\nEmbeddings, PCA to 2-D")
+    similarity = LevelSimilarityDisplay._from_embeddings(Z, y, min(2, _depth(y)), metric, curvature or 1.0)
+    _save(similarity, out / "similarity.png", title=f"{whose}\n{similarity._default_title()}")
+    return {"metrics.png": bars, "projection.png": projection, "similarity.png": similarity}
+
+
+def _depth(y: Any) -> int:
+    from sklearn_hier.taxonomy import Taxonomy
+
+    return Taxonomy.from_y(y).depth
+
+
+def _save(display: Any, path: Path, **plot_params: Any) -> None:
+    """Draw ``display`` on a figure of its own size, made without pyplot, and write it as a PNG.
+
+    A :class:`~matplotlib.figure.Figure` needs no GUI backend and is not kept by pyplot, so a
+    comparison run from any program (a notebook, a GUI, a Dask worker) writes its plots the same way.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=display._figsize(), layout=display._layout)
+    display.plot(ax=figure.add_subplot(), **plot_params)
+    if hasattr(display, "_fit_figure"):
+        display._fit_figure()  # what plot(ax=None) does on a figure of its own
+    figure.savefig(path, dpi=120)
 
 
 def _versions() -> dict[str, str]:

@@ -146,6 +146,8 @@ def write_atomic(path: Path, data: bytes | Callable[[Any], None]) -> None:
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); a result is a file like any other the user writes.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data) if isinstance(data, bytes) else data(f)
             f.flush()
@@ -156,6 +158,13 @@ def write_atomic(path: Path, data: bytes | Callable[[Any], None]) -> None:
         raise
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_pair(out: Path, settings: CompareSettings, result: dict[str, Any]) -> None:
     """Commit one finished pair: its fold-0 embeddings first, then the record that makes it count."""
     import numpy as np
@@ -163,9 +172,11 @@ def write_pair(out: Path, settings: CompareSettings, result: dict[str, Any]) -> 
     path = pair_path(out, result["config"], result["fold"])
     record = {key: result[key] for key in ("config", "fold", "rows", "device", "n_clips")}
     if result.get("embeddings") is not None:
-        Z, y = result["embeddings"]
+        Z, y, curvature = result["embeddings"]
         npz = path.with_name(path.stem + "_embeddings.npz")
-        write_atomic(npz, lambda f: np.savez(f, Z=Z, y=np.asarray(y, dtype=str)))
+        # The ball's curvature goes with poincare embeddings: their similarity plot needs it.
+        extra = {} if curvature is None else {"curvature": np.float64(curvature)}
+        write_atomic(npz, lambda f: np.savez(f, Z=Z, y=np.asarray(y, dtype=str), **extra))
         record["embeddings"] = npz.name
     record["fingerprint"] = fingerprint(settings)
     write_atomic(path, json.dumps(record).encode())
@@ -180,11 +191,12 @@ def read_pair(out: Path, config: str, fold: int) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def read_embeddings(out: Path, record: dict[str, Any]) -> tuple[Any, Any] | None:
-    """The fold-0 test embeddings and labels a record points to, if it has them."""
+def read_embeddings(out: Path, record: dict[str, Any]) -> tuple[Any, Any, float | None] | None:
+    """The fold-0 test embeddings, labels and ball curvature (None off the ball) a record points to, if any."""
     import numpy as np
 
     if "embeddings" not in record:
         return None
     with np.load(out / "runs" / record["embeddings"]) as data:
-        return data["Z"], data["y"]
+        curvature = float(data["curvature"]) if "curvature" in data.files else None
+        return data["Z"], data["y"], curvature

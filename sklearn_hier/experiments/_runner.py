@@ -11,12 +11,15 @@ stops on Ctrl-C without committing a fit that the interrupt cut short.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from sklearn_hier._warnings import collected_warnings
 from sklearn_hier.experiments._pairs import fit_pair, prepared
 from sklearn_hier.experiments._records import pair_path, write_pair
 from sklearn_hier.experiments._settings import CompareSettings
@@ -67,11 +70,20 @@ def run_pairs(settings: CompareSettings, out: Path, backend: Backend, verbose: i
 
     pairs = [(config, fold) for config in settings.losses for fold in range(settings.n_splits)]
     todo = [pair for pair in pairs if not pair_path(out, *pair).exists()]
-    with _interrupt_flag() as interrupted:
+    terminal = sys.stderr.isatty()
+    # Warnings come once per fit; held back, they are shown once each after the bar, not through it.
+    with _interrupt_flag() as interrupted, collected_warnings(len(todo)):
         n_clips = backend.prepare(settings)
         bar = tqdm(
-            total=len(pairs), initial=len(pairs) - len(todo), desc="config x fold", unit="fit", disable=not verbose
+            total=len(pairs),
+            initial=len(pairs) - len(todo),
+            desc="config x fold",
+            unit="fit",
+            # Off a terminal (a log, a pipe) a bar redrawn with carriage returns is noise: one line per fit.
+            disable=not (verbose and terminal),
+            file=sys.stderr,
         )
+        started, done = time.perf_counter(), len(pairs) - len(todo)
         with bar:
             failed = []
             for result in backend.results(settings, todo, out):
@@ -83,6 +95,13 @@ def run_pairs(settings: CompareSettings, out: Path, backend: Backend, verbose: i
                     write_pair(out, settings, result)
                 bar.set_postfix_str(f"{result['config']} fold {result['fold']}")
                 bar.update()
+                done += 1
+                if verbose and not terminal:
+                    print(
+                        f"config x fold: {done}/{len(pairs)} fits, {result['config']} fold {result['fold']} done "
+                        f"({time.perf_counter() - started:.0f} s)",
+                        file=sys.stderr,
+                    )
     if failed:
         raise RuntimeError(
             f"{len(failed)} of {len(todo)} fits failed and are not recorded as results ({len(todo) - len(failed)} "

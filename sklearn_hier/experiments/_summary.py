@@ -9,7 +9,17 @@ import numpy as np
 
 from sklearn_hier.plotting import _finite_stat
 
-__all__ = ["TABLE_COLUMNS", "fold_scores", "paired_statistics", "paired_table", "summarise", "summary_table"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "capped_precision",
+    "fold_scores",
+    "paired_statistics",
+    "paired_note",
+    "paired_table",
+    "precision_note",
+    "summarise",
+    "summary_table",
+]
 
 # (column header, scorer key, higher is better): the columns of the paper's Table I.
 TABLE_COLUMNS = (
@@ -24,10 +34,78 @@ TABLE_COLUMNS = (
 )
 
 
+# Below this ceiling RP@5 mostly measures the data: fewer than half of the k places can hold a leaf-mate. (The
+# paper's own protocol, 10 % of each leaf tested, leaves its leaves of 10-49 clips under 5 mates, so its RP@5
+# ceiling sits a little under 1: still a measurement, read against the ceiling.)
+CEILING_FLOOR = 0.5
+
+
+def _ceilings(rows: Sequence[dict]) -> dict[int, float]:
+    return {row["fold"]: row["value"] for row in rows if row["metric"] == "precision_at_5_ceiling"}
+
+
+def capped_precision(rows: Sequence[dict]) -> dict[int, float]:
+    """Fold -> the best RP@5 its seen test clips allow, for the folds where that is below ``CEILING_FLOOR`` (0.5).
+
+    Where most seen leaves have fewer than 5 other test clips, RP@5 cannot get near 1, and
+    every model scores near that ceiling: a number about the data, which the tables leave out.
+
+    Examples
+    --------
+    >>> rows = [{"config": "L", "fold": f, "metric": "precision_at_5_ceiling", "value": v}
+    ...         for f, v in enumerate([1.0, 0.9, 0.2])]
+    >>> capped_precision(rows)
+    {2: 0.2}
+    """
+    return {fold: value for fold, value in _ceilings(rows).items() if not value >= CEILING_FLOOR}
+
+
+def precision_note(rows: Sequence[dict]) -> str:
+    """One sentence on why RP@5 reads n/a or on the ceiling it is read against; "" when it can reach 1.
+
+    Examples
+    --------
+    >>> rows = [{"config": "L", "fold": 0, "metric": "precision_at_5_ceiling", "value": 0.2}]
+    >>> precision_note(rows)[:59]
+    'RP@5 is n/a: in fold 0 too few seen leaves have 5 other tes'
+    >>> precision_note([{**rows[0], "value": 0.95}])[:48]
+    'RP@5 is read against its ceiling: in fold 0 some'
+    """
+    capped = capped_precision(rows)
+    if capped:
+        folds = ", ".join(str(f) for f in sorted(capped))
+        best = ", ".join(f"{capped[f]:.3f}" for f in sorted(capped))
+        return (
+            f"RP@5 is n/a: in fold{'s' * (len(capped) > 1)} {folds} too few seen leaves have 5 other test clips, "
+            f"so no model can score above {best}; that number is about the data, not the models (results.csv keeps "
+            "precision_at_5 and its ceiling). More clips per leaf or a larger test_size make it defined."
+        )
+    below = {fold: value for fold, value in _ceilings(rows).items() if value < 1 - 1e-9}
+    if not below:
+        return ""
+    folds = ", ".join(str(f) for f in sorted(below))
+    return (
+        f"RP@5 is read against its ceiling: in fold{'s' * (len(below) > 1)} {folds} some seen leaves have fewer "
+        f"than 5 other test clips, so no model can score above {min(below.values()):.3f}"
+        f"{'-' + format(max(below.values()), '.3f') if len(below) > 1 else ''} (results.csv keeps each fold's "
+        "ceiling)."
+    )
+
+
+def _reported(rows: Sequence[dict]) -> list[dict]:
+    """``rows`` without RP@5 where it is capped (see :func:`capped_precision`)."""
+    if not capped_precision(rows):
+        return list(rows)
+    return [row for row in rows if row["metric"] != "precision_at_5"]
+
+
 def summarise(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Config -> column header -> (mean, std) over folds, MNR shown as itself (stored negated)."""
+    """Config -> column header -> (mean, std) over folds, MNR shown as itself (stored negated).
+
+    RP@5 is NaN (n/a) when some fold's seen test clips keep its ceiling below 0.5 (:func:`capped_precision`).
+    """
     values: dict[str, dict[str, list[float]]] = {c: {} for c in configs}
-    for row in rows:
+    for row in _reported(rows):
         values[row["config"]].setdefault(row["metric"], []).append(row["value"])
     summary = {}
     for config, metrics in values.items():
@@ -90,7 +168,7 @@ def fold_scores(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[
     {'PL': [0.2, 0.3]}
     """
     by_key: dict[tuple[str, str], dict[int, float]] = {}
-    for row in rows:
+    for row in _reported(rows):
         by_key.setdefault((row["config"], row["metric"]), {})[row["fold"]] = row["value"]
     scores: dict[str, dict[str, list[float]]] = {}
     for header, key, _ in TABLE_COLUMNS:
@@ -115,7 +193,31 @@ def paired_statistics(rows: Sequence[dict], configs: Sequence[str], baseline: st
         return []
     table = paired_comparison_table(fold_scores(rows, configs), baseline, random_state=random_state)
     better = {header: higher for header, _, higher in TABLE_COLUMNS}
-    return [{**row, "higher_is_better": better[row["metric"]]} for row in table]
+    # A column the baseline has no value for (Acc_aware of a model without PL) pairs no fold:
+    # a row of n/a says nothing, paired_note says why it is missing.
+    return [{**row, "higher_is_better": better[row["metric"]]} for row in table if row["n_folds"] > 0]
+
+
+def paired_note(rows: Sequence[dict], configs: Sequence[str], baseline: str) -> str:
+    """One sentence naming the columns left out of the paired table because the baseline has no value there.
+
+    Examples
+    --------
+    >>> rows = [{"config": c, "fold": 0, "metric": "lsa_accuracy_aware", "value": v}
+    ...         for c, v in (("L", float("nan")), ("PL", 0.5))]
+    >>> paired_note(rows, ["L", "PL"], "L")[:62]
+    'Not compared with L: Acc_aware, for which L has no value (Acc_'
+    """
+    if len(configs) < 2:
+        return ""
+    scores = fold_scores(rows, configs)
+    missing = [h for h, by_config in scores.items() if not np.isfinite(by_config.get(baseline, [])).any()]
+    if not missing:
+        return ""
+    return (
+        f"Not compared with {baseline}: {', '.join(missing)}, for which {baseline} has no value (Acc_aware needs "
+        "the per-level heads that PL trains); --baseline (CompareSettings.baseline) names another configuration."
+    )
 
 
 def paired_table(stats: Sequence[dict]) -> str:

@@ -15,7 +15,6 @@ that the metric functions themselves take arrays only.
 from __future__ import annotations
 
 import math
-import warnings
 import weakref
 from collections.abc import Sequence
 from numbers import Integral
@@ -29,6 +28,7 @@ from sklearn.utils import _safe_indexing, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_hier._warnings import warn_at_caller
 from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, lsa_depths
 from sklearn_hier.metrics._ranking import check_embeddings, check_labels, mean_of_kept, relevance_table
 from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
@@ -173,8 +173,12 @@ class _Evaluation:
     be weakly referenced (a list) is held until the estimator goes.
     """
 
-    def __init__(self, estimator: Any, X: Any, y: Any, k: int, metric: str, release: Any) -> None:
+    def __init__(
+        self, estimator: Any, X: Any, y: Any, k: int, metric: str, release: Any, warned: set | None = None
+    ) -> None:
         check_consistent_length(X, y)
+        # What the scorers of this hierarchy_scorers() call have warned about: once per run, not per fold.
+        self.warned = set() if warned is None else warned
         final, Xt = final_step(estimator, X)
         self.k, self.metric = k, resolved_metric(final, metric)
         self._refs = tuple(_weak(obj, release) for obj in (estimator, X, y))
@@ -245,19 +249,22 @@ class _Evaluation:
         most = int(counts.max()) - 1  # relevant clips of the best-provided query
         name = f"precision_at_{self.k}{'' if part == 'seen' else '_unseen'}"
         if most == 0:
-            warnings.warn(
+            if (name, "undefined") in self.warned:
+                return math.nan
+            self.warned.add((name, "undefined"))
+            warn_at_caller(
                 f"{name}: every leaf has a single clip among the {int(counts.sum())} {part} clips scored, "
-                "so no query has a relevant clip to retrieve; returning NaN.",
+                "so no query has a relevant clip to retrieve; returning NaN (said once per hierarchy_scorers() call).",
                 UndefinedMetricWarning,
-                stacklevel=4,
             )
             return math.nan
-        if most < self.k:
-            warnings.warn(
+        if most < self.k and (name, "capped") not in self.warned:
+            self.warned.add((name, "capped"))
+            warn_at_caller(
                 f"{name}: no leaf has more than {most + 1} {part} clips, so every query has fewer than "
-                f"k={self.k} relevant clips and the score cannot reach 1; use a smaller k or more clips per leaf.",
+                f"k={self.k} relevant clips and the score cannot reach 1; use a smaller k or more clips per leaf "
+                "(said once per hierarchy_scorers() call).",
                 UndefinedMetricWarning,
-                stacklevel=4,
             )
         return precision
 
@@ -298,12 +305,13 @@ class _SharedCache:
     def __init__(self, k: int, metric: str) -> None:
         self.k, self.metric = k, metric
         self._current: _Evaluation | None = None
+        self.warned: set[tuple[str, str]] = set()
 
     def evaluation(self, estimator: Any, X: Any, y: Any) -> _Evaluation:
         current = self._current
         if current is None or not current.made_for(estimator, X, y):
             self._current = None  # the previous model's embeddings go before the next are computed
-            current = self._current = _Evaluation(estimator, X, y, self.k, self.metric, self._release)
+            current = self._current = _Evaluation(estimator, X, y, self.k, self.metric, self._release, self.warned)
         return current
 
     def _release(self, _: Any = None) -> None:
@@ -311,7 +319,7 @@ class _SharedCache:
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickled copy (a joblib worker) starts empty rather than dragging a model and data along.
-        return {"k": self.k, "metric": self.metric, "_current": None}
+        return {"k": self.k, "metric": self.metric, "_current": None, "warned": set(self.warned)}
 
 
 class HierarchyScorer:
