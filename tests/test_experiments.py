@@ -207,6 +207,19 @@ def test_fingerprint_names_the_mel_implementation(monkeypatch):
     assert fingerprint(CompareSettings(**TINY))["mel_backend"] == f"plain PyTorch (torch {torch.__version__})"
 
 
+def test_records_from_before_test_size_resume_as_test_size_0_1(tmp_path):
+    # test_size joined the fingerprint after records existed; every earlier run held out 10 %.
+    settings = CompareSettings(**{**TINY, "losses": ("PL",)})
+    compare(settings, out=tmp_path, verbose=0)
+    for path in (tmp_path / "runs").glob("*.json"):
+        record = json.loads(path.read_text())
+        del record["fingerprint"]["test_size"]
+        path.write_text(json.dumps(record))
+    check_folder(tmp_path, settings)  # resumable: nothing to refit
+    with pytest.raises(ValueError, match=r"test_size: 0.1 there, 0.5 now"):
+        check_folder(tmp_path, CompareSettings(**{**TINY, "losses": ("PL",), "test_size": 0.5}))
+
+
 def test_fingerprint_ignores_where_the_work_runs():
     base = fingerprint(CompareSettings(**TINY))
     assert base == fingerprint(CompareSettings(**{**TINY, "device": "auto", "n_jobs": 2, "losses": ("L",)}))

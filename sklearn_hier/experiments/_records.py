@@ -122,12 +122,19 @@ def check_folder(out: Path, settings: CompareSettings, *, overwrite: bool = Fals
     probe.unlink()
 
 
+# Settings added to the fingerprint after records were first written, with the value every run made
+# before them used: a record without the key was made with that value, so it stays resumable.
+# (mel_backend is not here: which mel code an older run used cannot be known, so such a run is refused.)
+_ADDED_SETTINGS = {"test_size": 0.1}
+
+
 def _stored_fingerprint(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return record.get("fingerprint") if isinstance(record, dict) else None
+    stored = record.get("fingerprint") if isinstance(record, dict) else None
+    return {**_ADDED_SETTINGS, **stored} if isinstance(stored, dict) else stored
 
 
 def _first_difference(theirs: dict[str, Any] | None, current: dict[str, Any]) -> str:
