@@ -97,6 +97,12 @@ def fold_figures(settings: CompareSettings, X, y, train, test) -> dict[str, floa
     unit = Z_seen / np.linalg.norm(Z_seen, axis=1, keepdims=True)
     sim = (unit @ unit.T)[np.triu_indices(n, k=1)]
     figures["tied similarity pairs (share)"] = 1 - len(np.unique(sim)) / len(sim)
+    # The reference code leaves tied clips in whatever order torch.sort gives: a jitter far below the
+    # embeddings' scale breaks every tie at random (and reorders only near-ties) without moving the rest.
+    jittered = Z_seen + np.random.default_rng(0).normal(scale=1e-6 * np.abs(Z_seen).max(), size=Z_seen.shape)
+    figures["MNR, ties in random order"] = mean_normalized_rank(jittered.astype(np.float32), y_seen)
+    figures["NDCG, ties in random order"] = hierarchical_ndcg_score(jittered.astype(np.float32), y_seen)
+    figures["RP@5, ties in random order"] = precision_at_k(jittered.astype(np.float32), y_seen, k=5)
     return figures
 
 
