@@ -974,6 +974,11 @@ class LevelSimilarityDisplay:
         if title:
             # The pad clears the colour bar's top tick label, which stands half a line above the cells.
             ax.set_title(_wrapped(title, ax), pad=12)
+        if ax.figure.get_layout_engine() is not None:
+            # The tight layout makes room for the inset colour bar's label and long tick labels only on
+            # its second pass (the first moves the axes, which moves them): run one now, so that the
+            # first savefig is already whole.
+            ax.figure.draw_without_rendering()
         self.ax_, self.figure_, self.im_, self.colorbar_ = ax, ax.figure, image, colorbar
         return self
 

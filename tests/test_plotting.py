@@ -277,6 +277,24 @@ def test_no_text_is_clipped_with_long_names_and_a_two_line_title(make, own_figur
     assert _clipped_texts(figure) == []
 
 
+@pytest.mark.parametrize("own_figure", [True, False])
+def test_a_large_similarity_map_is_whole_at_its_first_draw(own_figure):
+    # 32 instruments with long names, as the soundfont comparison draws them: the tight layout needs a
+    # second pass for the inset colour bar's label and the longest tick label, so the first savefig
+    # (the only one a saved PNG sees) is what this checks.
+    families = ["Chromatic Percussion", "Brass", "Guitar", "Organ", "Piano", "Pipe", "Reed", "Strings"]
+    y = np.array([f"{f}/{f} Instrument number {i} (long name)/x" for f in families for i in range(4)] * 3)
+    Z = np.random.default_rng(0).normal(size=(len(y), 8))
+    display = LevelSimilarityDisplay._from_embeddings(Z, y, 2, "cosine", 1.0)
+    if own_figure:
+        display.plot()
+    else:
+        from matplotlib.figure import Figure
+
+        display.plot(ax=Figure(figsize=display._figsize(), layout=display._layout).add_subplot())
+    assert _clipped_texts(display.figure_) == []
+
+
 def test_the_similarity_title_stays_clear_of_the_colour_bar():
     Z, y = _instruments()
     disp = LevelSimilarityDisplay.from_embeddings(Z, y, level=1, title=LONG_TITLE.replace("\n", " ") * 2)
