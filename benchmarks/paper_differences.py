@@ -18,9 +18,9 @@ table "Where we differ from the paper's code" lists:
   whatever order ``torch.sort`` leaves);
 - the mel spectrograms of torchaudio against the package's plain-PyTorch copy (max |dB| difference).
 
-Writes ``paper_differences.md`` beside this script and prints it. About 10 minutes on a 2-core CPU
-once the soundfont set is rendered. Run from the repository root:
-``python docs/results/paper_differences.py``.
+Writes ``docs/results/paper_differences.md`` and prints it. About 25 minutes on a 2-core CPU once
+the soundfont set is rendered (ten fits). Run from the repository root:
+``python benchmarks/paper_differences.py``.
 """
 
 import json
@@ -37,12 +37,12 @@ from sklearn_hier.metrics import hierarchical_ndcg_score, lsa_accuracy, mean_nor
 from sklearn_hier.metrics._classification import lsa_depths
 from sklearn_hier.nn import leaf_log_scores
 
-HERE = Path(__file__).resolve().parent
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 CONFIG = "PL+T"
 
 
 def settings_of_the_comparison() -> CompareSettings:
-    recorded = json.loads((HERE / "soundfont-cpu" / "run.json").read_text())["settings"]
+    recorded = json.loads((RESULTS / "soundfont-cpu" / "run.json").read_text())["settings"]
     recorded["losses"] = (CONFIG,)
     return CompareSettings(**{k: v for k, v in recorded.items() if k in CompareSettings.__dataclass_fields__})
 
@@ -150,7 +150,7 @@ def main() -> None:
     lines = [
         f"# Differences from the paper's code, measured ({CONFIG}, soundfont, {len(splits)} folds)",
         "",
-        f"Made by `python docs/results/paper_differences.py` with the settings of `soundfont-cpu/run.json`, "
+        f"Made by `python benchmarks/paper_differences.py` with the settings of `soundfont-cpu/run.json`, "
         f"on {sys.platform}, torch {torch.__version__}. Each row: mean ± std over folds, then the folds.",
         "",
         "| figure | mean ± std | per fold |",
@@ -166,7 +166,7 @@ def main() -> None:
         f"{mel_difference(settings, X):.2e} dB.",
     ]
     text = "\n".join(lines) + "\n"
-    (HERE / "paper_differences.md").write_text(text)
+    (RESULTS / "paper_differences.md").write_text(text)
     print(text)
 
 
