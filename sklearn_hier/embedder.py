@@ -117,7 +117,7 @@ def _saturation_message(c: float, eps: float, clip_norm: float, name: str) -> st
     return (
         f"{name}={c:.3g} with geometry__clip_norm={clip_norm:g}: features longer than artanh(1 - eps) / sqrt(c) = "
         f"{reach:.3g} land on the ball's boundary margin, where their lengths are lost and the heads read vectors no "
-        f"longer than {reach:.3g}. Usable: c <= {(math.atanh(1 - eps) / clip_norm) ** 2:.3g} at this clip_norm, or "
+        f"longer than {reach:.3g}. Usable: c <= {(tangent_reach(1.0, eps) / clip_norm) ** 2:.3g} at this clip_norm, or "
         f"geometry__clip_norm <= {reach:.3g} at this c."
     )
 
@@ -836,7 +836,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         reach = tangent_reach(c, margin)
         if reach < MIN_REACH:
             shown_eps = f"{eps:g}" if eps is not None else f"None (float32's {margin:g})"
-            best_c = (math.atanh(1 - margin) / MIN_REACH) ** 2
+            # The reach scales as 1 / sqrt(c): the largest c that keeps it is (reach at c = 1 / MIN_REACH) ** 2.
+            best_c = (tangent_reach(1.0, margin) / MIN_REACH) ** 2
             best_eps = 1 - math.tanh(MIN_REACH * math.sqrt(c))
             fixes = [f"geometry__c <= {best_c:.3g} at this eps"] if best_c > MIN_CURVATURE else []
             fixes += [f"geometry__eps <= {best_eps:.3g} at this c"] if best_eps >= MIN_EPS else []
