@@ -1,11 +1,12 @@
 """Tree triplets per epoch, under the paper's rule and the one-order rule this package used before 2026-12-03.
 
-Prints, for the training part of each fold of ``docs/results/soundfont-cpu`` (its ``run.json``
-settings) and of the tree ``bench_training.py``'s paper part trains on, the triplets one epoch
-of :class:`~sklearn_hier.nn.TreeTripletSampler` draws (both orders of each anchor/positive pair
+Prints, for the training part of each fold of OrchideaSOL (its leaf counts, kept in ``tests/data``),
+of ``docs/results/soundfont-cpu`` (its ``run.json`` settings) and of the tree that
+``bench_training.py``'s paper part trains on, the triplets one epoch of
+:class:`~sklearn_hier.nn.TreeTripletSampler` draws (both orders of each anchor/positive pair
 of children, as the paper's code) and the count under the old rule (each pair in one order), with
-the RP@5 ceiling of each soundfont fold. The figures of ``docs/results/README.md`` ("What moved")
-and ``docs/performance.md`` come from here.
+the RP@5 ceiling of each soundfont fold. The counts before and after in ``docs/user_guide.md``,
+``docs/results/README.md`` ("What moved") and ``docs/performance.md`` come from here.
 
 Run from the repository root: ``python benchmarks/epoch_triplets.py`` (a minute once the soundfont
 set is rendered).
@@ -27,7 +28,8 @@ from sklearn_hier.taxonomy import Taxonomy
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_training import full_tree  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
 
 
 def one_order_count(tax: Taxonomy, y: np.ndarray) -> int:
@@ -53,7 +55,20 @@ def counts(y_train: np.ndarray) -> tuple[int, int]:
     return TreeTripletSampler(tax, tax.encode(y_train)).n_triplets, one_order_count(tax, y_train)
 
 
+def orchideasol_clips() -> np.ndarray:
+    """One label path per clip of OrchideaSOL2020, from the leaf counts the tests keep (no audio needed)."""
+    lines = (ROOT / "tests" / "data" / "orchideasol_leaf_counts.csv").read_text().splitlines()
+    rows = [line.rsplit(",", 1) for line in lines if line and not line.startswith("#")][1:]
+    return np.repeat(np.array([path for path, _ in rows], dtype=object), [int(n) for _, n in rows])
+
+
 def main() -> None:
+    y = orchideasol_clips()
+    cv = UnseenLeafKFold(n_splits=5, min_samples_leaf=10, test_size=0.1, random_state=2024)
+    print("OrchideaSOL folds (UnseenLeafKFold(5, min_samples_leaf=10, random_state=2024), training part):")
+    for fold, (train, _) in enumerate(cv.split(np.zeros((len(y), 1)), y)):
+        both, one = counts(y[train])
+        print(f"  fold {fold}: {both:,} / {one:,}")
     recorded = json.loads((RESULTS / "soundfont-cpu" / "run.json").read_text())["settings"]
     recorded["losses"] = tuple(recorded["losses"])
     settings = CompareSettings(**{k: v for k, v in recorded.items() if k in CompareSettings.__dataclass_fields__})
