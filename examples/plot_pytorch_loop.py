@@ -30,7 +30,6 @@ from sklearn_hier.nn import (
     HierarchicalHeads,
     HierarchicalLoss,
     HierarchicalTripletMiner,
-    Targets,
     TreeTripletSampler,
     TripletMarginLoss,
 )
@@ -49,14 +48,17 @@ print(f"{len(y)} clips, {taxonomy.n_leaves} leaves, features {tuple(features.sha
 # ---------------------
 # :class:`~sklearn_hier.nn.HierarchicalHeads` puts a leaf head, one head per
 # level and a node head on the embedding; :class:`~sklearn_hier.nn.HierarchicalLoss`
-# sums the terms a spec names (``"PL+T"``: per-level cross-entropy plus a
-# triplet margin loss). :class:`~sklearn_hier.nn.HierarchicalTripletMiner`
+# binds the terms of a spec to the taxonomy and sums them (per-level
+# cross-entropy plus a triplet margin loss of margin 0.3; its
+# :meth:`~sklearn_hier.nn.HierarchicalLoss.targets` gathers each batch's
+# targets from tables it owns). :class:`~sklearn_hier.nn.HierarchicalTripletMiner`
 # picks, in each batch, triplets whose anchor and positive share a deeper
 # ancestor than anchor and negative, keeping the hardest negative per anchor.
 backbone = MLP(features.shape[1], hidden=(64,), embedding_dim=16)
 heads = HierarchicalHeads(taxonomy, embedding_dim=16)
-criterion = HierarchicalLoss("PL+T", taxonomy, margin=0.3)
-miner = HierarchicalTripletMiner("batch_hard", margin=0.3)
+criterion = HierarchicalLoss({"PL": 1.0, "T": TripletMarginLoss(margin=0.3)}, taxonomy)
+miner = HierarchicalTripletMiner("batch_hard", margin=criterion.terms["T"].margin, distance=criterion.distance)
+codes = torch.as_tensor(taxonomy.encode(y))
 optimizer = torch.optim.Adam([*backbone.parameters(), *heads.parameters()], lr=3e-3)
 
 # %%
@@ -68,7 +70,7 @@ for _ in range(30):  # epochs
     for batch in torch.randperm(len(y)).split(32):
         z = backbone(features[batch])
         triplets = miner(z, level_codes[batch])
-        total, parts = criterion(z, heads(z), Targets.from_y(y[batch.numpy()], taxonomy), triplets)
+        total, parts = criterion(z, heads(z), criterion.targets(codes[batch]), triplets)
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
@@ -95,11 +97,12 @@ ax.legend()
 # every node with two or more children it draws an anchor and a positive under
 # one child and a negative under another, over the whole training set, afresh
 # at every call. Its triplets index the rows of the training set; a term such
-# as :class:`~sklearn_hier.nn.TripletMarginLoss` takes them as they are.
+# as :class:`~sklearn_hier.nn.TripletMarginLoss`, bound to the taxonomy, takes
+# them as they are.
 sampler = TreeTripletSampler(taxonomy, taxonomy.encode(y), random_state=0)
 anchor, positive, negative = sampler.sample()
 print(f"{sampler.n_triplets} tree triplets per epoch")
-term = TripletMarginLoss(taxonomy, margin=0.3)
+term = TripletMarginLoss(margin=0.3).bind(taxonomy)
 index = tuple(torch.as_tensor(i) for i in (anchor, positive, negative))
 with torch.no_grad():
     print(f"triplet loss of the trained embedding on them: {float(term(torch.as_tensor(Z), None, None, index)):.3f}")

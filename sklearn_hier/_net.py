@@ -1,14 +1,16 @@
 """The skorch net that :class:`~sklearn_hier.embedder.HierarchicalEmbedder` owns, and its callbacks.
 
 :class:`EmbeddingNet` is a plain :class:`skorch.NeuralNet`: initialised by
-``NeuralNet.__init__``, changed only through skorch's public hooks
-(``initialize``, ``initialize_module``, ``torch_compile``,
-``get_split_datasets``, ``get_iterator``, ``infer``, ``get_loss``,
-``get_default_callbacks``, ``run_single_epoch``, ``fit_loop``,
-``partial_fit``, ``on_train_begin``, ``on_train_end``). Its
-module is an :class:`~sklearn_hier._training.EmbeddingNetwork` and its
-criterion a :class:`~sklearn_hier.nn.HierarchicalLoss`, both built by the
-estimator, which knows the data; the net owns the miner and the batches.
+``NeuralNet.__init__``, fed through skorch's own parameters (``iterator_train``
+and ``iterator_valid`` are :func:`~sklearn_hier._batches.epoch_batches` and
+:func:`~sklearn_hier._batches.sequential_batches`), trained by skorch's own
+epoch loop, and changed through seven public hooks (``initialize``,
+``get_default_callbacks``, ``get_split_datasets``, ``infer``, ``get_loss``,
+``fit_loop``, ``partial_fit``) and callbacks. Its module is an
+:class:`~sklearn_hier.nn.EmbeddingNetwork` and its criterion a
+:class:`~sklearn_hier.nn.HierarchicalLoss`, both built from the fit plan
+(:mod:`sklearn_hier._build`); the net builds the miner from the criterion's
+triplet term and owns the batches.
 """
 
 from __future__ import annotations
@@ -23,21 +25,26 @@ from skorch import NeuralNet
 from skorch.callbacks import (
     Callback,
     EarlyStopping,
-    EpochTimer,
     GradientNormClipping,
     LRScheduler,
-    PassthroughScoring,
     PrintLog,
 )
-from skorch.dataset import get_len
 from skorch.utils import to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from sklearn_hier._batches import EpochView, MinedBatches, TripletBatches, epoch_batches, sequential_batches
+from sklearn_hier._data import TensorData
 from sklearn_hier._progress import plain_unless_terminal
-from sklearn_hier._training import EpochView, MinedBatches, SequentialBatches, TensorData, TripletBatches
-from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner, Targets
+from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner
 
-__all__ = ["EmbeddingNet", "EpochClassWeights", "FiniteTraining", "NonFiniteTrainingError"]
+__all__ = [
+    "CompiledEmbedding",
+    "EmbeddingNet",
+    "EpochClassWeights",
+    "FiniteTraining",
+    "NonFiniteTrainingError",
+    "ReleaseTrainingData",
+]
 
 # Training batches up to this many clips are replayed as CUDA graphs when compiled on CUDA (launch-bound steps).
 SMALL_BATCH = 384
@@ -87,9 +94,8 @@ class FiniteTraining(Callback):
 
     skorch trains on through NaN losses and returns a net whose embeddings are
     NaN and whose predictions are one class, with no word. This callback reads
-    the epoch's per-batch losses from the history (already on the host: the
-    net copies them there once per epoch) and checks the weights with one
-    device-to-host read per epoch, so no training step waits for it. Remove
+    the epoch's per-batch losses from the history (where skorch records
+    them) and checks the weights with one device-to-host read per epoch. Remove
     it by name (``callbacks__finite_training=None``) for skorch's behaviour.
     """
 
@@ -123,25 +129,67 @@ _NOT_A_MODEL = (
 
 def _likely_cause(net: EmbeddingNet, first_step: bool) -> str:
     """The likeliest reason for a non-finite loss, from what the net was given."""
-    ball = getattr(net.module_, "embedding_map", None)
+    ball = net.module_.embedding_map if net.criterion_.distance.on_ball else None
     if first_step:
         cause = (
             "It is not finite at the very first step, before any update, so the learning rate is not the cause: "
             "the inputs (values of a very large scale) or the module are; rescale X or check the module"
         )
-        if hasattr(ball, "logmap0"):
+        if ball is not None:
             cause += (
                 f", or points on the Poincaré ball's boundary (curvature c={float(ball.curvature):.3g}, "
                 f"geometry__eps={ball.eps}): leave geometry__eps=None or raise it, or lower geometry__c"
             )
         return cause + "."
     cause = f"Likely cause: a learning rate too large for this data (lr={net.lr}); lower lr"
-    if hasattr(ball, "logmap0"):
+    if ball is not None:
         cause += (
             f", or points reaching the Poincaré ball's boundary (curvature c={float(ball.curvature):.3g}, "
             f"geometry__eps={ball.eps}): lower geometry__c or set geometry__clip_norm"
         )
     return cause + "."
+
+
+class CompiledEmbedding(Callback):
+    """Compile the module's embedding (backbone and map) for the training loop; drop it when training ends.
+
+    Only the embedding is compiled, and as a bound method, so the net's
+    modules stay the ones skorch set up and saves. Its shapes are the same in
+    every fold and configuration, so its graphs are reused across fits; the
+    heads' widths follow each fold's training leaves, and compiling them would
+    compile again for every fold and, past torch's recompile limit (8 graphs),
+    silently run everything eagerly. torch caches compiled code by the
+    function's code and the shapes it saw, so a later fit of a network of the
+    same class and shapes in this process reuses it (from torch 2.5; see
+    ``COMPILE_REUSED_ACROSS_FITS``).
+
+    Parameters
+    ----------
+    options : dict or None, default=None
+        Keywords of ``torch.compile`` (the estimator's ``compile__*``);
+        ``dynamic=False`` unless given.
+    """
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = options
+
+    def on_train_begin(self, net: EmbeddingNet, **kwargs: Any) -> None:
+        options = {"dynamic": False, **(self.options or {})}
+        if "mode" not in options and torch.device(net.device).type == "cuda" and net.small_batches():
+            # At the paper's 96 clips a step is launch-bound: replayed as CUDA graphs it ran at 21,188 clips/s
+            # against 11,105 without, on an H200 (benchmarks/bench_training.py, docs/performance.md).
+            options["mode"] = "reduce-overhead"
+        net.compiled_embed_ = torch.compile(net.module_.embed, **options)
+
+    def on_train_end(self, net: EmbeddingNet, **kwargs: Any) -> None:
+        net.compiled_embed_ = None
+
+
+class ReleaseTrainingData(Callback):
+    """Let go of the training batches when training ends: they hold the clips, which a pickled model must not carry."""
+
+    def on_train_end(self, net: EmbeddingNet, **kwargs: Any) -> None:
+        net.train_batches_ = None
 
 
 class EmbeddingNet(NeuralNet):
@@ -152,38 +200,28 @@ class EmbeddingNet(NeuralNet):
     module : EmbeddingNetwork
         The backbone, embedding map and heads (an instance, used as it is).
     criterion : HierarchicalLoss
-        The weighted loss terms (an instance).
+        The weighted loss terms, bound to the fit (an instance).
     taxonomy : Taxonomy
-        The tree of the training leaves; the batches and targets follow it.
+        The tree of the training leaves; the batches follow it.
     triplets : {"tree", "batch_hard", "semi_hard"}, default="tree"
-        Offline tree triplets, or the strategy of the miner that :meth:`initialize` builds.
+        Offline tree triplets, or the strategy of the miner that
+        :meth:`initialize` builds from the criterion's triplet term (its
+        margin, the criterion's distance).
     triplets_per_batch : int, default=32
-    margin : float, default=0.3
-        Margin of the miner.
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity of the miner (the triplet term has its own, from the same parameter of the estimator).
-        Under ``"poincare"`` the miner follows the curvature of the module's ``embedding_map``.
     class_weight : {"balanced"} or None, default=None
         ``"balanced"`` adds the :class:`EpochClassWeights` callback.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs the module under autocast.
-    channels_last : bool, default=False
-        Store the module's 4-D (convolution) weights channels-last, the layout
-        in which cuDNN's convolutions, batch norms and pools run fastest.
     data_on_device : bool, default=True
         Copy the training and validation clips to the device once (``True``),
         or keep them in host memory and upload each batch (``False``, for data
         that do not fit on the device; page-locked and without waiting on CUDA).
-    compile : bool, default=False
-        skorch's parameter, with another meaning here: ``True`` compiles the
-        module's ``embed`` (backbone and embedding map; the heads, whose widths
-        change from fold to fold, run eagerly) for the training loop (training
-        steps and validation), with static shapes (``dynamic=False`` unless a
-        ``compile__dynamic`` says otherwise); ``compile__*`` parameters reach
-        ``torch.compile`` (e.g. ``compile__mode="reduce-overhead"`` for CUDA
-        graphs). The module itself stays a plain module, so the fitted net
-        pickles and keeps its ``state_dict`` keys, and inference after
-        training runs it eagerly.
+    compile_embedding : dict or None, default=None
+        ``torch.compile`` options: when given (``{}`` for the defaults), the
+        :class:`CompiledEmbedding` callback compiles the module's ``embed``
+        for training, with static shapes, and the training batches drop an
+        epoch's short last batch so that every batch has one shape. skorch's
+        own ``compile`` (the whole module) keeps skorch's meaning.
     **kwargs
         Any :class:`skorch.NeuralNet` parameter.
 
@@ -194,12 +232,6 @@ class EmbeddingNet(NeuralNet):
     batch with zeros and dropping the padded rows' outputs, so that a sample's
     result never depends on which other samples share its batch (a short batch
     takes another matrix-multiply path whose float32 rounding differs).
-
-    Each batch's training loss stays on the device until the epoch ends: the
-    losses of an epoch are then copied to the host at once and recorded as
-    skorch's per-batch ``train_loss``, so a training step never waits for the
-    GPU (skorch reads each loss with ``loss.item()``, a synchronisation per
-    step). A callback's ``on_batch_end`` still receives the step's loss tensor.
 
     On CUDA, ``torch.backends.cudnn.benchmark`` is on while the net trains
     (the batches have fixed shapes, so the fastest kernels are picked once)
@@ -219,24 +251,22 @@ class EmbeddingNet(NeuralNet):
         taxonomy: Any = None,
         triplets: str = "tree",
         triplets_per_batch: int = 32,
-        margin: float = 0.3,
-        metric: str = "cosine",
         class_weight: str | None = None,
         precision: str = "float32",
-        channels_last: bool = False,
         data_on_device: bool = True,
+        compile_embedding: dict[str, Any] | None = None,
+        iterator_train: Any = epoch_batches,
+        iterator_valid: Any = sequential_batches,
         **kwargs: Any,
     ) -> None:
-        super().__init__(module, criterion, **kwargs)
+        super().__init__(module, criterion, iterator_train=iterator_train, iterator_valid=iterator_valid, **kwargs)
         self.taxonomy = taxonomy
         self.triplets = triplets
         self.triplets_per_batch = triplets_per_batch
-        self.margin = margin
-        self.metric = metric
         self.class_weight = class_weight
         self.precision = precision
-        self.channels_last = channels_last
         self.data_on_device = data_on_device
+        self.compile_embedding = compile_embedding
 
     def initialize(self) -> EmbeddingNet:
         """Initialise as skorch does, and build the online miner (``None`` for tree triplets)."""
@@ -249,61 +279,36 @@ class EmbeddingNet(NeuralNet):
         wanted = ("module", "criterion", "callbacks", "miner_")
         extra = [name for name in wanted if name not in self.cuda_dependent_attributes_]
         self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, *extra]
-        ball = self.module_.embedding_map if self.metric == "poincare" else 1.0
-        self.miner_ = (
-            None
-            if self.triplets == "tree"
-            else HierarchicalTripletMiner(self.triplets, margin=self.margin, metric=self.metric, curvature=ball)
-        )
+        self.miner_ = None if self.triplets == "tree" else self._miner()
+        self.compiled_embed_ = None
         return self
 
-    def initialize_module(self) -> EmbeddingNet:
-        """skorch's module set-up, then the channels-last layout of the weights when asked for."""
-        super().initialize_module()
-        if self.channels_last:
-            self.module_.to(memory_format=torch.channels_last)
-        return self
+    def _miner(self) -> HierarchicalTripletMiner | None:
+        """The online miner of the criterion's triplet term: that term's margin, the criterion's distance."""
+        term = self.criterion_.triplet_term
+        if term is None:
+            return None
+        if not hasattr(term, "margin"):
+            raise ValueError(
+                f"Online mining (triplets={self.triplets!r}) mines for the triplet term's margin, and "
+                f"{type(term).__name__} has no 'margin' option; give it one or use triplets='tree'."
+            )
+        return HierarchicalTripletMiner(self.triplets, margin=term.margin, distance=self.criterion_.distance)
 
-    def torch_compile(self, module: torch.nn.Module, name: str) -> torch.nn.Module:
-        """Leave the modules as they are: the training loop compiles the embedding (:meth:`on_train_begin`)."""
-        return module
-
-    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
-        """Compile the module's embedding for this training run when ``compile`` is set.
-
-        torch caches compiled code by the function's code and the shapes it saw,
-        so a later fit of a network of the same class and shapes in this
-        process reuses it instead of compiling again (from torch 2.5; see
-        ``COMPILE_REUSED_ACROSS_FITS``).
-        """
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        options = {"dynamic": False, **self.get_params_for("compile")}
-        if "mode" not in options and torch.device(self.device).type == "cuda" and self._small_batches():
-            # At the paper's 96 clips a step is launch-bound: replayed as CUDA graphs it ran at 21,188 clips/s
-            # against 11,105 without, on an H200 (benchmarks/bench_training.py, docs/performance.md).
-            options["mode"] = "reduce-overhead"
-        # Only the embedding (backbone and map) is compiled, and as a bound method, so the net's modules stay the ones
-        # skorch set up and saves. Its shapes are the same in every fold and configuration, so its graphs are reused
-        # across fits; the heads' widths follow each fold's training leaves, and compiling them would compile again
-        # for every fold and, past torch's recompile limit (8 graphs), silently run everything eagerly.
-        self.compiled_embed_ = torch.compile(self.module_.embed, **options) if self.compile else None
-
-    def _small_batches(self) -> bool:
+    def small_batches(self) -> bool:
         """Whether the training batches hold at most ``SMALL_BATCH`` clips (each triplet is three clips)."""
         return 3 * self.triplets_per_batch <= SMALL_BATCH
 
     def get_default_callbacks(self) -> list[tuple[str, Any]]:
-        """skorch's defaults, the paper's schedule, early stopping and gradient clipping, and :class:`FiniteTraining`.
+        """skorch's defaults, extended: the paper's schedule, early stopping and clipping, and :class:`FiniteTraining`.
 
         Both monitor ``valid_loss``, or ``train_loss`` when ``train_split`` is
-        ``None``; their patience is 5x longer with a triplet term, as in the paper.
+        ``None``; their patience is 5x longer with a triplet term, as in the
+        paper. skorch's ``print_log`` is :class:`PlainPrintLog`.
         """
         monitor = "train_loss" if self.train_split is None else "valid_loss"
         slow = bool(getattr(self.criterion, "uses_triplets", False))
-        callbacks = [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ours = [
             ("finite_training", FiniteTraining()),
             (
                 "lr_scheduler",
@@ -314,10 +319,18 @@ class EmbeddingNet(NeuralNet):
                 EarlyStopping(monitor=monitor, patience=500 if slow else 100, threshold=0.0, load_best=True),
             ),
             ("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0)),
-            ("print_log", PlainPrintLog()),
+            ("release_training_data", ReleaseTrainingData()),
         ]
-        if self.class_weight == "balanced":
-            callbacks.insert(1, ("class_weights", EpochClassWeights()))
+        if self.compile_embedding is not None:
+            ours.append(("compiled_embedding", CompiledEmbedding(self.compile_embedding)))
+        callbacks = []
+        for name, callback in super().get_default_callbacks():
+            if name == "print_log":
+                callbacks += [*ours, (name, PlainPrintLog())]
+                continue
+            callbacks.append((name, callback))
+            if name == "epoch_timer" and self.class_weight == "balanced":
+                callbacks.append(("class_weights", EpochClassWeights()))
         return callbacks
 
     def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> tuple[Any, Any]:
@@ -333,21 +346,14 @@ class EmbeddingNet(NeuralNet):
         train = self._placed(train)
         if self.triplets == "tree":
             # A compiled network reuses its graphs only when every batch has the same shape.
-            self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch, drop_last=self.compile)
+            drop_last = self.compile_embedding is not None
+            self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch, drop_last=drop_last)
         else:
             self.train_batches_ = MinedBatches(train, self.taxonomy, self.triplets_per_batch)
         return EpochView(self.train_batches_), None if valid is None else self._placed(valid)
 
     def _placed(self, data: TensorData) -> TensorData:
         return data.to(self.device) if self.data_on_device else data.streamed_to(self.device)
-
-    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
-        """The epoch's training batches, consecutive batches of clips otherwise (skorch's for other data)."""
-        if isinstance(dataset, EpochView):
-            return dataset.batches
-        if isinstance(dataset, TensorData):
-            return SequentialBatches(dataset, self.batch_size)
-        return super().get_iterator(dataset, training=training)
 
     def infer(self, x: Any, **fit_params: Any) -> tuple[torch.Tensor, HeadOutputs]:
         """Embeddings and head logits of a batch, float32, on the device (padded to ``batch_size`` in eval mode)."""
@@ -372,32 +378,11 @@ class EmbeddingNet(NeuralNet):
         """The weighted loss; triplet terms and class weights count in training only (the paper's validation)."""
         z, outputs = y_pred
         codes, triplets = y_true
-        targets = Targets.from_codes(codes, self.taxonomy)
-        if training and triplets is None and self.miner_ is not None and self.criterion_.uses_triplets:
+        targets = self.criterion_.targets(codes)
+        if training and triplets is None and self.miner_ is not None:
             triplets = self.miner_(z.detach(), targets.levels)
         loss, _ = self.criterion_(z, outputs, targets, triplets, include_triplet=training, weighted=training)
         return loss
-
-    def run_single_epoch(self, iterator: Any, training: bool, prefix: str, step_fn: Any, **fit_params: Any) -> None:
-        """skorch's epoch, with the batch losses copied to the host once, at the epoch's end.
-
-        The per-batch history rows (``<prefix>_loss``, ``<prefix>_batch_size``)
-        and the callbacks' notifications are skorch's; only the time at which
-        the losses are read differs.
-        """
-        if iterator is None:
-            return
-        losses, rows = [], []
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach())
-            rows.append(self.history[-1]["batches"][-1])
-            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-        for row, loss in zip(rows, torch.stack(losses).tolist() if losses else [], strict=True):
-            row[prefix + "_loss"] = loss
-        self.history.record(prefix + "_batch_count", len(losses))
 
     def fit_loop(self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any) -> EmbeddingNet:
         """skorch's loop; an interruption is noted, so :meth:`partial_fit` can raise it after cleanup.
@@ -428,12 +413,6 @@ class EmbeddingNet(NeuralNet):
         if interrupt is not None:
             raise interrupt
         return self
-
-    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
-        """Let go of the training batches: they hold the training clips, which a pickled model must not carry."""
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        self.train_batches_ = None
-        self.compiled_embed_ = None
 
 
 @contextmanager

@@ -1,177 +1,42 @@
 """HierarchicalEmbedder: the scikit-learn estimator that learns tree-shaped embeddings.
 
-This is the one module where scikit-learn, skorch and torch meet: it validates
-``X`` and ``y``, builds the :class:`~sklearn_hier.taxonomy.Taxonomy`, sizes the
-network from the data, freezes what ``fit`` decides into fitted attributes and
-hands training to the skorch net it owns (:mod:`sklearn_hier._net`).
+This module holds the estimator's contract only: its parameters, ``fit`` and
+``partial_fit``, and inference. What a fit decides is resolved once into a
+frozen plan (:mod:`sklearn_hier._plan`, after the input contracts of
+:mod:`sklearn_hier._validation`), the network, criterion and skorch net are
+built from it (:mod:`sklearn_hier._build`), and training is the net's
+(:mod:`sklearn_hier._net`, on the data and batches of :mod:`sklearn_hier._data`
+and :mod:`sklearn_hier._batches`).
 """
 
 from __future__ import annotations
 
-import copy
-import math
-import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from sklearn_hier._device import check_device, fits_on_device
-from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS, EmbeddingNet, NonFiniteTrainingError
-from sklearn_hier._tensor_input import checked_tensor, host_array
-from sklearn_hier._training import EmbeddingNetwork, LeafSplit, TensorData, clips_per_batch, output_width
-from sklearn_hier.nn import (
-    MLP,
-    ConvModel,
-    HeadOutputs,
-    HierarchicalHeads,
-    HierarchicalLoss,
-    PoincareEmbedding,
-    TreeTripletSampler,
-    leaf_log_scores,
-    loss_term_class,
-    parse_losses,
-)
+from sklearn_hier._build import build_net, seeded
+from sklearn_hier._data import TensorData, home_device
+from sklearn_hier._net import NonFiniteTrainingError
+from sklearn_hier._plan import FITTED_FIELDS, NET_PREFIXES, make_plan
+from sklearn_hier._validation import GEOMETRY_METRIC, saturation_message, validate_X, validate_y
+from sklearn_hier._warnings import warn_at_caller
+from sklearn_hier.nn import Distance, HeadOutputs, HierarchicalLoss, leaf_log_scores
 from sklearn_hier.nn.distances import SIMILARITIES
 from sklearn_hier.nn.heads import LEAF_ROUTES
-from sklearn_hier.nn.hyperbolic import MIN_CURVATURE, MIN_EPS, boundary_eps, check_ball_options, tangent_reach
+from sklearn_hier.nn.hyperbolic import boundary_eps, tangent_reach
 from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["HierarchicalEmbedder"]
 
-# Prefixes of the nested parameters: module__ and criterion__ build the network and the loss,
-# geometry__ the map onto the Poincaré ball; the others reach the skorch net as they are.
-NET_PREFIXES = ("module", "criterion", "optimizer", "callbacks", "compile", "geometry")
-GEOMETRY_OPTIONS = ("c", "learn_curvature", "clip_norm", "eps")
-# The shortest reach of the ball's tangent vectors (tangent_reach) accepted: at 0.01 a fit on tree_blobs scored chance
-# (0.125 over 8 leaves after 20 epochs), at 0.1 it scored 0.25, at the default's 3.1 it scored 0.69.
-MIN_REACH = 1e-2
-# The metric that metric="auto" resolves to under each geometry.
-GEOMETRY_METRIC = {"euclidean": "cosine", "poincare": "poincare"}
-# A 2-D X this wide is taken for raw waveforms (0.1 s of 44.1 kHz audio is 4410 samples), not features.
-WAVEFORM_MIN_FEATURES = 4000
 # What fit decides; a failed or interrupted fit leaves none of it behind.
-_FITTED = (
-    "net_",
-    "taxonomy_",
-    "classes_",
-    "input_shape_",
-    "loss_spec_",
-    "device_",
-    "leaf_source_",
-    "level_heads_trained_",
-    "precision_",
-    "compile_",
-    "channels_last_",
-    "data_on_device_",
-    "geometry_",
-    "metric_",
-    "_continue_rng",
-)
-# Optimizers that have a fused CUDA step (one kernel for all parameters, no host work per tensor).
-_FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
-
-
-@contextmanager
-def _seeded(seed: int, device: Any) -> Iterator[None]:
-    """Seed torch for the block and give the caller's random state back afterwards."""
-    cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        yield
-
-
-def _home(X: np.ndarray | torch.Tensor) -> Any:
-    """Where the training clips start from: a tensor's own device, the host for an array."""
-    return X.device if isinstance(X, torch.Tensor) else "cpu"
-
-
-def _nbytes(X: np.ndarray | torch.Tensor) -> int:
-    return X.element_size() * X.numel() if isinstance(X, torch.Tensor) else X.nbytes
-
-
-def _refuse_bool(X: Any) -> None:
-    """Refuse bool ``X`` (array or tensor): True / False are not measurements; the waveforms' contract refuses them."""
-    dtype = getattr(X, "dtype", None)
-    columns = getattr(X, "dtypes", ())  # a DataFrame's, one per column
-    if (
-        dtype == torch.bool
-        or (isinstance(dtype, np.dtype) and dtype.kind == "b")
-        or any(getattr(column, "kind", None) == "b" for column in columns)
-    ):
-        raise TypeError(
-            "X holds bool values, which are not features; pass numbers (e.g. X.astype(np.float32) or "
-            "X.float() when True / False are meant as 1 / 0)."
-        )
-
-
-def _saturation_message(c: float, eps: float, clip_norm: float, name: str) -> str:
-    reach = tangent_reach(c, eps)
-    return (
-        f"{name}={c:.3g} with geometry__clip_norm={clip_norm:g}: features longer than artanh(1 - eps) / sqrt(c) = "
-        f"{reach:.3g} land on the ball's boundary margin, where their lengths are lost and the heads read vectors no "
-        f"longer than {reach:.3g}. Usable: c <= {(tangent_reach(1.0, eps) / clip_norm) ** 2:.3g} at this clip_norm, or "
-        f"geometry__clip_norm <= {reach:.3g} at this c."
-    )
-
-
-def _warn_if_spellings_merge(y: np.ndarray, codes: np.ndarray) -> None:
-    """Warn when two spellings in ``y`` are one label after Unicode NFC normalisation (predict returns only the first).
-
-    Only strings can differ so: numbers of one value are one label, and the
-    label contract refuses mixed types.
-    """
-    seen: dict[int, Any] = {}
-    for i, (row, code) in enumerate(zip(y.tolist(), codes.tolist(), strict=True)):
-        cells = row if y.ndim == 2 else [row]
-        spelling = tuple(cell if isinstance(cell, str) else None for cell in cells)
-        first = seen.setdefault(code, (spelling, i))
-        if spelling != first[0]:
-            shown = [sep_cells[0] if y.ndim == 1 else list(sep_cells) for sep_cells in (first[0], spelling)]
-            warnings.warn(
-                f"y spells one label two ways that Unicode NFC normalisation makes equal: {shown[0]!r} (sample "
-                f"{first[1]}; {_code_points(shown[0])}) and {shown[1]!r} (sample {i}; {_code_points(shown[1])}). "
-                "They are one "
-                f"class, and predict returns the first spelling only, so comparing predict's output with y as "
-                f"strings (accuracy_score) counts the other as a miss, where score() does not. Normalise y first: "
-                "unicodedata.normalize('NFC', label) for each label.",
-                UserWarning,
-                stacklevel=6,
-            )
-            return
-
-
-def _code_points(spelling: Any) -> str:
-    """The non-ASCII code points of a spelling, where two spellings that print alike differ."""
-    text = spelling if isinstance(spelling, str) else "".join(str(cell) for cell in spelling if cell is not None)
-    return " ".join(f"U+{ord(char):04X}" for char in text if ord(char) > 127) or "ASCII only"
-
-
-def _trained_heads(spec: dict[str, float]) -> set[str]:
-    return {loss_term_class(name).head for name, weight in spec.items() if weight > 0} - {None}
-
-
-def _resolve_leaf_source(leaf_source: str, spec: dict[str, float], losses: Any) -> str | None:
-    """The route from heads to a leaf: ``leaf_source`` checked against the trained heads, or chosen for "auto"."""
-    heads = _trained_heads(spec)
-    if leaf_source == "auto":
-        # The leaf head answers directly; without it, the paper's deepest per-level head, then the node head.
-        return next((route for route in ("leaf", "deepest_level", "nodes") if LEAF_ROUTES[route] in heads), None)
-    if LEAF_ROUTES[leaf_source] not in heads:
-        # An untrained head would answer at random and pass for a measurement.
-        raise ValueError(
-            f"leaf_source={leaf_source!r} reads the {LEAF_ROUTES[leaf_source]!r} head, which losses={losses!r} "
-            "does not train; use leaf_source='auto' or add a term that trains it (leaf: L, HXE, SOFT; levels: PL; "
-            "nodes: B)."
-        )
-    return leaf_source
+_FITTED = ("net_", "_continue_rng", *(f"{name}_" for name in FITTED_FIELDS))
 
 
 class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -217,13 +82,17 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``module__channels``, ``module__n_blocks``, ``module__hidden``). A
         module instance is copied, never trained in place.
     losses : str, dict or list, default="PL+T"
-        Loss terms and weights: ``"PL+T"``, ``"L + 0.5*T"``, ``{"PL": 1}`` or
-        ``["PL", "B"]``. Terms: "L" leaf cross-entropy, "PL" per-level
-        cross-entropy, "B" binary cross-entropy on every node, "T" triplet
-        loss, "HXE" hierarchical cross-entropy, "SOFT" soft labels
-        (see :func:`~sklearn_hier.nn.parse_losses`). Options of the terms go
-        through ``criterion__<name>`` (``level_reduction``, ``hxe_alpha``,
-        ``soft_beta``, ``term_options``). Weights may be 0, but not all of them.
+        Loss terms and weights: ``"PL+T"``, ``"L + 0.5*T"``, ``["PL", "B"]``,
+        or a dict from a name to a weight, a term object or ``(weight, term)``:
+        ``{"PL": 1.0, "MR": MarginRanking(margin=0.2)}`` with a
+        :class:`~sklearn_hier.nn.LossTerm` of your own. Built-in names: "L"
+        leaf cross-entropy, "PL" per-level cross-entropy, "B" binary
+        cross-entropy on every node, "T" triplet loss, "HXE" hierarchical
+        cross-entropy, "SOFT" soft labels (see :class:`~sklearn_hier.nn.LossSpec`).
+        Options of any term are nested parameters ``criterion__<NAME>__<option>``
+        (``criterion__T__margin=0.2``, ``criterion__PL__reduction="mean"``,
+        ``criterion__MR__margin=0.1``), grid-searchable. Weights may be 0, but
+        not all of them. A term object is copied, never trained in place.
     taxonomy : Taxonomy or None, default=None
         The label tree. ``None`` builds it from ``y``. A given taxonomy checks
         the labels (a label that is not one of its leaves is an error) and
@@ -243,11 +112,12 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         embeddings (positive = deeper lowest common ancestor than negative).
     triplets_per_batch : int, default=32
         Triplets per training batch (the paper: 32, i.e. 96 clips).
-    margin : float, default=0.3
-        Margin of the triplet loss and of the online miners.
-    metric : {"auto", "cosine", "dot", "euclidean", "poincare"}, default="auto"
-        Similarity between embeddings used by the triplet loss and the online
-        miners (:func:`~sklearn_hier.nn.pairwise_similarity`). ``"auto"`` is
+    metric : {"auto", "cosine", "dot", "euclidean", "poincare"} or Distance, default="auto"
+        The distance between embeddings used by the triplet loss, the online
+        miners and, by default, the scorers (a
+        :class:`~sklearn_hier.nn.Distance`: :class:`~sklearn_hier.nn.Cosine`,
+        :class:`~sklearn_hier.nn.Dot`, :class:`~sklearn_hier.nn.Euclidean`,
+        :class:`~sklearn_hier.nn.Poincare`, or one of your own). ``"auto"`` is
         the geometry's own: ``"cosine"`` for ``geometry="euclidean"`` (the
         paper's), ``"poincare"`` (the negated geodesic distance) for
         ``geometry="poincare"``, which admits no other metric.
@@ -318,39 +188,18 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``"float32"`` elsewhere (:attr:`precision_` holds the choice).
     compile : "auto" or bool, default="auto"
         Whether to ``torch.compile`` the network's embedding (backbone and
-        embedding map) for training (training steps and validation;
-        ``transform`` and ``predict`` run it eagerly). The heads run eagerly:
-        their widths follow each fold's training leaves, and torch would
-        compile them again for every fold. ``"auto"`` compiles on CUDA with
-        ``triplets="tree"``, whose batches all have one shape, and not on the
-        CPU. Shapes are static: a compiled fit drops each epoch's last, short
-        training batch (an epoch smaller than one batch keeps it), and
-        validation batches are padded to ``batch_size``. torch keeps compiled
-        code for the process, so later fits of the same backbone and input
-        shape (other folds, other loss configurations) start without
-        compiling again. torch keeps at most 8 graphs of one function per
-        process, two per backbone and input shape (training, validation):
-        a process that fits a fifth backbone or input shape runs it eagerly,
-        and torch logs a warning that names its ``recompile_limit``. torch
-        2.4 compiles again for every fit (it guards on the module object), so
-        there ``"auto"`` does not compile. ``compile__*`` parameters reach
-        ``torch.compile``. On CUDA, training batches of at most 384 clips
-        (``triplets_per_batch <= 128``) are replayed as CUDA graphs
-        (``mode="reduce-overhead"``), which takes the launch overhead out of
-        small steps; ``compile__mode="default"`` turns that off and
-        ``compile__mode="max-autotune"`` tunes kernels longer. With online
-        mining (``triplets="batch_hard"``) batch sizes vary, and
-        ``compile=True`` may compile once per size.
+        embedding map) for training; ``"auto"`` compiles on CUDA with
+        ``triplets="tree"`` and not on the CPU. ``compile__*`` parameters reach
+        ``torch.compile``. What it costs and gains: ``docs/performance.md``.
     channels_last : "auto" or bool, default="auto"
         Store the convolution weights channels-last (NHWC), the layout in
-        which cuDNN runs convolutions, batch norms and pools fastest.
-        ``"auto"``: on CUDA when the backbone has convolutions.
+        which cuDNN runs fastest. ``"auto"``: on CUDA when the backbone has
+        convolutions.
     data_on_device : "auto" or bool, default="auto"
         Copy the training clips to the device once (``True``), or keep them in
-        host memory and upload each batch (``False``; on CUDA from page-locked
-        memory, overlapping the previous step), for data that do not fit on
-        the device. ``"auto"``: on the device when the clips take at most half
-        of its free memory. Both give the same batches.
+        host memory and upload each batch (``False``), for data that do not
+        fit on the device. ``"auto"``: on the device when the clips take at
+        most half of its free memory. Both give the same batches.
     warm_start : bool, default=False
         Whether ``fit`` continues from the fitted network (the labels must then
         be leaves of ``taxonomy_``).
@@ -384,12 +233,13 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     module_ : torch.nn.Module
         ``net_.module_``: the trained network (backbone, embedding map, heads).
     criterion_ : HierarchicalLoss
-        ``net_.criterion_``.
+        ``net_.criterion_``: the spec's terms bound to this fit.
     history_ : skorch.History
         ``net_.history``: per-epoch ``train_loss``, ``valid_loss``, learning
         rate (``event_lr``) and timing (``dur``); also readable as ``history``.
-    loss_spec_ : dict of str to float
-        The parsed ``losses``: term name to weight.
+    loss_spec_ : LossSpec
+        ``losses`` and the ``criterion__*`` options, parsed: its ``weights``,
+        ``terms`` (unbound copies) and ``canonical`` spelling.
     leaf_source_ : {"leaf", "deepest_level", "level_product", "nodes"} or None
         ``leaf_source`` resolved: the route from the heads to the leaf that
         answers :meth:`predict`, :meth:`predict_proba`, :meth:`score` and the
@@ -405,16 +255,19 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``compile``, ``channels_last`` and ``data_on_device`` resolved.
     geometry_ : {"euclidean", "poincare"}
         The geometry of the embeddings :meth:`transform` returns.
-    metric_ : {"cosine", "dot", "euclidean", "poincare"}
-        ``metric`` resolved: the similarity of training, and the one
+    distance_ : Distance
+        ``metric`` resolved and bound to the network (for the ball, it follows
+        the learned curvature): the distance of training, and the one
         :func:`~sklearn_hier.metrics.hierarchy_scorers` ranks by by default.
+    metric_ : str
+        ``distance_.name``.
     curvature_ : float or None
         The ball's curvature magnitude ``c`` (learned or fixed) for
-        ``geometry="poincare"``, None otherwise.
+        ``geometry="poincare"``, from ``distance_``; None otherwise.
 
     See Also
     --------
-    sklearn_hier.nn.HierarchicalLoss : The loss terms and their grammar.
+    sklearn_hier.nn.LossSpec : The loss terms and their grammar.
     sklearn_hier.nn.TreeTripletSampler : The offline triplet sampler.
 
     Notes
@@ -462,8 +315,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "triplets": [StrOptions({"tree", "batch_hard", "semi_hard"})],
         "triplets_per_batch": [Interval(Integral, 1, None, closed="left")],
-        "margin": [Interval(Real, 0, None, closed="left")],
-        "metric": [StrOptions({"auto", *SIMILARITIES})],
+        "metric": [StrOptions({"auto", *SIMILARITIES}), Distance],
         "geometry": [StrOptions(set(GEOMETRY_METRIC))],
         "class_weight": [StrOptions({"balanced"}), None],
         "leaf_source": [StrOptions({"auto", *LEAF_ROUTES})],
@@ -494,8 +346,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         embedding_dim: int = 256,
         triplets: str = "tree",
         triplets_per_batch: int = 32,
-        margin: float = 0.3,
-        metric: str = "auto",
+        metric: str | Distance = "auto",
         geometry: str = "euclidean",
         class_weight: str | None = None,
         leaf_source: str = "auto",
@@ -523,7 +374,6 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.embedding_dim = embedding_dim
         self.triplets = triplets
         self.triplets_per_batch = triplets_per_batch
-        self.margin = margin
         self.metric = metric
         self.geometry = geometry
         self.class_weight = class_weight
@@ -587,14 +437,6 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             self._nested_params.add(key)
         return super().set_params(**params)
 
-    def _nested(self, prefix: str) -> dict[str, Any]:
-        """The nested parameters ``<prefix>__<name>``, keyed by ``<name>``."""
-        head = prefix + "__"
-        return {key[len(head) :]: value for key, value in self.get_params(deep=False).items() if key.startswith(head)}
-
-    def _validates(self) -> bool:
-        return isinstance(self.valid_size, Real) and not isinstance(self.valid_size, bool) and self.valid_size > 0
-
     # ------------------------------------------------------------- fitted state
     def __sklearn_is_fitted__(self) -> bool:
         return "net_" in vars(self)
@@ -623,12 +465,21 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return self.history_
 
     @property
-    def curvature_(self) -> float | None:
-        """The ball's curvature magnitude ``c`` (``geometry="poincare"``), else None."""
+    def distance_(self) -> Distance:
+        """The distance of training, bound to the network (``net_.criterion_.distance``)."""
         check_is_fitted(self)
-        if self.geometry_ != "poincare":
-            return None
-        return float(self.net_.module_.embedding_map.curvature.detach())
+        return self.net_.criterion_.distance
+
+    @property
+    def metric_(self) -> str:
+        """``distance_.name``."""
+        return self.distance_.name
+
+    @property
+    def curvature_(self) -> float | None:
+        """The ball's curvature magnitude ``c`` (``geometry="poincare"``), from ``distance_``; else None."""
+        distance = self.distance_
+        return getattr(distance, "curvature_value", None) if distance.on_ball else None
 
     @property
     def _n_features_out(self) -> int:
@@ -718,33 +569,15 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _fit_new(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
         self._forget_fit()  # a refit that fails leaves no stale model behind
-        X = self._validate_X(X, reset=True)
-        y = self._validate_y(y, X)
-        self._check_nested_prefixes()
-        spec = self._loss_spec()
-        leaf_source = _resolve_leaf_source(self.leaf_source, spec, self.losses)
-        geometry, metric = self._geometry_and_metric()
-        self._check_ball()
-        device = check_device(self.device)
-        taxonomy, classes, codes = self._learn_labels(y)
-        split_seed, torch_seed, train_seed, continue_seed = self._seeds()
-        split = LeafSplit(self.valid_size, split_seed) if self._validates() else None
-        # The split is drawn here too (same seed, same split) so that an impossible one fails before training.
-        self._warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
-        data = TensorData.from_arrays(X, codes, _home(X), train_seed)
-        with _seeded(torch_seed, device):
-            net = self._make_net(taxonomy, spec, metric, tuple(X.shape[1:]), device, split, _nbytes(X))
+        plan, X, codes = make_plan(self, X, y)
+        data = TensorData.from_arrays(X, codes, home_device(X), plan.seeds.train)
+        with seeded(plan.seeds.torch, plan.device):
+            net = build_net(plan)
             net.initialize()
             net.partial_fit(data, None, **fit_params)
-        self.taxonomy_, self.classes_, self.input_shape_ = taxonomy, classes, tuple(X.shape[1:])
-        self.loss_spec_, self.device_ = spec, device
-        self.precision_, self.compile_ = net.precision, net.compile
-        self.channels_last_, self.data_on_device_ = net.channels_last, net.data_on_device
-        self.geometry_, self.metric_ = geometry, metric
+        vars(self).update(plan.fitted_attributes())
         # Later partial fits draw their seeds from here, not from random_state, which set_params may have changed.
-        self._continue_rng = np.random.RandomState(continue_seed)
-        self.leaf_source_ = leaf_source
-        self.level_heads_trained_ = "levels" in _trained_heads(spec)
+        self._continue_rng = np.random.RandomState(plan.seeds.later)
         self.net_ = net
         self._warn_if_learned_curvature_saturates()
         return self
@@ -755,287 +588,31 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             return
         eps = boundary_eps(torch.float32) if ball.eps is None else ball.eps
         if ball.clip_norm > tangent_reach(self.curvature_, eps):
-            message = _saturation_message(self.curvature_, eps, ball.clip_norm, "The learned curvature_")
-            warnings.warn(message, UserWarning, stacklevel=5)
+            warn_at_caller(saturation_message(self.curvature_, eps, ball.clip_norm, "The learned curvature_"))
 
     def _continue(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
-        X = self._validate_X(X, reset=False)
-        y = self._validate_y(y, X)
+        X = validate_X(self, X, reset=False)
+        y = validate_y(self, y, X)
         codes = self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
         torch_seed, train_seed = (int(seed) for seed in self._continue_rng.randint(2**31 - 1, size=2))
-        data = TensorData.from_arrays(X, codes, _home(X), train_seed)
+        data = TensorData.from_arrays(X, codes, home_device(X), train_seed)
         try:
-            with _seeded(torch_seed, self.device_):
+            with seeded(torch_seed, self.device_):
                 self.net_.partial_fit(data, None, **fit_params)
         except (KeyboardInterrupt, NonFiniteTrainingError):
             self._forget_fit()  # a cut-short or diverged model must not pass for a fitted one
             raise
         return self
 
-    def _seeds(self) -> tuple[int, int, int, int]:
-        """Seeds of the validation split, of torch (the weights), of the training batches and of later partial fits."""
-        split_seed, torch_seed, train_seed, continue_seed = check_random_state(self.random_state).randint(
-            2**31 - 1, size=4
-        )
-        return int(split_seed), int(torch_seed), int(train_seed), int(continue_seed)
-
     def _forget_fit(self) -> None:
         for name in _FITTED:
             vars(self).pop(name, None)
-
-    def _check_nested_prefixes(self) -> None:
-        for key in self._nested_params:
-            if key in vars(self) and key.split("__", 1)[0] not in NET_PREFIXES:
-                raise ValueError(
-                    f"Invalid parameter {key!r}: nested parameters take one of the prefixes "
-                    f"{', '.join(p + '__' for p in NET_PREFIXES)}."
-                )
-
-    def _loss_spec(self) -> dict[str, float]:
-        """``losses`` parsed (the one place it is); all-zero weights are refused."""
-        spec = parse_losses(self.losses)
-        if not any(weight > 0 for weight in spec.values()):
-            raise ValueError(
-                f"losses={self.losses!r} gives every term weight 0, so nothing would be trained and "
-                "predictions would come from untrained heads; give at least one term a weight > 0."
-            )
-        return spec
-
-    def _geometry_and_metric(self) -> tuple[str, str]:
-        """``geometry`` and ``metric`` resolved and checked against each other and the ``geometry__*`` options."""
-        metric = GEOMETRY_METRIC[self.geometry] if self.metric == "auto" else self.metric
-        if (self.geometry == "poincare") != (metric == "poincare"):
-            raise ValueError(
-                f"metric={self.metric!r} does not fit geometry={self.geometry!r}: the Poincaré ball's points are "
-                "compared by their geodesic distance (metric='poincare'), and only there. Use metric='auto'."
-            )
-        options = self._nested("geometry")
-        unknown = sorted(set(options) - set(GEOMETRY_OPTIONS))
-        if unknown or (options and self.geometry != "poincare"):
-            raise ValueError(
-                f"geometry__* parameters set the Poincaré ball of geometry='poincare' (geometry__"
-                f"{', geometry__'.join(GEOMETRY_OPTIONS)}); got {', '.join('geometry__' + k for k in sorted(options))} "
-                f"with geometry={self.geometry!r}."
-            )
-        return self.geometry, metric
-
-    def _check_ball(self) -> None:
-        """The ``geometry__*`` options checked by type and by what they do to the heads, before any training.
-
-        The heads read the logarithmic map of the points, which gives back no
-        vector longer than ``tangent_reach(c, eps)``: features longer than
-        that land on the boundary margin and lose their length. Refused when
-        that reach is below ``MIN_REACH`` (the heads would read nothing),
-        warned about when ``clip_norm`` lets features exceed it.
-        """
-        if self.geometry != "poincare":
-            return
-        options = {"c": 1.0, "learn_curvature": False, "clip_norm": 1.0, "eps": None, **self._nested("geometry")}
-        c, _, clip_norm, eps = check_ball_options(**options, prefix="geometry__")
-        margin = boundary_eps(torch.float32) if eps is None else eps
-        reach = tangent_reach(c, margin)
-        if reach < MIN_REACH:
-            shown_eps = f"{eps:g}" if eps is not None else f"None (float32's {margin:g})"
-            # The reach scales as 1 / sqrt(c): the largest c that keeps it is (reach at c = 1 / MIN_REACH) ** 2.
-            best_c = (tangent_reach(1.0, margin) / MIN_REACH) ** 2
-            best_eps = 1 - math.tanh(MIN_REACH * math.sqrt(c))
-            fixes = [f"geometry__c <= {best_c:.3g} at this eps"] if best_c > MIN_CURVATURE else []
-            fixes += [f"geometry__eps <= {best_eps:.3g} at this c"] if best_eps >= MIN_EPS else []
-            fixes = fixes or ["lower both (the defaults geometry__c=1.0, geometry__eps=None reach 3.1)"]
-            raise ValueError(
-                f"geometry__c={c:g} with geometry__eps={shown_eps} leaves the heads nothing to read: the ball keeps "
-                f"tangent vectors no longer than artanh(1 - eps) / sqrt(c) = {reach:.3g}, below {MIN_REACH}, so every "
-                f"clip would get the same prediction. Usable: {' or '.join(fixes)}."
-            )
-        if clip_norm is not None and clip_norm > reach:
-            warnings.warn(_saturation_message(c, margin, clip_norm, "geometry__c"), UserWarning, stacklevel=5)
-
-    def _make_net(
-        self,
-        taxonomy: Taxonomy,
-        spec: dict[str, float],
-        metric: str,
-        input_shape: tuple[int, ...],
-        device: torch.device,
-        split: Any,
-        data_bytes: int,
-    ) -> EmbeddingNet:
-        backbone = self._make_backbone(self._nested("module"), input_shape)
-        speed = self._speed_settings(device, backbone, data_bytes)
-        width = output_width(backbone, input_shape)
-        ball = None if self.geometry != "poincare" else PoincareEmbedding(**self._nested("geometry"))
-        module = EmbeddingNetwork(backbone, HierarchicalHeads(taxonomy, width), width, embedding_map=ball)
-        criterion = HierarchicalLoss(
-            spec,
-            taxonomy,
-            margin=self.margin,
-            metric=metric,
-            curvature=1.0 if ball is None else ball,
-            **self._nested("criterion"),
-        )
-        passed = {
-            f"{prefix}__{name}": value
-            for prefix in ("optimizer", "callbacks", "compile")
-            for name, value in self._nested(prefix).items()
-        }
-        passed.setdefault("optimizer__weight_decay", self.weight_decay)
-        if device.type == "cuda" and self.optimizer in _FUSED_OPTIMIZERS:
-            passed.setdefault("optimizer__fused", True)
-        passed["iterator_train__batch_size"] = clips_per_batch(self.triplets, self.triplets_per_batch)
-        return EmbeddingNet(
-            module,
-            criterion,
-            taxonomy=taxonomy,
-            triplets=self.triplets,
-            triplets_per_batch=self.triplets_per_batch,
-            margin=self.margin,
-            metric=metric,
-            class_weight=self.class_weight,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            train_split=split,
-            callbacks=self.callbacks,
-            verbose=self.verbose,
-            device=str(device),
-            **speed,
-            **passed,
-        )
-
-    def _speed_settings(self, device: torch.device, backbone: torch.nn.Module, data_bytes: int) -> dict[str, Any]:
-        """``precision``, ``compile``, ``channels_last`` and ``data_on_device``, ``"auto"`` resolved for ``device``."""
-        cuda = device.type == "cuda"
-        conv = any(p.ndim == 4 for p in backbone.parameters())
-        chosen = {
-            "compile": (self.compile, lambda: cuda and self.triplets == "tree" and COMPILE_REUSED_ACROSS_FITS),
-            "channels_last": (self.channels_last, lambda: cuda and conv),
-            "data_on_device": (self.data_on_device, lambda: fits_on_device(data_bytes, device)),
-        }
-        speed = {name: default() if value == "auto" else bool(value) for name, (value, default) in chosen.items()}
-        speed["precision"] = ("bfloat16" if cuda else "float32") if self.precision == "auto" else self.precision
-        return speed
-
-    def _make_backbone(self, options: dict[str, Any], input_shape: tuple[int, ...]) -> torch.nn.Module:
-        if not (isinstance(self.module, str) and self.module == "auto"):
-            if isinstance(self.module, torch.nn.Module):
-                if options:
-                    raise ValueError("module__* parameters cannot be applied to a module instance; pass its class.")
-                return copy.deepcopy(self.module)
-            return self.module(**options)
-        size_name, backbone = ("n_features", MLP) if len(input_shape) == 1 else ("n_mels", ConvModel)
-        for name in (size_name, "embedding_dim"):
-            if name in options:
-                where = "X.shape[1]" if name == size_name else "the embedding_dim parameter"
-                raise ValueError(f"module__{name} cannot be set with module='auto': it comes from {where}.")
-        return backbone(**{size_name: input_shape[0], "embedding_dim": self.embedding_dim, **options})
-
-    def _validate_X(self, X: Any, reset: bool) -> np.ndarray | torch.Tensor:
-        """The one input contract of ``X``, for arrays and tensors alike (``docs/user_guide.md``'s table).
-
-        A CPU tensor is checked as the array it views, so both give the same
-        result or the same error; a tensor on another device is checked
-        where it lies, by the same rules, and stays there.
-        """
-        if isinstance(X, torch.Tensor):
-            X = checked_tensor(X)
-            if X.device.type == "cpu":
-                X = host_array(X)
-        _refuse_bool(X)
-        if isinstance(X, torch.Tensor):
-            X = self._validate_tensor(X, reset)
-        else:
-            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32)
-        if reset:
-            auto = isinstance(self.module, str)
-            if auto and X.ndim not in (2, 3):
-                raise ValueError(
-                    "With module='auto', X must be 2-D (n_samples, n_features) for the MLP or 3-D "
-                    f"(n_samples, n_mels, n_frames) for the ConvModel; got shape {X.shape}."
-                )
-            if auto and X.ndim == 2 and X.shape[1] >= WAVEFORM_MIN_FEATURES:
-                raise ValueError(
-                    f"X has shape {X.shape}: {X.shape[1]} columns look like raw waveforms, not features. "
-                    "Put a MelTransformer step before the embedder (Pipeline([('mel', MelTransformer()), "
-                    "('emb', HierarchicalEmbedder())])), or pass module=MLP to train an MLP on them."
-                )
-        elif X.ndim != len(self.input_shape_) + 1:
-            raise ValueError(
-                f"X has shape {X.shape}, but {type(self).__name__} was fit on samples of shape "
-                f"{self.input_shape_}: expected a {len(self.input_shape_) + 1}-D X."
-            )
-        return X
-
-    def _validate_tensor(self, X: torch.Tensor, reset: bool) -> torch.Tensor:
-        """A device tensor ``X`` checked where it lies (no copy to the host), as ``validate_data`` checks arrays.
-
-        Any real dtype (float, signed or unsigned int) is cast to float32, as
-        ``validate_data(dtype=np.float32)`` casts arrays; the result is contiguous.
-        """
-        if X.ndim < 2 or len(X) == 0 or X[0].numel() == 0:
-            raise ValueError(
-                f"X must be a tensor of shape (n_samples, n_features) or (n_samples, n_mels, n_frames) holding at "
-                f"least one sample and one feature; got shape {tuple(X.shape)}."
-            )
-        X = X.to(torch.float32).contiguous()
-        if not bool(torch.isfinite(X).all()):  # one device-to-host read of a single flag
-            raise ValueError("Input X contains NaN or infinity.")
-        if reset:
-            vars(self).pop("feature_names_in_", None)
-            self.n_features_in_ = int(X.shape[1])
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
-                "features as input."
-            )
-        return X
-
-    def _validate_y(self, y: Any, X: np.ndarray) -> np.ndarray:
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        # NaN is left to label_paths: it ends a path in a 2-D row (the docs' contract) and is refused in 1-D.
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y", ensure_all_finite=False)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D (labels or paths) or 2-D (one column per level); got shape {y.shape}.")
-        check_consistent_length(X, y)
-        return y
-
-    def _learn_labels(self, y: np.ndarray) -> tuple[Taxonomy, np.ndarray, np.ndarray]:
-        """The tree of the training leaves, the leaves in the user's form and the leaf code of each sample."""
-        if self.taxonomy is None:
-            taxonomy = Taxonomy.from_y(y, sep=self.sep)
-            codes = taxonomy.encode(y)
-        else:
-            full = self.taxonomy.decode(self.taxonomy.encode(y))  # checks every label against the tree
-            taxonomy = self.taxonomy.restrict(np.unique(full))
-            codes = taxonomy.encode(full)
-        if taxonomy.n_leaves < 2:
-            raise ValueError(
-                f"y has {taxonomy.n_leaves} class (leaf) {list(taxonomy.leaves)}; "
-                f"{type(self).__name__} needs at least 2 leaves to learn from."
-            )
-        _warn_if_spellings_merge(y, codes)
-        first = np.unique(codes, return_index=True)[1]
-        return taxonomy, y[first], codes
-
-    def _warn_if_no_triplet(self, spec: dict[str, float], taxonomy: Taxonomy, train_codes: np.ndarray) -> None:
-        if not any(loss_term_class(name).uses_triplets for name in spec):
-            return
-        if TreeTripletSampler(taxonomy, train_codes).n_triplets == 0:
-            warnings.warn(
-                f"losses={self.losses!r} includes a triplet term, but no triplet can be formed from the training "
-                "labels: a triplet needs an anchor and a positive whose lowest common ancestor lies deeper than "
-                "the anchor's with a negative (for instance two clips of one leaf and a clip of another leaf). "
-                "The triplet term will contribute 0; add clips per leaf or drop it from losses.",
-                UserWarning,
-                stacklevel=5,
-            )
 
     # ------------------------------------------------------------ inference
     def _outputs(self, X: Any) -> Iterator[tuple[torch.Tensor, HeadOutputs]]:
         """Validate ``X`` and yield, per batch, the embeddings and head outputs (through skorch's ``forward_iter``)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = validate_X(self, X, reset=False)
         yield from self.net_.forward_iter(TensorData.unlabelled(X), training=False, device=None)
 
     def transform(self, X: Any) -> np.ndarray:
@@ -1066,8 +643,8 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self)
         if self.leaf_source_ is None:
             raise ValueError(
-                f"This model was fit with losses={self.loss_spec_!r}, which trains no classification head, so "
-                "there is nothing to predict with; use transform() for embeddings, or refit with L, PL, B, HXE "
+                f"This model was fit with losses={self.loss_spec_.canonical!r}, which trains no classification head, "
+                "so there is nothing to predict with; use transform() for embeddings, or refit with L, PL, B, HXE "
                 "or SOFT in losses."
             )
         for _, outputs in self._outputs(X):
@@ -1162,12 +739,12 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if source == "level" and not self.level_heads_trained_:
             # An untrained head would answer at random and pass for a measurement.
             raise ValueError(
-                f"source='level' needs the per-level heads, which losses={self.loss_spec_!r} did not train; "
+                f"source='level' needs the per-level heads, which losses={self.loss_spec_.canonical!r} did not train; "
                 "refit with 'PL' in losses or use source='leaf'."
             )
         nodes = np.asarray(tax.levels[level], dtype=object)
         if source == "level" and level not in tax.informative_levels:
-            return np.repeat(nodes, len(self._validate_X(X, reset=False)))  # a single node at this depth
+            return np.repeat(nodes, len(validate_X(self, X, reset=False)))  # a single node at this depth
         if source == "level":
             parts = [out.levels[level].argmax(1).cpu().numpy() for _, out in self._outputs(X)]
             return nodes[np.concatenate(parts)]
@@ -1199,7 +776,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         check_is_fitted(self)
         predicted = self._predict_codes(X)
-        paths = label_paths(self._validate_y(y, predicted), self.taxonomy_.sep)
+        paths = label_paths(validate_y(self, y, predicted), self.taxonomy_.sep)
         known = {path: self._code_or_missing(path) for path in set(paths)}
         truth = np.fromiter((known[p] for p in paths), dtype=np.int64, count=len(paths))
         return float(np.mean(predicted == truth))

@@ -1,4 +1,4 @@
-"""Tests of sklearn_hier/embedder.py and sklearn_hier/_training.py: the skorch estimator."""
+"""Tests of sklearn_hier/embedder.py and the modules it builds and trains with: the skorch estimator."""
 
 import io
 import os
@@ -16,7 +16,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from sklearn_hier._training import LeafSplit, TensorData, TripletBatches, leaf_stratified_split
+from sklearn_hier._batches import TripletBatches
+from sklearn_hier._data import LeafSplit, TensorData, leaf_stratified_split
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.metrics import hierarchical_ndcg_score, mean_normalized_rank
 from sklearn_hier.nn import check_in_ball, expmap0, logmap0
@@ -125,7 +126,8 @@ def test_poincare_heads_read_the_log_map_and_the_triplet_term_the_ball(blobs):
         z, outputs = net(x)
         expected = net.heads(logmap0(z, 2.0))
     torch.testing.assert_close(outputs.leaf, expected.leaf)
-    assert emb.criterion_.terms["T"].metric == "poincare" and emb.curvature_ == pytest.approx(2.0)
+    assert emb.criterion_.terms["T"].distance is emb.distance_ is emb.module_.distance
+    assert emb.metric_ == "poincare" and emb.curvature_ == pytest.approx(2.0)
     # Points of the ball of curvature -2: radius 1/sqrt(2).
     assert np.linalg.norm(emb.transform(X), axis=1).max() < 1 / np.sqrt(2)
 
@@ -135,12 +137,15 @@ def test_a_learned_curvature_is_trained_once_and_shared_by_map_term_and_miner(bl
     emb = HierarchicalEmbedder(losses="PL+T", geometry="poincare", triplets="batch_hard", max_epochs=5, random_state=0)
     emb.set_params(geometry__c=0.5, geometry__learn_curvature=True, **FAST).fit(X, y)
     ball = emb.module_.embedding_map
-    assert emb.criterion_.terms["T"].curvature is ball and emb.net_.miner_.curvature is ball
+    distance = emb.distance_
+    assert distance.curvature is ball and emb.criterion_.terms["T"].distance is distance
+    assert emb.net_.miner_.distance is distance and emb.module_.distance is distance
     params = [p for _, p in emb.net_.get_all_learnable_params()]
     assert sum(p is ball.raw_curvature for p in params) == 1
     assert emb.curvature_ != pytest.approx(0.5, abs=1e-4)  # the triplet term's gradient moved it
     copy = pickle.loads(pickle.dumps(emb))
-    assert copy.criterion_.terms["T"].curvature is copy.module_.embedding_map
+    assert copy.criterion_.terms["T"].distance.curvature is copy.module_.embedding_map
+    assert copy.distance_ is copy.module_.distance and copy.curvature_ == emb.curvature_
     np.testing.assert_array_equal(copy.transform(X), emb.transform(X))
 
 
@@ -291,7 +296,7 @@ def _bad_inputs():
         ("y length", dict(), X, y[:-1], "inconsistent numbers of samples"),
         ("one leaf", dict(), X, np.full(len(X), "a/b"), "1 class"),
         ("y None", dict(), X, None, "requires y"),
-        ("losses", dict(losses="PL+Q"), X, y, "Unknown loss term 'Q'.*valid names: B, HXE, L, PL, SOFT, T"),
+        ("losses", dict(losses="PL+Q"), X, y, "Unknown loss term 'Q'.*built-in names: L, PL, B, T, HXE, SOFT"),
         ("triplets", dict(triplets="hard"), X, y, "'triplets' parameter"),
         ("not a leaf", dict(taxonomy=Taxonomy.from_paths(["a/i/1"])), X, y, "Unknown label 'a/i/2'"),
         ("internal node", dict(), X, np.where(np.arange(len(y)) == 0, "a/i", y), "internal node"),
@@ -734,6 +739,6 @@ def test_per_level_predictions_need_trained_per_level_heads(blobs):
     (X, y), _ = blobs
     emb = HierarchicalEmbedder(losses="L", embedding_dim=4, max_epochs=1, device="cpu", verbose=0, random_state=0)
     emb.fit(X, y)
-    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses={'L': 1.0}"):
+    with pytest.raises(ValueError, match="source='level' needs the per-level heads.*losses='L'"):
         emb.predict_level(X, level=1, source="level")
     assert set(emb.predict_level(X, level=1)) <= set(emb.taxonomy_.levels[1])  # "auto" walks the leaf head up

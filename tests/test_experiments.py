@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from sklearn_hier._training import clips_per_batch
+from sklearn_hier._batches import clips_per_batch
 from sklearn_hier.audio import _torch_mel
 from sklearn_hier.audio import mel as mel_module
 from sklearn_hier.audio.mel import mel_implementation

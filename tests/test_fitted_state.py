@@ -24,7 +24,6 @@ OTHER_VALUES = {
     "embedding_dim": 3,
     "triplets": "batch_hard",
     "triplets_per_batch": 2,
-    "margin": 0.9,
     "metric": "dot",
     "geometry": "euclidean",
     "class_weight": "balanced",
@@ -45,7 +44,8 @@ OTHER_VALUES = {
     "random_state": 7,
     "verbose": 1,
     "module__hidden": (5,),
-    "criterion__level_reduction": "mean",
+    "criterion__PL__reduction": "mean",
+    "criterion__T__margin": 0.9,
     "optimizer__betas": (0.5, 0.5),
     "callbacks__print_log": None,
     "compile__mode": "max-autotune",
@@ -61,7 +61,7 @@ def data():
 @pytest.fixture(scope="module")
 def reference(data):
     X, y = data
-    params = {**FAST, "criterion__level_reduction": "sum", "optimizer__betas": (0.9, 0.999)}
+    params = {**FAST, "criterion__PL__reduction": "sum", "criterion__T__margin": 0.3, "optimizer__betas": (0.9, 0.999)}
     params.update(callbacks__print_log=None, compile__mode="default")
     # On the ball, so that the geometry's own parameters are frozen too.
     params.update(geometry="poincare", geometry__c=1.0)
@@ -77,11 +77,13 @@ def _answers(emb, X):
         "predict_level": emb.predict_level(X, level=2),
         "leaf_source_": emb.leaf_source_,
         "level_heads_trained_": emb.level_heads_trained_,
-        "loss_spec_": dict(emb.loss_spec_),
+        "loss_spec_": emb.loss_spec_.weights,
+        "margin": emb.criterion_.terms["T"].margin,
         "device_": emb.device_,
         "speed": (emb.precision_, emb.compile_, emb.channels_last_, emb.data_on_device_),
         "geometry_": emb.geometry_,
         "metric_": emb.metric_,
+        "distance_": repr(emb.distance_),
         "curvature_": emb.curvature_,
     }
 
@@ -108,7 +110,8 @@ def test_set_params_after_fit_changes_nothing_until_refit(reference, data, name)
 def test_losses_is_parsed_once_into_loss_spec(data):
     X, y = data
     emb = HierarchicalEmbedder(losses="l + 0.5*T", max_epochs=1, **FAST).fit(X, y)
-    assert emb.loss_spec_ == {"L": 1.0, "T": 0.5} and emb.leaf_source_ == "leaf"
+    assert emb.loss_spec_.weights == {"L": 1.0, "T": 0.5} and emb.leaf_source_ == "leaf"
+    assert emb.loss_spec_.canonical == "L+0.5*T" and emb.criterion_.spec is emb.loss_spec_
     assert not emb.level_heads_trained_ and emb.device_ == torch.device("cpu")
     emb = HierarchicalEmbedder(losses="B+0*L", max_epochs=1, **FAST).fit(X, y)  # a zero weight trains nothing
     assert emb.leaf_source_ == "nodes"

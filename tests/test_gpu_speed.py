@@ -16,10 +16,11 @@ from _blobs import FAST, tree_blobs
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import Callback
 
-from sklearn_hier import HierarchicalEmbedder, embedder
+from sklearn_hier import HierarchicalEmbedder, _plan
+from sklearn_hier._batches import TripletBatches
+from sklearn_hier._data import TensorData
 from sklearn_hier._device import fits_on_device
 from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS, _cudnn_benchmark
-from sklearn_hier._training import TensorData, TripletBatches
 from sklearn_hier.audio import MelTransformer
 from sklearn_hier.nn import MLP, ConvModel, TreeTripletSampler
 from sklearn_hier.taxonomy import Taxonomy
@@ -59,24 +60,29 @@ def test_auto_resolves_to_the_plain_cpu_path(blobs):
     ],
 )
 def test_auto_on_cuda_is_bf16_compiled_channels_last(backbone, triplets, expected, monkeypatch):
-    monkeypatch.setattr(embedder, "COMPILE_REUSED_ACROSS_FITS", True)
+    monkeypatch.setattr(_plan, "COMPILE_REUSED_ACROSS_FITS", True)
     emb = HierarchicalEmbedder(triplets=triplets, data_on_device=True)
-    speed = emb._speed_settings(torch.device("cuda"), backbone, data_bytes=10**12)
+    speed = _speed(emb, backbone, 10**12)
     assert (speed["precision"], speed["compile"], speed["channels_last"]) == expected
     assert speed["data_on_device"] is True
 
 
 def test_auto_does_not_compile_where_torch_compiles_again_for_every_fit(monkeypatch):
-    monkeypatch.setattr(embedder, "COMPILE_REUSED_ACROSS_FITS", False)  # torch 2.4
+    monkeypatch.setattr(_plan, "COMPILE_REUSED_ACROSS_FITS", False)  # torch 2.4
     emb = HierarchicalEmbedder(data_on_device=True)  # "auto" would ask the (absent) GPU for its free memory
-    speed = emb._speed_settings(torch.device("cuda"), ConvModel(n_mels=16, channels=4), data_bytes=1)
+    speed = _speed(emb, ConvModel(n_mels=16, channels=4), 1)
     assert speed["compile"] is False and speed["precision"] == "bfloat16" and speed["channels_last"] is True
 
 
 def test_explicit_settings_win_over_auto():
     emb = HierarchicalEmbedder(precision="float32", compile=False, channels_last=False, data_on_device=False)
-    speed = emb._speed_settings(torch.device("cuda"), ConvModel(n_mels=16, channels=4), data_bytes=1)
+    speed = _speed(emb, ConvModel(n_mels=16, channels=4), 1)
     assert speed == {"precision": "float32", "compile": False, "channels_last": False, "data_on_device": False}
+
+
+def _speed(emb, backbone, data_bytes):
+    has_conv = any(p.ndim == 4 for p in backbone.parameters())
+    return _plan._speed_settings(emb.get_params(), torch.device("cuda"), has_conv, data_bytes)
 
 
 def test_anything_fits_on_the_cpu():

@@ -25,7 +25,16 @@ LAYERS = [
         "sklearn_hier.model_selection",
         "sklearn_hier.stats",
     },
-    {"sklearn_hier.datasets", "sklearn_hier._training", "sklearn_hier._net", "sklearn_hier.embedder"},
+    {
+        "sklearn_hier.datasets",
+        "sklearn_hier._data",
+        "sklearn_hier._batches",
+        "sklearn_hier._net",
+        "sklearn_hier._validation",
+        "sklearn_hier._build",
+        "sklearn_hier._plan",
+        "sklearn_hier.embedder",
+    },
     {"sklearn_hier.plotting", "sklearn_hier.experiments", "sklearn_hier.cli", "sklearn_hier"},
 ]
 

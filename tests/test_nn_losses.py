@@ -1,4 +1,4 @@
-"""Loss terms against values worked out by hand on a 2-level toy tree, and the spec grammar."""
+"""Loss terms against values worked out by hand on a 2-level toy tree, binding, and the loss specification."""
 
 import math
 
@@ -6,25 +6,25 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_hier.nn import spec
-from sklearn_hier.nn.backbones import ConvModel
-from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
-from sklearn_hier.nn.hyperbolic import PoincareEmbedding
-from sklearn_hier.nn.losses import (
+from sklearn_hier.nn import (
+    Euclidean,
     HierarchicalCrossEntropy,
     HierarchicalLoss,
     LeafCrossEntropy,
+    LossSpec,
     LossTerm,
     NodeBinaryCrossEntropy,
     PerLevelCrossEntropy,
+    Poincare,
     SoftLabelCrossEntropy,
     Targets,
+    TermContext,
     TripletMarginLoss,
-    loss_term_class,
-    loss_term_names,
-    parse_losses,
-    register_loss_term,
 )
+from sklearn_hier.nn.backbones import ConvModel
+from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads
+from sklearn_hier.nn.hyperbolic import PoincareEmbedding
+from sklearn_hier.nn.spec import BUILTIN_TERMS
 from sklearn_hier.taxonomy import Taxonomy
 
 LN2, LN3 = math.log(2), math.log(3)
@@ -84,7 +84,7 @@ def test_targets_reject_bad_codes(toy):
 
 
 def test_leaf_cross_entropy_by_hand(toy, batch):
-    term = LeafCrossEntropy(toy)
+    term = LeafCrossEntropy().bind(toy)
     # a1 with p = 1/2 -> ln 2; b1 with p = 1/3 -> ln 3.
     assert term(*batch).item() == pytest.approx((LN2 + LN3) / 2)  # 0.895880
     term.set_class_weights(COUNTS)
@@ -95,9 +95,9 @@ def test_leaf_cross_entropy_by_hand(toy, batch):
 
 def test_per_level_cross_entropy_by_hand(toy, batch):
     # Level 1: (ln 2 + ln 4/3) / 2; level 2: (ln 3 + ln 2) / 2; summed = ln 4.
-    assert PerLevelCrossEntropy(toy)(*batch).item() == pytest.approx(1.3862944, abs=1e-6)
-    assert PerLevelCrossEntropy(toy, reduction="mean")(*batch).item() == pytest.approx(0.6931472, abs=1e-6)
-    term = PerLevelCrossEntropy(toy)
+    assert PerLevelCrossEntropy().bind(toy)(*batch).item() == pytest.approx(1.3862944, abs=1e-6)
+    assert PerLevelCrossEntropy(reduction="mean").bind(toy)(*batch).item() == pytest.approx(0.6931472, abs=1e-6)
+    term = PerLevelCrossEntropy().bind(toy)
     term.set_class_weights(COUNTS)
     # Level 1: 2/3 ln 2 + 1/3 ln 4/3 = 0.557992; level 2: (4/9 ln 3 + 1/9 ln 2) / (5/9) = 1.017519.
     assert term(*batch, weighted=True).item() == pytest.approx(1.5755114, abs=1e-6)
@@ -111,13 +111,13 @@ def test_per_level_ignores_levels_past_a_path_end():
     targets = Targets.from_y(["B"], ragged)
     assert targets.levels.tolist() == [[1, -1]]
     # Only level 1 counts (ln 2); level 2 has no sample and adds 0, not NaN.
-    assert PerLevelCrossEntropy(ragged)(torch.zeros(1, 2), outputs, targets).item() == pytest.approx(LN2)
+    assert PerLevelCrossEntropy().bind(ragged)(torch.zeros(1, 2), outputs, targets).item() == pytest.approx(LN2)
 
 
 def test_node_binary_cross_entropy_by_hand(toy, batch):
     # Ten cells: nine at logit 0 (ln 2 each), one negative cell at logit ln 3 (-ln(1 - 3/4) = 2 ln 2).
-    assert NodeBinaryCrossEntropy(toy)(*batch).item() == pytest.approx(1.1 * LN2)  # 0.762462
-    term = NodeBinaryCrossEntropy(toy)
+    assert NodeBinaryCrossEntropy().bind(toy)(*batch).item() == pytest.approx(1.1 * LN2)  # 0.762462
+    term = NodeBinaryCrossEntropy().bind(toy)
     term.set_class_weights(COUNTS)
     np.testing.assert_allclose(term.pos_weight.numpy(), [2, 0.5, 5, 5, 0.5])
     # a1 row, targets (1, 0, 1, 0, 0): (2 + 1 + 5 + 1 + 1) ln 2; b1 row, targets (0, 1, 0, 0, 1):
@@ -129,12 +129,14 @@ def test_triplet_loss_by_hand(toy):
     z = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     triplets = (torch.tensor([0, 0]), torch.tensor([1, 2]), torch.tensor([2, 1]))
     # (0, 1, 2): 0.3 - 0.7071 + 0 < 0 -> 0; (0, 2, 1): 0.3 - 0 + 0.7071 = 1.0071; mean 0.503553.
-    assert TripletMarginLoss(toy)(z, None, None, triplets).item() == pytest.approx(0.5035534, abs=1e-6)
+    assert TripletMarginLoss().bind(toy)(z, None, None, triplets).item() == pytest.approx(0.5035534, abs=1e-6)
     z = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]])
     one = (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))
     # Euclidean: 0.3 + d(a, p) - d(a, n) = 0.3 + 5 - 1.
-    assert TripletMarginLoss(toy, metric="euclidean")(z, None, None, one).item() == pytest.approx(4.3)
-    assert TripletMarginLoss(toy, margin=0.0, metric="euclidean")(z, None, None, one).item() == pytest.approx(4.0)
+    assert TripletMarginLoss().bind(toy, distance=Euclidean())(z, None, None, one).item() == pytest.approx(4.3)
+    assert TripletMarginLoss(margin=0.0).bind(toy, distance=Euclidean())(z, None, None, one).item() == pytest.approx(
+        4.0
+    )
 
 
 def test_triplet_loss_on_the_poincare_ball_by_hand(toy):
@@ -142,32 +144,32 @@ def test_triplet_loss_on_the_poincare_ball_by_hand(toy):
     one = (torch.tensor([0]), torch.tensor([2]), torch.tensor([1]))
     # From the origin d(0, x) = 2 artanh(sqrt(c) |x|) / sqrt(c): 0.3 + 2 artanh(0.25) - 2 artanh(0.5).
     expected = 0.3 + 2 * math.atanh(0.25) - 2 * math.atanh(0.5)
-    term = TripletMarginLoss(toy, metric="poincare")
+    term = TripletMarginLoss().bind(toy, distance=Poincare())
     assert term(z, None, None, one).item() == pytest.approx(max(expected, 0.0), abs=1e-6)
     # Curvature -4: d(0, x) = 2 artanh(2 |x|) / 2, so 0.3 + artanh(0.4) - artanh(0.2); the same through a ball module.
     z = torch.tensor([[0.0, 0.0], [0.2, 0.0], [0.0, 0.1]])
     one = (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))
     expected = 0.3 + math.atanh(0.4) - math.atanh(0.2)
-    assert TripletMarginLoss(toy, metric="poincare", curvature=4.0)(z, None, None, one).item() == pytest.approx(
+    assert TripletMarginLoss().bind(toy, distance=Poincare(4.0))(z, None, None, one).item() == pytest.approx(
         expected, abs=1e-6
     )
     ball = PoincareEmbedding(c=4.0)
-    assert TripletMarginLoss(toy, metric="poincare", curvature=ball)(z, None, None, one).item() == pytest.approx(
-        expected, abs=1e-5
-    )
+    assert TripletMarginLoss().bind(toy, distance=Poincare().bound_to(ball))(
+        z, None, None, one
+    ).item() == pytest.approx(expected, abs=1e-5)
     with pytest.raises(ValueError, match="curvature must be a positive finite number"):
-        TripletMarginLoss(toy, metric="poincare", curvature=0.0)
+        Poincare(0.0)
 
 
 def test_triplet_loss_without_triplets_is_zero_and_differentiable(toy):
     z = torch.randn(4, 3, requires_grad=True)
     none = tuple(torch.empty(0, dtype=torch.long) for _ in range(3))
-    value = TripletMarginLoss(toy)(z, None, None, none)
+    value = TripletMarginLoss().bind(toy)(z, None, None, none)
     value.backward()
     assert value.item() == 0.0
     assert torch.equal(z.grad, torch.zeros_like(z))
     with pytest.raises(ValueError, match="needs triplets"):
-        TripletMarginLoss(toy)(z, None, None, None)
+        TripletMarginLoss().bind(toy)(z, None, None, None)
 
 
 def test_hierarchical_cross_entropy_by_hand(toy):
@@ -175,7 +177,7 @@ def test_hierarchical_cross_entropy_by_hand(toy):
     # a1: P(A) = 3/4, P(a1 | A) = 2/3 -> -(ln 2/3 + e^-0.1 ln 3/4) = 0.665771.
     # b1: P(B) = 1/4, P(b1 | B) = 1   -> -e^-0.1 ln 1/4 = 1.254371.
     targets = Targets.from_y(["A/a1", "B/b1"], toy)
-    value = HierarchicalCrossEntropy(toy, alpha=0.1)(torch.zeros(2, 3), outputs, targets)
+    value = HierarchicalCrossEntropy(alpha=0.1).bind(toy)(torch.zeros(2, 3), outputs, targets)
     assert value.item() == pytest.approx((0.6657706 + 1.2543710) / 2, abs=1e-6)
 
 
@@ -184,14 +186,14 @@ def test_hierarchical_cross_entropy_with_alpha_zero_is_leaf_cross_entropy():
     logits = torch.randn(5, ragged.n_leaves, generator=torch.Generator().manual_seed(0))
     targets = Targets.from_codes(torch.arange(5), ragged)
     outputs = HeadOutputs(logits, {}, torch.zeros(5, ragged.n_nodes - 1))
-    hxe = HierarchicalCrossEntropy(ragged, alpha=0.0)(torch.zeros(5, 2), outputs, targets)
+    hxe = HierarchicalCrossEntropy(alpha=0.0).bind(ragged)(torch.zeros(5, 2), outputs, targets)
     assert hxe.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, targets.leaf).item(), abs=1e-5)
 
 
 def test_soft_labels_by_hand(toy):
     # Tree distances from a1: (0, 2, 4) edges, divided by the largest (4): (0, 1/2, 1).
     # beta = 2: q = (1, e^-1, e^-2) / sum = (0.665241, 0.244728, 0.090031).
-    term = SoftLabelCrossEntropy(toy, beta=2.0)
+    term = SoftLabelCrossEntropy(beta=2.0).bind(toy)
     np.testing.assert_allclose(term.soft_targets[0].numpy(), [0.665241, 0.244728, 0.090031], atol=1e-6)
     outputs = HeadOutputs(torch.log(torch.tensor([[0.5, 0.25, 0.25]])), {}, torch.zeros(1, 5))
     # -(0.665241 ln 1/2 + (0.244728 + 0.090031) ln 1/4) = 0.925184.
@@ -200,10 +202,10 @@ def test_soft_labels_by_hand(toy):
 
 
 def test_weights_of_absent_classes_give_zero_not_nan(toy, batch):
-    term = LeafCrossEntropy(toy)
+    term = LeafCrossEntropy().bind(toy)
     term.set_class_weights(np.array([0, 1, 0]))  # a1 and b1 never sampled: weight 0
     assert term(*batch, weighted=True).item() == 0.0
-    binary = NodeBinaryCrossEntropy(toy)
+    binary = NodeBinaryCrossEntropy().bind(toy)
     binary.set_class_weights(np.array([0, 1, 0]))
     np.testing.assert_allclose(binary.pos_weight.numpy(), [0.0, 1.0, 1.0, 0.0, 1.0])
 
@@ -240,22 +242,19 @@ def test_include_triplet_false_leaves_triplet_terms_out(toy, batch):
 
 
 def test_options_reach_their_terms(toy):
-    loss = HierarchicalLoss(
-        "PL+T+HXE+SOFT",
-        toy,
-        margin=0.5,
-        metric="euclidean",
-        level_reduction="mean",
-        hxe_alpha=0.7,
-        soft_beta=3.0,
-    )
-    assert (loss.terms["T"].margin, loss.terms["T"].metric) == (0.5, "euclidean")
+    options = {"T__margin": 0.5, "PL__reduction": "mean", "hxe__alpha": 0.7, "SOFT__beta": 3.0}
+    loss = HierarchicalLoss(LossSpec.parse("PL+T+HXE+SOFT", options=options), toy, distance=Euclidean())
+    assert (loss.terms["T"].margin, loss.terms["T"].distance) == (0.5, Euclidean())
     assert loss.terms["PL"].reduction == "mean"
     assert loss.terms["HXE"].alpha == 0.7 and loss.terms["SOFT"].beta == 3.0
-    with pytest.raises(ValueError, match="metric must be one of"):
-        HierarchicalLoss("T", toy, metric="manhattan")
     with pytest.raises(ValueError, match="reduction must be 'sum' or 'mean'; got 'max'"):
-        HierarchicalLoss("PL", toy, level_reduction="max")
+        LossSpec.parse("PL", options={"PL__reduction": "max"})
+    with pytest.raises(ValueError, match=r"TripletMarginLoss has no option 'metric'; its options are: margin"):
+        LossSpec.parse("T", options={"T__metric": "cosine"})
+    with pytest.raises(ValueError, match=r"names the loss term 'B', which .* does not have; its terms are PL"):
+        LossSpec.parse("PL", options={"B__x": 1})
+    with pytest.raises(ValueError, match=r"criterion__level_reduction names no loss term.*criterion__PL__reduction"):
+        LossSpec.parse("PL", options={"level_reduction": "mean"})
 
 
 def test_set_class_weights_validates_counts(toy):
@@ -300,20 +299,21 @@ def test_loss_runs_on_cuda_with_class_weights_set_after_moving(toy):
 # --------------------------------------------------------------------- grammar
 @pytest.mark.parametrize("spec", ["PL+T", "pl + t", " PL +1*T ", {"PL": 1, "T": 1.0}, ["PL", "T"], ("pl", "T")])
 def test_equivalent_specs(spec):
-    assert parse_losses(spec) == {"PL": 1.0, "T": 1.0}
+    assert LossSpec.parse(spec).weights == {"PL": 1.0, "T": 1.0}
 
 
 def test_weights_and_order():
-    assert parse_losses("l + 0.5*T") == {"L": 1.0, "T": 0.5}
-    assert parse_losses("T*0.25 + 2.*B + .5 * pl") == {"T": 0.25, "B": 2.0, "PL": 0.5}
-    assert parse_losses("1e-3*HXE+SOFT") == {"HXE": 0.001, "SOFT": 1.0}
-    assert list(parse_losses("T+PL+L")) == ["T", "PL", "L"]
+    assert LossSpec.parse("l + 0.5*T").weights == {"L": 1.0, "T": 0.5}
+    assert LossSpec.parse("T*0.25 + 2.*B + .5 * pl").weights == {"T": 0.25, "B": 2.0, "PL": 0.5}
+    assert LossSpec.parse("1e-3*HXE+SOFT").weights == {"HXE": 0.001, "SOFT": 1.0}
+    assert list(LossSpec.parse("T+PL+L").weights) == ["T", "PL", "L"]
+    assert LossSpec.parse("T+0.5*PL+L+HXE").canonical == "L+0.5*PL+T+HXE"
 
 
 @pytest.mark.parametrize(
     ("spec", "error", "match"),
     [
-        ("PL+X", ValueError, r"Unknown loss term 'X'.*valid names: B, HXE, L, PL, SOFT, T"),
+        ("PL+X", ValueError, r"Unknown loss term 'X'.*built-in names: L, PL, B, T, HXE, SOFT. Pass a term of your own"),
         ({"Q": 1}, ValueError, "Unknown loss term 'Q'"),
         ("PL++T", ValueError, "Cannot parse ''"),
         ("0.5*", ValueError, r"Cannot parse '0.5\*'"),
@@ -321,56 +321,68 @@ def test_weights_and_order():
         ("PL+pl", ValueError, "'PL' appears twice"),
         ({"PL": -1}, ValueError, "weight of loss term 'PL' must be a finite number >= 0; got -1"),
         ({"PL": float("nan")}, ValueError, "weight of loss term 'PL'"),
-        ({"PL": True}, ValueError, "weight of loss term 'PL'"),
+        ({"PL": True}, TypeError, r"losses\['PL'\] must be a weight, a LossTerm or \(weight, LossTerm\)"),
+        ({"MR": (TripletMarginLoss(), 0.5)}, TypeError, r"must be \(weight, term\), not \(term, weight\)"),
+        ({"MR": TripletMarginLoss}, TypeError, r"pass an instance: TripletMarginLoss\(\)"),
+        ({"MR": torch.nn.MSELoss()}, TypeError, "must be a weight, a LossTerm"),
         ([], ValueError, "at least one term"),
         ("", ValueError, "Cannot parse ''"),
         (3, TypeError, "got int"),
-        ([1], TypeError, "names must be str"),
+        ([1], TypeError, "must be identifiers"),
+        ({"two words": 1}, TypeError, "must be identifiers"),
     ],
 )
 def test_bad_specs(spec, error, match):
     with pytest.raises(error, match=match):
-        parse_losses(spec)
+        LossSpec.parse(spec)
 
 
 class _MeanNorm(LossTerm):
-    def __init__(self, taxonomy, scale=1.0):
-        super().__init__(taxonomy)
+    def __init__(self, scale=1.0):
+        super().__init__()
         self.scale = scale
 
-    def forward(self, embeddings, outputs, targets, triplets=None, *, weighted=None):
-        return self.scale * embeddings.norm(dim=1).mean()
+    def compute(self, batch):
+        return self.scale * batch.embeddings.norm(dim=1).mean()
 
 
-def test_registry_adds_a_term_by_name(monkeypatch, toy, batch):
-    monkeypatch.setattr(spec, "_REGISTRY", dict(spec._REGISTRY))
-    register_loss_term("norm", _MeanNorm)
-    assert "NORM" in spec.loss_term_names()
-    loss = HierarchicalLoss("L + 2*Norm", toy, term_options={"norm": {"scale": 3.0}})
+def test_a_term_object_joins_the_spec_with_its_options(toy, batch):
+    mine = _MeanNorm(scale=3.0)
+    loss = HierarchicalLoss({"L": 1.0, "norm": (2.0, mine)}, toy)
     z = torch.tensor([[3.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
     total, parts = loss(z, batch[1], batch[2])
     assert parts["NORM"].item() == pytest.approx(3.0 * 3.0)  # scale 3 x mean norm (5 + 1) / 2
     assert total.item() == pytest.approx(0.8958797 + 2 * 9.0, abs=1e-5)
-    with pytest.raises(ValueError, match="already registered"):
-        register_loss_term("L", _MeanNorm)
-    with pytest.raises(TypeError, match="subclass of LossTerm"):
-        register_loss_term("other", torch.nn.MSELoss)
-    with pytest.raises(ValueError, match="identifier"):
-        register_loss_term("two words", _MeanNorm)
+    assert loss.terms["NORM"] is not mine and mine.context is None  # the spec binds a copy; the object is untouched
+    spec = LossSpec.parse({"L": 1.0, "NORM": mine}, options={"norm__scale": 5.0})
+    assert spec.terms["NORM"].scale == 5.0 and mine.scale == 3.0
 
 
-def test_hierarchical_loss_takes_ready_built_terms(toy, batch):
-    term = _MeanNorm(toy, scale=2.0)
-    loss = HierarchicalLoss({"L": 1.0, "T": 0.5}, toy, terms={"t": TripletMarginLoss(toy, margin=0.7)})
-    assert loss.terms["T"].margin == 0.7 and isinstance(loss.terms["L"], LeafCrossEntropy)
-    with pytest.raises(ValueError, match="the spec does not"):
-        HierarchicalLoss("L", toy, terms={"PL": term})
-    with pytest.raises(TypeError, match="must be a LossTerm instance"):
-        HierarchicalLoss("L", toy, terms={"L": torch.nn.MSELoss()})
+def test_binding_gives_a_copy_with_the_fit_context(toy):
+    term = SoftLabelCrossEntropy(beta=2.0)
+    bound = term.bind(toy, embedding_dim=7, distance=Euclidean())
+    assert bound is not term and term.context is None and not hasattr(term, "soft_targets")
+    assert bound.context == TermContext(toy, 7, Euclidean()) and bound.taxonomy is toy
+    assert bound.get_params() == {"beta": 2.0}
+    other = Taxonomy.from_paths(["x", "y"])
+    rebound = bound.bind(other)  # binding again builds from the options, for the new tree
+    assert rebound.soft_targets.shape == (2, 2) and bound.soft_targets.shape == (3, 3)
+    with pytest.raises(RuntimeError, match="not bound to a fit: call term.bind"):
+        term(torch.zeros(1, 2), None, Targets.from_y(["A/a1"], toy))
+
+
+def test_a_term_bound_to_another_taxonomy_is_rebound_to_the_criterions(toy):
+    other = Taxonomy.from_paths(["Z/z1", "Z/z2", "Y/y1", "Y/y2"])
+    stale = HierarchicalCrossEntropy(alpha=0.0).bind(other)
+    loss = HierarchicalLoss({"HXE": stale}, toy)
+    assert loss.terms["HXE"].taxonomy is toy and loss.terms["HXE"].leaf_levels.shape == (3, 2)
+    outputs = HeadOutputs(torch.log(torch.tensor([[0.5, 0.25, 0.25]])), {}, torch.zeros(1, 5))
+    value = loss(torch.zeros(1, 2), outputs, loss.targets(torch.tensor([0])))[0]
+    assert value.item() == pytest.approx(LN2, abs=1e-6)  # alpha 0 is the leaf cross-entropy of a1 (p = 1/2)
 
 
 def test_terms_declare_what_they_read_and_train():
-    declared = {name: (loss_term_class(name).uses_triplets, loss_term_class(name).head) for name in loss_term_names()}
+    declared = {name: (cls.uses_triplets, cls.head) for name, cls in BUILTIN_TERMS.items()}
     assert declared == {
         "B": (False, "nodes"),
         "HXE": (False, "leaf"),
@@ -379,5 +391,7 @@ def test_terms_declare_what_they_read_and_train():
         "SOFT": (False, "leaf"),
         "T": (True, None),
     }
-    with pytest.raises(ValueError, match="Unknown loss term 'X'"):
-        loss_term_class("X")
+    spec = LossSpec.parse({"PL": 1.0, "B": 0.0, "T": 1.0})
+    assert spec.trained_heads == {"levels"} and spec.uses_triplets and spec.triplet_term.margin == 0.3
+    with pytest.raises(TypeError):
+        BUILTIN_TERMS["X"] = LeafCrossEntropy  # read-only: built-in names are sugar, not a registry

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_hier.model_selection import UnseenLeafKFold
-from sklearn_hier.nn.distances import pairwise_similarity
+from sklearn_hier.nn.distances import Poincare, as_distance, pairwise_similarity
 from sklearn_hier.nn.hyperbolic import expmap0, pairwise_poincare_distance
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
 from sklearn_hier.taxonomy import Taxonomy, lca_depth
@@ -257,7 +257,7 @@ def _batch(seed, size=9, depth=3):
 @pytest.mark.parametrize("distance", ["cosine", "euclidean"])
 def test_threshold_miners_match_brute_force(seed, strategy, distance):
     z, codes = _batch(seed)
-    miner = HierarchicalTripletMiner(strategy, margin=0.3, metric=distance)
+    miner = HierarchicalTripletMiner(strategy, margin=0.3, distance=as_distance(distance))
     mined = set(zip(*(t.tolist() for t in miner(z, codes)), strict=True))
     sim = pairwise_similarity(z, z, distance).numpy()
     expected = {(a, p, n) for a, p, n, _ in _brute_force(sim, lca_depth(codes, codes).numpy(), 0.3, strategy)}
@@ -269,7 +269,7 @@ def test_threshold_miners_match_brute_force(seed, strategy, distance):
 def test_poincare_miners_match_brute_force_geodesic_gaps(strategy):
     z, codes = _batch(1)
     z = expmap0(z, c=2.0)  # points of the ball of curvature -2
-    miner = HierarchicalTripletMiner(strategy, margin=0.3, metric="poincare", curvature=2.0)
+    miner = HierarchicalTripletMiner(strategy, margin=0.3, distance=Poincare(2.0))
     mined = set(zip(*(t.tolist() for t in miner(z, codes)), strict=True))
     sim = -pairwise_poincare_distance(z.double(), z.double(), 2.0).numpy()
     expected = {(a, p, n) for a, p, n, _ in _brute_force(sim, lca_depth(codes, codes).numpy(), 0.3, strategy)}

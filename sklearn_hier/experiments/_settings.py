@@ -14,6 +14,10 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from sklearn_hier._build import nested
+from sklearn_hier.embedder import HierarchicalEmbedder
+from sklearn_hier.nn import LossSpec
+
 __all__ = [
     "CONFIG_OPTIONS",
     "DATASETS",
@@ -49,11 +53,9 @@ PAPER_RECIPE = {
     "network": "ConvModel (128 channels), 256-d embedding",
 }
 
+
 # Terms are written in the paper's order (L, PL, B, T), any others after them by name, so
 # that "T+PL" and "pl + 1*t" both read "PL+T": one configuration, one label, one results file.
-_TERM_ORDER = ("L", "PL", "B", "T")
-
-
 @dataclass
 class CompareSettings:
     """Every setting of one comparison run, as recorded in ``run.json``.
@@ -185,7 +187,8 @@ def canonical_losses(spec: str) -> str:
     Parameters
     ----------
     spec : str
-        A loss spec as :func:`~sklearn_hier.nn.parse_losses` reads it.
+        A loss spec as :meth:`~sklearn_hier.nn.LossSpec.parse` reads it
+        (the spelling is :attr:`~sklearn_hier.nn.LossSpec.canonical`).
 
     Returns
     -------
@@ -196,11 +199,7 @@ def canonical_losses(spec: str) -> str:
     >>> canonical_losses("t + pl"), canonical_losses("PL*2+T"), canonical_losses("PL+2*T")
     ('PL+T', '2*PL+T', 'PL+2*T')
     """
-    from sklearn_hier.nn import parse_losses
-
-    weights = parse_losses(spec)
-    order = sorted(weights, key=lambda name: (_TERM_ORDER.index(name) if name in _TERM_ORDER else 4, name))
-    return "+".join(name if weights[name] == 1 else f"{_exact(weights[name])}*{name}" for name in order)
+    return LossSpec.parse(spec).canonical
 
 
 def _split_config(spec: str) -> tuple[str, dict[str, str]]:
@@ -262,11 +261,6 @@ def config_params(config: str, settings: CompareSettings) -> dict[str, str]:
     return {"losses": losses, "triplets": settings.triplets, "geometry": settings.geometry, **options}
 
 
-def _exact(weight: float) -> str:
-    text = repr(float(weight))  # the shortest text that reads back as the same float
-    return text[:-2] if text.endswith(".0") else text
-
-
 def check_settings(settings: CompareSettings) -> CompareSettings:
     """Check every setting that can be checked without the data; return a copy with canonical losses.
 
@@ -301,7 +295,20 @@ def check_settings(settings: CompareSettings) -> CompareSettings:
         if settings.n_jobs == 0:
             raise ValueError("n_jobs must be a positive number of processes or negative (all cores but some); got 0.")
     configs = _unique_canonical(settings.losses, settings)
+    for config in configs:
+        _check_config_params(config, settings)
     return replace(settings, losses=configs, baseline=_baseline(settings, configs))
+
+
+def _check_config_params(config: str, settings: CompareSettings) -> None:
+    """A configuration's embedder parameters checked by the estimator's own constraints and loss specification."""
+    params = {**config_params(config, settings), **settings.embedder_params}
+    try:
+        estimator = HierarchicalEmbedder(**params)
+        estimator._validate_params()
+        LossSpec.parse(params["losses"], options=nested(estimator.get_params(), "criterion"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Configuration {config!r} with embedder_params {settings.embedder_params}: {error}") from None
 
 
 def _baseline(settings: CompareSettings, configs: tuple[str, ...]) -> str:

@@ -5,7 +5,7 @@ scikit-learn or skorch.
 """
 
 from sklearn_hier.nn.backbones import MLP, ConvModel
-from sklearn_hier.nn.distances import pairwise_similarity
+from sklearn_hier.nn.distances import Cosine, Distance, Dot, Euclidean, Poincare, as_distance, pairwise_similarity
 from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads, leaf_log_scores
 from sklearn_hier.nn.hyperbolic import (
     PoincareEmbedding,
@@ -16,47 +16,59 @@ from sklearn_hier.nn.hyperbolic import (
     poincare_distance,
     poincare_similarity,
 )
+from sklearn_hier.nn.network import EmbeddingNetwork
+from sklearn_hier.nn.params import HyperParameters
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
-from sklearn_hier.nn.spec import HierarchicalLoss, loss_term_class, loss_term_names, parse_losses, register_loss_term
-from sklearn_hier.nn.targets import Targets
+from sklearn_hier.nn.spec import BUILTIN_TERMS, HierarchicalLoss, LossSpec  # noqa: F401 (BUILTIN_TERMS: data)
+from sklearn_hier.nn.targets import Targets, TargetTables
 from sklearn_hier.nn.terms import (
     HierarchicalCrossEntropy,
     LeafCrossEntropy,
+    LossBatch,
     LossTerm,
     NodeBinaryCrossEntropy,
     PerLevelCrossEntropy,
     SoftLabelCrossEntropy,
+    TermContext,
     TripletMarginLoss,
 )
 
 __all__ = [
-    "MLP",
     "ConvModel",
+    "Cosine",
+    "Distance",
+    "Dot",
+    "EmbeddingNetwork",
+    "Euclidean",
     "HeadOutputs",
     "HierarchicalBatchSampler",
     "HierarchicalCrossEntropy",
     "HierarchicalHeads",
     "HierarchicalLoss",
     "HierarchicalTripletMiner",
+    "HyperParameters",
     "LeafCrossEntropy",
+    "LossBatch",
+    "LossSpec",
     "LossTerm",
+    "MLP",
     "NodeBinaryCrossEntropy",
     "PerLevelCrossEntropy",
+    "Poincare",
     "PoincareEmbedding",
     "SoftLabelCrossEntropy",
+    "TargetTables",
     "Targets",
+    "TermContext",
     "TreeTripletSampler",
     "TripletMarginLoss",
+    "as_distance",
     "check_in_ball",
     "expmap0",
     "leaf_log_scores",
     "logmap0",
-    "loss_term_class",
-    "loss_term_names",
     "pairwise_poincare_distance",
     "pairwise_similarity",
-    "parse_losses",
     "poincare_distance",
     "poincare_similarity",
-    "register_loss_term",
 ]

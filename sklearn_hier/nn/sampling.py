@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sklearn_hier.nn.distances import SIMILARITIES, check_curvature_source, pairwise_similarity
+from sklearn_hier.nn.distances import Cosine, Distance
 from sklearn_hier.taxonomy import Taxonomy, lca_depth
 
 __all__ = ["HierarchicalBatchSampler", "HierarchicalTripletMiner", "TreeTripletSampler"]
@@ -265,11 +265,10 @@ class HierarchicalTripletMiner:
     strategy : {"all", "batch_hard", "semi_hard"}, default="all"
     margin : float, default=0.3
         Margin of the triplet loss the triplets are mined for.
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity of :func:`~sklearn_hier.nn.distances.pairwise_similarity`.
-    curvature : float or torch.nn.Module, default=1.0
-        Curvature magnitude of ``"poincare"``: a number, or the network's
-        :class:`~sklearn_hier.nn.PoincareEmbedding` (its current curvature).
+    distance : Distance or None, default=None
+        Its similarity ``s`` (:class:`~sklearn_hier.nn.distances.Cosine` when
+        None). The estimator's net builds its miner from the criterion's
+        triplet term: that term's margin and the fit's distance.
 
     Examples
     --------
@@ -283,19 +282,16 @@ class HierarchicalTripletMiner:
 
     STRATEGIES = ("all", "batch_hard", "semi_hard")
 
-    def __init__(
-        self, strategy: str = "all", margin: float = 0.3, metric: str = "cosine", curvature: Any = 1.0
-    ) -> None:
+    def __init__(self, strategy: str = "all", margin: float = 0.3, distance: Distance | None = None) -> None:
         if strategy not in self.STRATEGIES:
             raise ValueError(f"strategy must be one of {self.STRATEGIES}; got {strategy!r}.")
         if isinstance(margin, bool) or not isinstance(margin, Real) or not 0 <= margin < np.inf:
             raise ValueError(f"margin must be a finite number >= 0; got {margin!r}.")
-        if metric not in SIMILARITIES:
-            raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
+        if distance is not None and not isinstance(distance, Distance):
+            raise TypeError(f"distance must be a Distance (e.g. Cosine()); got {distance!r}.")
         self.strategy = strategy
         self.margin = float(margin)
-        self.metric = metric
-        self.curvature = check_curvature_source(curvature)
+        self.distance = Cosine() if distance is None else distance
 
     def __call__(self, embeddings: torch.Tensor, level_codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Mine one batch.
@@ -318,7 +314,7 @@ class HierarchicalTripletMiner:
             )
         with torch.no_grad():
             embeddings = embeddings.detach()
-            sim = pairwise_similarity(embeddings, embeddings, self.metric, c=self.curvature)
+            sim = self.distance.similarity(embeddings, embeddings)
             lca = lca_depth(level_codes, level_codes).to(sim.device)
             if self.strategy == "batch_hard":
                 return _batch_hard(sim, lca, level_codes.shape[1])

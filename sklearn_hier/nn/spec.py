@@ -1,11 +1,13 @@
-"""The loss specification: the registry of term names, the ``"PL+0.5*T"`` grammar and the weighted sum.
+"""The loss specification: ``losses`` read once into a frozen :class:`LossSpec`, and the weighted sum of its terms.
 
-A spec names terms of the registry with weights; :func:`parse_losses` reads it
-once into ``{name: weight}`` and :class:`HierarchicalLoss` sums the weighted
-terms. A new term (with any options) is a :class:`~sklearn_hier.nn.terms.LossTerm`
-subclass made usable by name with :func:`register_loss_term`; its options go
-through ``term_options`` or an instance passed in ``terms``, so neither
-:class:`HierarchicalLoss` nor the estimator needs an edit.
+``losses`` is the string grammar (``"PL+0.5*T"``; the built-in names are
+sugar for default terms), a list of built-in names, or a mapping from a name
+to a weight, a :class:`~sklearn_hier.nn.terms.LossTerm` object or
+``(weight, term)``: ``{"PL": 1.0, "MR": MarginRanking(margin=0.2)}``.
+:meth:`LossSpec.parse` reads any of them, once; the estimator, the net and the
+comparison's configurations all ask the spec (its terms, weights, whether
+triplets are used, which heads are trained, which route answers ``predict``).
+:class:`HierarchicalLoss` binds the spec's terms to a fit and sums them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from numbers import Real
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from sklearn_hier.nn.targets import Targets, Triplets
+from sklearn_hier.nn.distances import Cosine, Distance
+from sklearn_hier.nn.heads import LEAF_ROUTES
+from sklearn_hier.nn.targets import Targets, TargetTables, Triplets
 from sklearn_hier.nn.terms import (
     HierarchicalCrossEntropy,
     LeafCrossEntropy,
@@ -28,140 +34,186 @@ from sklearn_hier.nn.terms import (
     NodeBinaryCrossEntropy,
     PerLevelCrossEntropy,
     SoftLabelCrossEntropy,
+    TermContext,
     TripletMarginLoss,
 )
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["HierarchicalLoss", "loss_term_class", "loss_term_names", "parse_losses", "register_loss_term"]
+__all__ = ["BUILTIN_TERMS", "HierarchicalLoss", "LossSpec"]
 
-
-# -------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[LossTerm]] = {
-    "L": LeafCrossEntropy,
-    "PL": PerLevelCrossEntropy,
-    "B": NodeBinaryCrossEntropy,
-    "T": TripletMarginLoss,
-    "HXE": HierarchicalCrossEntropy,
-    "SOFT": SoftLabelCrossEntropy,
-}
+BUILTIN_TERMS: Mapping[str, type[LossTerm]] = MappingProxyType(
+    {
+        "L": LeafCrossEntropy,
+        "PL": PerLevelCrossEntropy,
+        "B": NodeBinaryCrossEntropy,
+        "T": TripletMarginLoss,
+        "HXE": HierarchicalCrossEntropy,
+        "SOFT": SoftLabelCrossEntropy,
+    }
+)
+# The paper's order of its terms, used to spell a spec one way (LossSpec.canonical).
+_PAPER_ORDER = ("L", "PL", "B", "T")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def loss_term_names() -> tuple[str, ...]:
-    """Names usable in a loss spec, sorted.
-
-    Examples
-    --------
-    >>> {"L", "PL", "B", "T", "HXE", "SOFT"} <= set(loss_term_names())
-    True
-    """
-    return tuple(sorted(_REGISTRY))
-
-
-def loss_term_class(name: str) -> type[LossTerm]:
-    """The :class:`~sklearn_hier.nn.terms.LossTerm` subclass registered as ``name`` (case-insensitive).
-
-    Its class attributes ``uses_triplets`` and ``head`` say what the term
-    reads and trains, without building it.
-
-    Examples
-    --------
-    >>> loss_term_class("t").uses_triplets, loss_term_class("PL").head
-    (True, 'levels')
-    """
-    key = name.upper() if isinstance(name, str) else name
-    if key not in _REGISTRY:
-        raise ValueError(f"Unknown loss term {name!r}; valid names: {', '.join(loss_term_names())}.")
-    return _REGISTRY[key]
-
-
-def register_loss_term(name: str, cls: type[LossTerm], *, overwrite: bool = False) -> None:
-    """Make a :class:`LossTerm` subclass usable by name in a loss spec.
-
-    Names are case-insensitive (stored upper-case).
-
-    Parameters
-    ----------
-    name : str
-        A Python identifier such as ``"CENTER"``.
-    cls : subclass of LossTerm
-        Constructed as ``cls(taxonomy, **options)``.
-    overwrite : bool, default=False
-        Whether ``name`` may replace a registered term.
-
-    Examples
-    --------
-    >>> class Zero(LossTerm):
-    ...     def forward(self, embeddings, outputs, targets, triplets=None, *, weighted=None):
-    ...         return embeddings.sum() * 0.0
-    >>> register_loss_term("zero", Zero)
-    >>> parse_losses("PL + Zero")
-    {'PL': 1.0, 'ZERO': 1.0}
-    >>> del _REGISTRY["ZERO"]  # leave the registry as this example found it
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"A loss term name must be an identifier such as 'CENTER'; got {name!r}.")
-    if not (isinstance(cls, type) and issubclass(cls, LossTerm)):
-        raise TypeError(f"cls must be a subclass of LossTerm; got {cls!r}.")
-    key = name.upper()
-    if key in _REGISTRY and not overwrite and _REGISTRY[key] is not cls:
-        raise ValueError(f"A loss term named {key!r} is already registered; pass overwrite=True to replace it.")
-    _REGISTRY[key] = cls
-
-
-# --------------------------------------------------------------------- grammar
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE]-?\d+)?"
 _TERM = re.compile(rf"\s*(?:(?P<lead>{_NUMBER})\s*\*\s*)?(?P<name>\w+)(?:\s*\*\s*(?P<trail>{_NUMBER}))?\s*")
+# Options of the built-in terms that earlier releases took as criterion__<option>.
+_RENAMED_OPTIONS = {
+    "level_reduction": "criterion__PL__reduction",
+    "hxe_alpha": "criterion__HXE__alpha",
+    "soft_beta": "criterion__SOFT__beta",
+    "margin": "criterion__T__margin",
+    "term_options": "criterion__<NAME>__<option>",
+    "terms": "a term object in losses, e.g. losses={'PL': 1.0, 'MR': MarginRanking()}",
+}
 
 
-def parse_losses(spec: str | Mapping[str, float] | list[str] | tuple[str, ...]) -> dict[str, float]:
-    """Read a loss spec into ``{term name: weight}``.
+@dataclass(frozen=True)
+class LossSpec:
+    """``losses`` parsed: each term's name, weight and (unbound) term object, in the order given.
 
-    Parameters
+    Build it with :meth:`parse`. The term objects are the spec's own copies,
+    never the objects the caller passed.
+
+    Attributes
     ----------
-    spec : str, dict or list of str
-        ``"PL+T"``, ``"l + 0.5*T"`` (a weight may also follow: ``"T*0.5"``),
-        ``{"PL": 1, "T": 0.5}`` or ``["PL", "T"]`` (weight 1 each). Names are
-        case-insensitive; weights are finite numbers >= 0.
-
-    Returns
-    -------
-    weights : dict of str to float
-        Upper-case names in the order given.
-
-    Raises
-    ------
-    ValueError
-        On an unknown name (the message lists the valid ones), a name given
-        twice, a bad weight or a spec that does not parse.
-    TypeError
-        If ``spec`` is of another type.
+    entries : tuple of (str, float, LossTerm)
+        Upper-case name, weight >= 0 and term.
 
     Examples
     --------
-    >>> parse_losses("l + 0.5*T")
-    {'L': 1.0, 'T': 0.5}
-    >>> parse_losses(["PL", "t"]) == parse_losses({"PL": 1, "T": 1}) == parse_losses("PL+T")
-    True
+    >>> spec = LossSpec.parse("PL + 0.5*T", options={"T__margin": 0.2})
+    >>> spec.weights, spec.terms["T"].margin, spec.uses_triplets, sorted(spec.trained_heads)
+    ({'PL': 1.0, 'T': 0.5}, 0.2, True, ['levels'])
+    >>> LossSpec.parse({"pl": 1, "T": (0.5, TripletMarginLoss(margin=0.1))}).canonical
+    'PL+0.5*T'
     """
-    if isinstance(spec, str):
-        pairs = [_parse_term(part, spec) for part in spec.split("+")]
-    elif isinstance(spec, Mapping):
-        pairs = list(spec.items())
-    elif isinstance(spec, (list, tuple)):
-        pairs = [(name, 1.0) for name in spec]
-    else:
-        raise TypeError(f"losses must be a str, a dict or a list of term names; got {type(spec).__name__}.")
-    if not pairs:
-        valid = ", ".join(loss_term_names())
-        raise ValueError(f"losses must name at least one term; got {spec!r}. Valid names: {valid}.")
-    weights: dict[str, float] = {}
-    for name, weight in pairs:
-        key = _check_name_and_weight(name, weight, spec)
-        if key in weights:
-            raise ValueError(f"Loss term {key!r} appears twice in losses={spec!r}.")
-        weights[key] = float(weight)
-    return weights
+
+    entries: tuple[tuple[str, float, LossTerm], ...]
+
+    @classmethod
+    def parse(cls, losses: Any, options: Mapping[str, Any] | None = None) -> LossSpec:
+        """Read ``losses`` (see the module docstring), then apply ``options`` such as ``{"T__margin": 0.2}``.
+
+        Parameters
+        ----------
+        losses : str, list of str, dict or LossSpec
+        options : dict, optional
+            ``"<NAME>__<option>"`` to value: the estimator's ``criterion__*``
+            parameters without the prefix.
+
+        Raises
+        ------
+        ValueError
+            An unknown built-in name (the message lists them and says how to
+            pass a term of your own), a name given twice, a bad weight, a spec
+            that does not parse, all weights 0, or an option that names no
+            term of the spec or no option of its term.
+        TypeError
+            ``losses`` of another type, or a mapping value that is neither a
+            weight, a term nor ``(weight, term)``.
+        """
+        if isinstance(losses, LossSpec):
+            pairs = [(name, (weight, term)) for name, weight, term in losses.entries]
+        elif isinstance(losses, str):
+            pairs = [_parse_term(part, losses) for part in losses.split("+")]
+        elif isinstance(losses, Mapping):
+            pairs = list(losses.items())
+        elif isinstance(losses, (list, tuple)):
+            pairs = [(name, 1.0) for name in losses]
+        else:
+            raise TypeError(
+                f"losses must be a str, a list of term names or a dict of name to weight or term; "
+                f"got {type(losses).__name__}."
+            )
+        if not pairs:
+            raise ValueError(f"losses must name at least one term; got {losses!r}. Built-in names: {_builtin()}.")
+        entries: dict[str, tuple[float, LossTerm]] = {}
+        for name, value in pairs:
+            key = _check_name(name, losses)
+            if key in entries:
+                raise ValueError(f"Loss term {key!r} appears twice in losses={losses!r}.")
+            entries[key] = _weight_and_term(key, value, losses)
+        spec = cls(tuple((name, weight, term) for name, (weight, term) in entries.items()))
+        return spec._with_options(options or {}, losses)
+
+    def _with_options(self, options: Mapping[str, Any], losses: Any) -> LossSpec:
+        terms = {name: term for name, _, term in self.entries}
+        changed: dict[str, dict[str, Any]] = {}
+        for key, value in options.items():
+            name, _, option = key.partition("__")
+            if not option:
+                hint = _RENAMED_OPTIONS.get(key)
+                where = f" Use {hint}." if hint else ""
+                raise ValueError(
+                    f"criterion__{key} names no loss term: term options are criterion__<NAME>__<option>, "
+                    f"e.g. criterion__T__margin=0.2.{where}"
+                )
+            if name.upper() not in terms:
+                raise ValueError(
+                    f"criterion__{key} names the loss term {name.upper()!r}, which losses={losses!r} does not "
+                    f"have; its terms are {', '.join(terms)}."
+                )
+            changed.setdefault(name.upper(), {})[option] = value
+        for name, values in changed.items():
+            # Set on a copy, then built again so that the term's own checks see the new values now.
+            terms[name] = terms[name].clone().set_params(**values).clone()
+        return LossSpec(tuple((name, weight, terms[name]) for name, weight, _ in self.entries))
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Name to weight."""
+        return {name: weight for name, weight, _ in self.entries}
+
+    @property
+    def terms(self) -> dict[str, LossTerm]:
+        """Name to (unbound) term."""
+        return {name: term for name, _, term in self.entries}
+
+    @property
+    def uses_triplets(self) -> bool:
+        """Whether some term reads triplets."""
+        return any(term.uses_triplets for _, _, term in self.entries)
+
+    @property
+    def triplet_term(self) -> LossTerm | None:
+        """The first term that reads triplets (the online miner mines for it), or None."""
+        return next((term for _, _, term in self.entries if term.uses_triplets), None)
+
+    @property
+    def trained_heads(self) -> frozenset[str]:
+        """The heads that a term of weight > 0 trains."""
+        return frozenset(term.head for _, weight, term in self.entries if weight > 0 and term.head is not None)
+
+    @property
+    def canonical(self) -> str:
+        """One spelling per spec: the paper's terms in order (L, PL, B, T), then others by name; no weight 1."""
+        order = sorted(self.weights, key=lambda n: (_PAPER_ORDER.index(n) if n in _PAPER_ORDER else 4, n))
+        return "+".join(n if self.weights[n] == 1 else f"{_exact(self.weights[n])}*{n}" for n in order)
+
+    def leaf_source(self, requested: str) -> str | None:
+        """The route from heads to a leaf: ``requested`` checked against the trained heads, or chosen for "auto".
+
+        Examples
+        --------
+        >>> LossSpec.parse("PL+T").leaf_source("auto"), LossSpec.parse("T").leaf_source("auto")
+        ('deepest_level', None)
+        """
+        heads = self.trained_heads
+        if requested == "auto":
+            # The leaf head answers directly; without it, the paper's deepest per-level head, then the node head.
+            return next((route for route in ("leaf", "deepest_level", "nodes") if LEAF_ROUTES[route] in heads), None)
+        if LEAF_ROUTES[requested] not in heads:
+            # An untrained head would answer at random and pass for a measurement.
+            raise ValueError(
+                f"leaf_source={requested!r} reads the {LEAF_ROUTES[requested]!r} head, which losses={self.canonical!r} "
+                "does not train; use leaf_source='auto' or add a term that trains it (leaf: L, HXE, SOFT; levels: "
+                "PL; nodes: B)."
+            )
+        return requested
+
+
+def _builtin() -> str:
+    return ", ".join(BUILTIN_TERMS)
 
 
 def _parse_term(part: str, spec: str) -> tuple[str, float]:
@@ -173,53 +225,64 @@ def _parse_term(part: str, spec: str) -> tuple[str, float]:
     return match["name"], float(match["lead"] or match["trail"] or 1.0)
 
 
-def _check_name_and_weight(name: Any, weight: Any, spec: Any) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"Loss term names must be str; got {name!r} in losses={spec!r}.")
-    key = name.upper()
-    if key not in _REGISTRY:
-        raise ValueError(f"Unknown loss term {name!r} in losses={spec!r}; valid names: {', '.join(loss_term_names())}.")
+def _check_name(name: Any, losses: Any) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise TypeError(f"Loss term names must be identifiers such as 'PL' or 'MR'; got {name!r} in losses={losses!r}.")
+    return name.upper()
+
+
+def _weight_and_term(key: str, value: Any, losses: Any) -> tuple[float, LossTerm]:
+    weight, term = value if isinstance(value, tuple) and len(value) == 2 else (1.0, value)
+    if isinstance(weight, LossTerm):
+        raise TypeError(f"losses[{key!r}] must be (weight, term), not (term, weight); got {value!r}.")
+    if isinstance(term, LossTerm):
+        term = term.clone()
+    elif isinstance(term, Real) and not isinstance(term, bool) and not isinstance(value, tuple):
+        weight, term = term, None
+    elif isinstance(term, type) and issubclass(term, LossTerm):
+        raise TypeError(f"losses[{key!r}] is the class {term.__name__}; pass an instance: {term.__name__}().")
+    else:
+        raise TypeError(f"losses[{key!r}] must be a weight, a LossTerm or (weight, LossTerm); got {value!r}.")
     if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 <= weight < math.inf:
         raise ValueError(f"The weight of loss term {key!r} must be a finite number >= 0; got {weight!r}.")
-    return key
+    if term is None:
+        if key not in BUILTIN_TERMS:
+            raise ValueError(
+                f"Unknown loss term {key!r} in losses={losses!r}; built-in names: {_builtin()}. Pass a term of "
+                f"your own as an object: losses={{'PL': 1.0, '{key}': MyTerm()}}."
+            )
+        term = BUILTIN_TERMS[key]()
+    return float(weight), term
+
+
+def _exact(weight: float) -> str:
+    text = repr(float(weight))  # the shortest text that reads back as the same float
+    return text[:-2] if text.endswith(".0") else text
 
 
 # ------------------------------------------------------------------ the sum
 class HierarchicalLoss(nn.Module):
-    """Weighted sum of loss terms named by a spec such as ``"PL+0.5*T"``.
+    """Weighted sum of a spec's terms, each bound to one fit (taxonomy, embedding width, distance).
 
     Parameters
     ----------
-    spec : str, dict or list of str
-        See :func:`parse_losses`.
+    losses : str, list, dict or LossSpec
+        See :class:`LossSpec`.
     taxonomy : Taxonomy
-    margin : float, default=0.3
-        Margin of "T".
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity of "T".
-    curvature : float or torch.nn.Module, default=1.0
-        Curvature of "T" under ``metric="poincare"`` (see
-        :class:`~sklearn_hier.nn.TripletMarginLoss`).
-    level_reduction : {"sum", "mean"}, default="sum"
-        How "PL" combines its levels (the reference code sums).
-    hxe_alpha : float, default=0.1
-        ``alpha`` of "HXE".
-    soft_beta : float, default=10.0
-        ``beta`` of "SOFT".
-    term_options : dict of str to dict, optional
-        Extra constructor keywords per term name, e.g. for a registered term.
-    terms : dict of str to LossTerm, optional
-        Ready-built terms by name, used instead of building them from the
-        registry (each name must also be in ``spec``).
+    distance : Distance, optional
+        The fit's distance (:class:`~sklearn_hier.nn.distances.Cosine` when not given).
+    embedding_dim : int, optional
+        Width of the embeddings, for terms that size parameters by it.
 
     Attributes
     ----------
+    spec : LossSpec
     weights : dict of str to float
-        The parsed spec.
     terms : torch.nn.ModuleDict
-        The :class:`LossTerm` of each name.
+        The bound :class:`LossTerm` of each name.
+    tables : TargetTables
+        The leaf tables the batch targets are gathered from (buffers).
     uses_triplets : bool
-        Whether some term reads triplets.
 
     Examples
     --------
@@ -229,7 +292,7 @@ class HierarchicalLoss(nn.Module):
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
     >>> loss = HierarchicalLoss("PL + 0.5*T", tax)
     >>> z = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
-    >>> targets = Targets.from_y(["a/x", "a/y", "b/z"], tax)
+    >>> targets = loss.targets(torch.tensor([0, 1, 2]))
     >>> total, parts = loss(z, HierarchicalHeads(tax, 4)(z), targets, tuple(torch.tensor([i]) for i in range(3)))
     >>> sorted(parts), loss.uses_triplets
     (['PL', 'T'], True)
@@ -239,40 +302,32 @@ class HierarchicalLoss(nn.Module):
 
     def __init__(
         self,
-        spec: str | Mapping[str, float] | list[str],
+        losses: Any,
         taxonomy: Taxonomy,
         *,
-        margin: float = 0.3,
-        metric: str = "cosine",
-        curvature: Any = 1.0,
-        level_reduction: str = "sum",
-        hxe_alpha: float = 0.1,
-        soft_beta: float = 10.0,
-        term_options: Mapping[str, Mapping[str, Any]] | None = None,
-        terms: Mapping[str, LossTerm] | None = None,
+        distance: Distance | None = None,
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(taxonomy, Taxonomy):
             raise TypeError(f"taxonomy must be a Taxonomy; got {type(taxonomy).__name__}.")
-        self.spec = spec
+        self.spec = losses if isinstance(losses, LossSpec) else LossSpec.parse(losses)
         self.taxonomy = taxonomy
-        self.weights = parse_losses(spec)
-        options: dict[str, dict[str, Any]] = {
-            "T": {"margin": margin, "metric": metric, "curvature": curvature},
-            "PL": {"reduction": level_reduction},
-            "HXE": {"alpha": hxe_alpha},
-            "SOFT": {"beta": soft_beta},
-        }
-        for name, extra in (term_options or {}).items():
-            options.setdefault(name.upper(), {}).update(extra)
-        given = _check_given_terms(terms, self.weights)
-        self.terms = nn.ModuleDict(
-            {
-                name: given[name] if name in given else _REGISTRY[name](taxonomy, **options.get(name, {}))
-                for name in self.weights
-            }
-        )
-        self.uses_triplets = any(term.uses_triplets for term in self.terms.values())
+        self.distance = Cosine() if distance is None else distance
+        context = TermContext(taxonomy, embedding_dim, self.distance)
+        self.weights = self.spec.weights
+        self.terms = nn.ModuleDict({name: term.bind(context) for name, _, term in self.spec.entries})
+        self.tables = TargetTables(taxonomy)
+        self.uses_triplets = self.spec.uses_triplets
+
+    def targets(self, leaf_codes: torch.Tensor) -> Targets:
+        """The :class:`Targets` of a batch's leaf codes, gathered from :attr:`tables`."""
+        return self.tables(leaf_codes)
+
+    @property
+    def triplet_term(self) -> LossTerm | None:
+        """The bound term the online miner mines for (see :attr:`LossSpec.triplet_term`), or None."""
+        return next((term for term in self.terms.values() if term.uses_triplets), None)
 
     def forward(
         self,
@@ -339,13 +394,3 @@ class HierarchicalLoss(nn.Module):
                 raise ValueError("leaf_counts must be finite and >= 0.")
         for term in self.terms.values():
             term.set_class_weights(leaf_counts)
-
-
-def _check_given_terms(terms: Mapping[str, LossTerm] | None, weights: Mapping[str, float]) -> dict[str, LossTerm]:
-    given = {str(name).upper(): term for name, term in (terms or {}).items()}
-    for name, term in given.items():
-        if name not in weights:
-            raise ValueError(f"terms names {name!r}, which the spec does not; the spec names {list(weights)}.")
-        if not isinstance(term, LossTerm):
-            raise TypeError(f"terms[{name!r}] must be a LossTerm instance; got {type(term).__name__}.")
-    return given

@@ -2,25 +2,65 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["Targets", "Triplets"]
+__all__ = ["TargetTables", "Targets", "Triplets"]
 
 Triplets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-@functools.lru_cache(maxsize=16)
-def _leaf_tables(taxonomy: Taxonomy, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    # Built once per (taxonomy, device) so that a training step only gathers rows.
-    levels = torch.tensor(np.array(taxonomy.leaf_level_codes()), dtype=torch.long, device=device)
-    hot = torch.tensor(taxonomy.path_multi_hot(list(taxonomy.leaves)), device=device)
-    return levels, hot
+class TargetTables(nn.Module):
+    """Every leaf's level codes and path multi-hot, as buffers: a batch's targets are then row gathers.
+
+    The criterion owns one (:attr:`~sklearn_hier.nn.HierarchicalLoss.tables`),
+    so the tables live on the criterion's device and go with it; nothing is
+    cached per process.
+
+    Parameters
+    ----------
+    taxonomy : Taxonomy
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> tables = TargetTables(Taxonomy.from_paths(["a/x", "a/y", "b"]))
+    >>> tables(torch.tensor([2])).levels
+    tensor([[ 1, -1]])
+    """
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        super().__init__()
+        self.taxonomy = taxonomy
+        levels = torch.tensor(np.array(taxonomy.leaf_level_codes()), dtype=torch.long)
+        self.register_buffer("levels", levels, persistent=False)
+        self.register_buffer(
+            "multi_hot", torch.tensor(taxonomy.path_multi_hot(list(taxonomy.leaves))), persistent=False
+        )
+
+    def forward(self, leaf_codes: torch.Tensor) -> Targets:
+        """The :class:`Targets` of a batch of leaf codes (checked on the host; on a GPU, by the gather)."""
+        codes = torch.as_tensor(leaf_codes)
+        if codes.ndim != 1 or codes.dtype.is_floating_point or codes.dtype == torch.bool:
+            raise ValueError(f"leaf_codes must be a 1-D integer tensor; got shape {tuple(codes.shape)}, {codes.dtype}.")
+        codes = codes.long()
+        n_leaves = self.taxonomy.n_leaves
+        # The range check reads values back to the host; on an accelerator that would stall
+        # every training step, and an out-of-range index fails in the gather below anyway.
+        on_host = codes.device.type == "cpu"
+        if codes.numel() and on_host and (int(codes.min()) < 0 or int(codes.max()) >= n_leaves):
+            raise ValueError(
+                f"leaf_codes must lie in [0, {n_leaves}) for a taxonomy of {n_leaves} leaves; "
+                f"got values in [{int(codes.min())}, {int(codes.max())}]."
+            )
+        levels, hot = self.levels.to(codes.device), self.multi_hot.to(codes.device)
+        return Targets(codes, levels[codes], hot[codes])
 
 
 class Targets(NamedTuple):
@@ -56,7 +96,9 @@ class Targets(NamedTuple):
 
     @classmethod
     def from_codes(cls, leaf_codes: torch.Tensor, taxonomy: Taxonomy) -> Targets:
-        """Build all targets from leaf codes, on the leaf codes' device.
+        """Build all targets from leaf codes, on the leaf codes' device (tables built for this call).
+
+        In a training loop, build a :class:`TargetTables` once and call it per batch.
 
         Parameters
         ----------
@@ -75,20 +117,7 @@ class Targets(NamedTuple):
         >>> Targets.from_codes(torch.tensor([1]), Taxonomy.from_paths(["a", "b"])).multi_hot
         tensor([[0., 1.]])
         """
-        codes = torch.as_tensor(leaf_codes)
-        if codes.ndim != 1 or codes.dtype.is_floating_point or codes.dtype == torch.bool:
-            raise ValueError(f"leaf_codes must be a 1-D integer tensor; got shape {tuple(codes.shape)}, {codes.dtype}.")
-        codes = codes.long()
-        # The range check reads values back to the host; on an accelerator that would stall
-        # every training step, and an out-of-range index fails in the gather below anyway.
-        on_host = codes.device.type == "cpu"
-        if codes.numel() and on_host and (int(codes.min()) < 0 or int(codes.max()) >= taxonomy.n_leaves):
-            raise ValueError(
-                f"leaf_codes must lie in [0, {taxonomy.n_leaves}) for a taxonomy of {taxonomy.n_leaves} leaves; "
-                f"got values in [{int(codes.min())}, {int(codes.max())}]."
-            )
-        levels, hot = _leaf_tables(taxonomy, codes.device)
-        return cls(codes, levels[codes], hot[codes])
+        return TargetTables(taxonomy)(leaf_codes)
 
     @classmethod
     def from_y(cls, y: Any, taxonomy: Taxonomy, device: torch.device | str | None = None) -> Targets:

@@ -1,6 +1,11 @@
 """The loss terms: one :class:`LossTerm` subclass per term, each declaring what it reads and trains.
 
-Every term is a module called as ``term(embeddings, outputs, targets, triplets)``
+A term is an object whose options are its constructor arguments
+(``TripletMarginLoss(margin=0.2)``). It knows nothing of a fit until it is
+bound to one (:meth:`LossTerm.bind`): the estimator binds a fresh copy of each
+term to the fit's taxonomy, embedding width and distance when it builds the
+criterion, so a term can never train against another fit's leaves. A bound
+term is a module called as ``term(embeddings, outputs, targets, triplets)``
 that returns a scalar. The terms of the paper are "L" (leaf cross-entropy),
 "PL" (per-level cross-entropy), "B" (binary cross-entropy on every node but the
 root) and "T" (triplet margin loss); "HXE" (hierarchical cross-entropy) and
@@ -14,25 +19,29 @@ has to build a term to learn either.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sklearn_hier.nn.distances import SIMILARITIES, check_curvature_source, pairwise_similarity
+from sklearn_hier.nn.distances import Cosine, Distance
+from sklearn_hier.nn.params import HyperParameters
 from sklearn_hier.nn.targets import Targets, Triplets
 from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = [
     "HierarchicalCrossEntropy",
     "LeafCrossEntropy",
+    "LossBatch",
     "LossTerm",
     "NodeBinaryCrossEntropy",
     "PerLevelCrossEntropy",
     "SoftLabelCrossEntropy",
+    "TermContext",
     "TripletMarginLoss",
 ]
 
@@ -56,6 +65,11 @@ def _level_counts(taxonomy: Taxonomy, leaf_counts: np.ndarray, depth: int) -> np
     return np.bincount(codes[keep], weights=weights, minlength=len(taxonomy.levels[depth]))
 
 
+def _check_nonnegative(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
+
+
 def _as_weight(values: np.ndarray) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32)
 
@@ -74,51 +88,145 @@ def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Ten
     return (w * losses).sum() / w.sum().clamp_min(torch.finfo(losses.dtype).tiny)
 
 
-# ------------------------------------------------------------------- the terms
-class LossTerm(nn.Module):
-    """Base class of the loss terms: one interface for every term.
+# ------------------------------------------------------------ fit context, batch
+@dataclass(frozen=True)
+class TermContext:
+    """What a term is bound to: the fit's taxonomy, embedding width and distance.
 
-    A subclass sets ``uses_triplets``, takes ``(taxonomy, **options)`` in its
-    constructor and implements :meth:`forward`. Terms with class weights also
-    override :meth:`set_class_weights`. Register a subclass with
-    :func:`register_loss_term` to use it by name in a loss spec.
-
-    Parameters
+    Attributes
     ----------
     taxonomy : Taxonomy
-        The label tree the heads and targets follow.
+        The tree of the training leaves; leaf code ``i`` is ``taxonomy.leaves[i]``.
+    embedding_dim : int or None
+        Width of the embeddings (``None`` when the term is used outside a fit
+        and the width is not known).
+    distance : Distance
+        The fit's distance (:class:`~sklearn_hier.nn.distances.Cosine` by default).
+    """
+
+    taxonomy: Taxonomy
+    embedding_dim: int | None = None
+    distance: Distance = field(default_factory=Cosine)
+
+
+class LossBatch(NamedTuple):
+    """One batch as a term's :meth:`LossTerm.compute` reads it.
+
+    Attributes
+    ----------
+    embeddings : Tensor of shape (B, D)
+    outputs : HeadOutputs
+        Logits of :class:`~sklearn_hier.nn.heads.HierarchicalHeads`.
+    targets : Targets
+    triplets : tuple of three LongTensors of shape (k,) or None
+        Anchor, positive and negative indices into the batch.
+    weighted : bool
+        Whether to apply the class weights set by :meth:`LossTerm.set_class_weights`.
+    """
+
+    embeddings: torch.Tensor
+    outputs: Any
+    targets: Targets
+    triplets: Triplets | None
+    weighted: bool
+
+
+# ------------------------------------------------------------------- the terms
+class LossTerm(HyperParameters, nn.Module):
+    """Base class of the loss terms: options in the constructor, bound to a fit, one scalar per batch.
+
+    A subclass takes its options as constructor arguments and stores each
+    under its own name (``get_params`` / ``set_params`` read them, so the
+    estimator reaches them as ``criterion__<NAME>__<option>``), builds what
+    depends on the fit in :meth:`setup` (tables from the taxonomy, parameters
+    sized by the embedding width) and computes the loss of a batch in
+    :meth:`compute`. Terms with class weights also override
+    :meth:`set_class_weights`. Pass an instance in the estimator's
+    ``losses``: ``losses={"PL": 1.0, "MR": MarginRanking(margin=0.2)}``. It
+    must be picklable (defined in a module, not a notebook cell, for
+    process-parallel cross-validation).
 
     Attributes
     ----------
     uses_triplets : bool
-        Whether :meth:`forward` reads ``triplets`` (such terms are left out of
-        the paper's validation loss). Declared by the class.
+        Whether the term reads triplets (such terms are left out of the
+        paper's validation loss). Declared by the class.
     head : {"leaf", "levels", "nodes"} or None
         The head of :class:`~sklearn_hier.nn.heads.HierarchicalHeads` the term
         trains (``None``: none, only the embeddings). Declared by the class;
         the estimator predicts with a trained head.
+    context : TermContext or None
+        What :meth:`bind` bound this copy to; ``None`` for an unbound term.
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> class EmbeddingNorm(LossTerm):
-    ...     uses_triplets = False
-    ...     def forward(self, embeddings, outputs, targets, triplets=None, *, weighted=None):
-    ...         return embeddings.norm(dim=1).mean()
-    >>> term = EmbeddingNorm(Taxonomy.from_paths(["a", "b"]))
+    ...     def __init__(self, scale=1.0):
+    ...         super().__init__()
+    ...         self.scale = scale
+    ...     def compute(self, batch):
+    ...         return self.scale * batch.embeddings.norm(dim=1).mean()
+    >>> term = EmbeddingNorm(scale=0.5).bind(Taxonomy.from_paths(["a", "b"]))
     >>> term(torch.ones(2, 4), None, None)
-    tensor(2.)
+    tensor(1.)
     """
 
     uses_triplets: ClassVar[bool] = False
     head: ClassVar[str | None] = None
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        super().__init__()
-        if not isinstance(taxonomy, Taxonomy):
-            raise TypeError(f"taxonomy must be a Taxonomy; got {type(taxonomy).__name__}.")
-        self.taxonomy = taxonomy
+    def __init__(self) -> None:
+        nn.Module.__init__(self)
+        self.context: TermContext | None = None
+
+    def bind(
+        self, taxonomy: Taxonomy | TermContext, *, embedding_dim: int | None = None, distance: Distance | None = None
+    ) -> LossTerm:
+        """A fresh copy of this term (same options) bound to a fit; this term is left as it is.
+
+        Parameters
+        ----------
+        taxonomy : Taxonomy or TermContext
+        embedding_dim : int, optional
+        distance : Distance, optional
+            :class:`~sklearn_hier.nn.distances.Cosine` when not given.
+
+        Returns
+        -------
+        term : LossTerm
+        """
+        if isinstance(taxonomy, TermContext):
+            context = taxonomy
+        else:
+            if not isinstance(taxonomy, Taxonomy):
+                raise TypeError(f"taxonomy must be a Taxonomy; got {type(taxonomy).__name__}.")
+            context = TermContext(taxonomy, embedding_dim, Cosine() if distance is None else distance)
+        term = self.clone()
+        term.context = context
+        term.setup(context)
+        return term
+
+    def setup(self, context: TermContext) -> None:
+        """Build what depends on the fit (called by :meth:`bind` on the new copy); nothing by default."""
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The bound fit's taxonomy."""
+        return self._context().taxonomy
+
+    @property
+    def distance(self) -> Distance:
+        """The bound fit's distance."""
+        return self._context().distance
+
+    def _context(self) -> TermContext:
+        if self.context is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is not bound to a fit: call term.bind(taxonomy) first (the estimator "
+                "binds a copy of each term at fit)."
+            )
+        return self.context
 
     def forward(
         self,
@@ -129,20 +237,24 @@ class LossTerm(nn.Module):
         *,
         weighted: bool | None = None,
     ) -> torch.Tensor:
-        """Scalar loss of one batch.
+        """Scalar loss of one batch (:meth:`compute` on the batch).
 
         Parameters
         ----------
         embeddings : Tensor of shape (B, D)
         outputs : HeadOutputs
-            Logits of :class:`~sklearn_hier.nn.heads.HierarchicalHeads`.
         targets : Targets
         triplets : tuple of three LongTensors of shape (k,), optional
-            Anchor, positive and negative indices into the batch.
         weighted : bool, optional
-            Whether to apply the class weights set by :meth:`set_class_weights`;
-            ``None`` applies them in training mode only.
+            Whether to apply the class weights; ``None`` applies them in
+            training mode only.
         """
+        self._context()
+        weighted = self.training if weighted is None else bool(weighted)
+        return self.compute(LossBatch(embeddings, outputs, targets, triplets, weighted))
+
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        """Scalar loss of ``batch``; what a subclass implements."""
         raise NotImplementedError
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
@@ -151,8 +263,8 @@ class LossTerm(nn.Module):
         The base class has no class weights and ignores the counts.
         """
 
-    def _use_weights(self, weighted: bool | None) -> bool:
-        return self.training if weighted is None else bool(weighted)
+    def __repr__(self) -> str:
+        return HyperParameters.__repr__(self)
 
 
 class LeafCrossEntropy(LossTerm):
@@ -167,31 +279,22 @@ class LeafCrossEntropy(LossTerm):
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b"])
     >>> out = HeadOutputs(torch.zeros(1, 2), {}, torch.zeros(1, 2))
-    >>> LeafCrossEntropy(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
+    >>> LeafCrossEntropy().bind(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
     tensor(0.6931)
     """
 
     head = "leaf"
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        super().__init__(taxonomy)
+    def setup(self, context: TermContext) -> None:
         self.class_weight: torch.Tensor | None = None
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
         """Inverse leaf frequency, normalised; ``None`` turns the weights off."""
         self.class_weight = None if leaf_counts is None else _as_weight(_inverse_frequency(leaf_counts))
 
-    def forward(
-        self,
-        embeddings: torch.Tensor,
-        outputs: Any,
-        targets: Targets,
-        triplets: Triplets | None = None,
-        *,
-        weighted: bool | None = None,
-    ) -> torch.Tensor:
-        weight = self.class_weight if self._use_weights(weighted) else None
-        return _cross_entropy(outputs.leaf, targets.leaf, weight)
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        weight = self.class_weight if batch.weighted else None
+        return _cross_entropy(batch.outputs.leaf, batch.targets.leaf, weight)
 
 
 class PerLevelCrossEntropy(LossTerm):
@@ -202,7 +305,6 @@ class PerLevelCrossEntropy(LossTerm):
 
     Parameters
     ----------
-    taxonomy : Taxonomy
     reduction : {"sum", "mean"}, default="sum"
         How the per-level values combine; the reference code sums them.
 
@@ -213,17 +315,19 @@ class PerLevelCrossEntropy(LossTerm):
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
     >>> out = HeadOutputs(torch.zeros(1, 3), {1: torch.zeros(1, 2), 2: torch.zeros(1, 3)}, torch.zeros(1, 5))
-    >>> PerLevelCrossEntropy(tax)(torch.zeros(1, 4), out, Targets.from_y(["a/x"], tax))  # log 2 + log 3
+    >>> PerLevelCrossEntropy().bind(tax)(torch.zeros(1, 4), out, Targets.from_y(["a/x"], tax))  # log 2 + log 3
     tensor(1.7918)
     """
 
     head = "levels"
 
-    def __init__(self, taxonomy: Taxonomy, reduction: str = "sum") -> None:
-        super().__init__(taxonomy)
+    def __init__(self, reduction: str = "sum") -> None:
+        super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean'; got {reduction!r}.")
         self.reduction = reduction
+
+    def setup(self, context: TermContext) -> None:
         self.class_weight: dict[int, torch.Tensor] | None = None
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
@@ -236,16 +340,9 @@ class PerLevelCrossEntropy(LossTerm):
             for d in self.taxonomy.informative_levels
         }
 
-    def forward(
-        self,
-        embeddings: torch.Tensor,
-        outputs: Any,
-        targets: Targets,
-        triplets: Triplets | None = None,
-        *,
-        weighted: bool | None = None,
-    ) -> torch.Tensor:
-        weights = self.class_weight if self._use_weights(weighted) else None
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        weights = self.class_weight if batch.weighted else None
+        outputs, targets = batch.outputs, batch.targets
         values = [
             _cross_entropy(outputs.levels[d], targets.levels[:, d - 1], None if weights is None else weights[d])
             for d in self.taxonomy.informative_levels
@@ -270,14 +367,13 @@ class NodeBinaryCrossEntropy(LossTerm):
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b"])
     >>> out = HeadOutputs(torch.zeros(1, 2), {}, torch.zeros(1, 2))
-    >>> NodeBinaryCrossEntropy(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
+    >>> NodeBinaryCrossEntropy().bind(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
     tensor(0.6931)
     """
 
     head = "nodes"
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        super().__init__(taxonomy)
+    def setup(self, context: TermContext) -> None:
         self.pos_weight: torch.Tensor | None = None
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
@@ -292,47 +388,33 @@ class NodeBinaryCrossEntropy(LossTerm):
         pos_weight[seen] = (leaf_counts.sum() - counts[seen]) / counts[seen]
         self.pos_weight = _as_weight(pos_weight)
 
-    def forward(
-        self,
-        embeddings: torch.Tensor,
-        outputs: Any,
-        targets: Targets,
-        triplets: Triplets | None = None,
-        *,
-        weighted: bool | None = None,
-    ) -> torch.Tensor:
-        pos_weight = self.pos_weight if self._use_weights(weighted) else None
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        nodes = batch.outputs.nodes
+        pos_weight = self.pos_weight if batch.weighted else None
         if pos_weight is not None:
-            pos_weight = pos_weight.to(outputs.nodes.device, outputs.nodes.dtype)
-        return F.binary_cross_entropy_with_logits(outputs.nodes, targets.multi_hot, pos_weight=pos_weight)
+            pos_weight = pos_weight.to(nodes.device, nodes.dtype)
+        return F.binary_cross_entropy_with_logits(nodes, batch.targets.multi_hot, pos_weight=pos_weight)
 
 
 class TripletMarginLoss(LossTerm):
     """ "T": mean over triplets of ``max(0, margin - s(a, p) + s(a, n))``.
 
-    ``s`` is :func:`~sklearn_hier.nn.distances.pairwise_similarity`; with
-    ``metric="euclidean"`` it is the negated distance, so the formula reads
-    ``max(0, margin + d(a, p) - d(a, n))``. No triplet gives 0 (never NaN).
+    ``s`` is the similarity of the fit's distance (:attr:`LossTerm.distance`:
+    cosine by default; the negated distance for
+    :class:`~sklearn_hier.nn.distances.Euclidean` and
+    :class:`~sklearn_hier.nn.distances.Poincare`, so the formula then reads
+    ``max(0, margin + d(a, p) - d(a, n))``). No triplet gives 0 (never NaN).
+    The estimator's online miner mines for this term: its margin and distance.
 
     Parameters
     ----------
-    taxonomy : Taxonomy
     margin : float, default=0.3
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        The similarity ``s``; the one place a geometry enters the term.
-        ``"poincare"`` is the negated geodesic distance on the Poincaré ball
-        (the embeddings must lie inside it), so the formula reads
-        ``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the geodesic distance.
-    curvature : float or torch.nn.Module, default=1.0
-        Curvature magnitude ``c`` of ``"poincare"``: a number, or the network's
-        :class:`~sklearn_hier.nn.PoincareEmbedding`, whose (possibly learned)
-        curvature the term then follows (and trains, through the distance).
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_hier.taxonomy import Taxonomy
-    >>> term = TripletMarginLoss(Taxonomy.from_paths(["a", "b"]), margin=0.3)
+    >>> term = TripletMarginLoss(margin=0.3).bind(Taxonomy.from_paths(["a", "b"]))
     >>> z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     >>> term(z, None, None, (torch.tensor([0]), torch.tensor([1]), torch.tensor([2])))  # 0.3 - 0 + 1
     tensor(1.3000)
@@ -340,44 +422,28 @@ class TripletMarginLoss(LossTerm):
 
     uses_triplets = True
 
-    def __init__(
-        self, taxonomy: Taxonomy, margin: float = 0.3, metric: str = "cosine", curvature: float | nn.Module = 1.0
-    ) -> None:
-        super().__init__(taxonomy)
-        if isinstance(margin, bool) or not isinstance(margin, Real) or not margin >= 0 or math.isinf(margin):
-            raise ValueError(f"margin must be a finite number >= 0; got {margin!r}.")
-        if metric not in SIMILARITIES:
-            raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
-        self.margin = float(margin)
-        self.metric = metric
-        # A module (the network's ball) is registered here too; skorch hands each parameter to the optimizer once.
-        self.curvature = check_curvature_source(curvature)
+    def __init__(self, margin: float = 0.3) -> None:
+        super().__init__()
+        _check_nonnegative("margin", margin)
+        self.margin = margin
 
-    def forward(
-        self,
-        embeddings: torch.Tensor,
-        outputs: Any,
-        targets: Targets,
-        triplets: Triplets | None = None,
-        *,
-        weighted: bool | None = None,
-    ) -> torch.Tensor:
-        if triplets is None:
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        if batch.triplets is None:
             raise ValueError("The triplet term 'T' needs triplets=(anchors, positives, negatives); got None.")
-        anchors, positives, negatives = triplets
+        anchors, positives, negatives = batch.triplets
         if not anchors.shape == positives.shape == negatives.shape or anchors.ndim != 1:
             raise ValueError(
                 "triplets must be three 1-D index tensors of one length; got shapes "
                 f"{tuple(anchors.shape)}, {tuple(positives.shape)}, {tuple(negatives.shape)}."
             )
         if anchors.numel() == 0:
-            return embeddings.sum() * 0.0  # keeps the graph, so backward() still works
-        sim = self.similarity(embeddings)
+            return batch.embeddings.sum() * 0.0  # keeps the graph, so backward() still works
+        sim = self.similarity(batch.embeddings)
         return F.relu(self.margin - sim[anchors, positives] + sim[anchors, negatives]).mean()
 
     def similarity(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """(B, B) similarities of the batch's embeddings under ``metric``; override for another geometry."""
-        return pairwise_similarity(embeddings, embeddings, self.metric, c=self.curvature)
+        """(B, B) similarities of the batch's embeddings under the fit's distance."""
+        return self.distance.similarity(embeddings, embeddings)
 
 
 class HierarchicalCrossEntropy(LossTerm):
@@ -393,7 +459,6 @@ class HierarchicalCrossEntropy(LossTerm):
 
     Parameters
     ----------
-    taxonomy : Taxonomy
     alpha : float, default=0.1
         Decay of the edge weights with height (>= 0).
 
@@ -405,29 +470,24 @@ class HierarchicalCrossEntropy(LossTerm):
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z", "b/w"])
     >>> out = HeadOutputs(torch.zeros(1, 4), {}, torch.zeros(1, 6))
     >>> # P(a) = 1/2, P(a/x | a) = 1/2: exp(-alpha) * log 2 + log 2
-    >>> HierarchicalCrossEntropy(tax, alpha=0.0)(torch.zeros(1, 2), out, Targets.from_y(["a/x"], tax))
+    >>> HierarchicalCrossEntropy(alpha=0.0).bind(tax)(torch.zeros(1, 2), out, Targets.from_y(["a/x"], tax))
     tensor(1.3863)
     """
 
     head = "leaf"
 
-    def __init__(self, taxonomy: Taxonomy, alpha: float = 0.1) -> None:
-        super().__init__(taxonomy)
-        if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 <= alpha < math.inf:
-            raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}.")
-        self.alpha = float(alpha)
-        self.register_buffer("leaf_levels", torch.tensor(np.array(taxonomy.leaf_level_codes())), persistent=False)
+    def __init__(self, alpha: float = 0.1) -> None:
+        super().__init__()
+        _check_nonnegative("alpha", alpha)
+        self.alpha = alpha
 
-    def forward(
-        self,
-        embeddings: torch.Tensor,
-        outputs: Any,
-        targets: Targets,
-        triplets: Triplets | None = None,
-        *,
-        weighted: bool | None = None,
-    ) -> torch.Tensor:
-        log_p = F.log_softmax(outputs.leaf, dim=1)
+    def setup(self, context: TermContext) -> None:
+        levels = torch.tensor(np.array(context.taxonomy.leaf_level_codes()))
+        self.register_buffer("leaf_levels", levels, persistent=False)
+
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        targets = batch.targets
+        log_p = F.log_softmax(batch.outputs.leaf, dim=1)
         table = self.leaf_levels.to(log_p.device)
         path_length = (targets.levels >= 0).sum(dim=1)
         own_leaf = torch.arange(log_p.shape[1], device=log_p.device) == targets.leaf[:, None]
@@ -439,7 +499,7 @@ class HierarchicalCrossEntropy(LossTerm):
             # Past a path's end the node is the leaf itself, so its edge term is exactly 0.
             under = torch.where(on_path[:, None], table[:, depth - 1] == code[:, None], own_leaf)
             log_node = torch.logsumexp(log_p.masked_fill(~under, -math.inf), dim=1)
-            edge_weight = torch.exp(-self.alpha * (path_length - depth).clamp_min(0)) * on_path
+            edge_weight = torch.exp(-float(self.alpha) * (path_length - depth).clamp_min(0)) * on_path
             loss = loss - edge_weight * (log_node - previous)
             previous = log_node
         return loss.mean()
@@ -456,7 +516,6 @@ class SoftLabelCrossEntropy(LossTerm):
 
     Parameters
     ----------
-    taxonomy : Taxonomy
     beta : float, default=10.0
         Sharpness (>= 0); large values approach the leaf cross-entropy, 0 gives
         uniform targets.
@@ -468,31 +527,25 @@ class SoftLabelCrossEntropy(LossTerm):
     >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b"])
     >>> out = HeadOutputs(torch.zeros(1, 2), {}, torch.zeros(1, 2))
-    >>> SoftLabelCrossEntropy(tax, beta=1.0)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
+    >>> SoftLabelCrossEntropy(beta=1.0).bind(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
     tensor(0.6931)
     """
 
     head = "leaf"
 
-    def __init__(self, taxonomy: Taxonomy, beta: float = 10.0) -> None:
-        super().__init__(taxonomy)
-        if isinstance(beta, bool) or not isinstance(beta, Real) or not 0 <= beta < math.inf:
-            raise ValueError(f"beta must be a finite number >= 0; got {beta!r}.")
-        self.beta = float(beta)
-        leaves = list(taxonomy.leaves)
-        distance = taxonomy.tree_distance_matrix(leaves, leaves).astype(np.float64)
+    def __init__(self, beta: float = 10.0) -> None:
+        super().__init__()
+        _check_nonnegative("beta", beta)
+        self.beta = beta
+
+    def setup(self, context: TermContext) -> None:
+        leaves = list(context.taxonomy.leaves)
+        distance = context.taxonomy.tree_distance_matrix(leaves, leaves).astype(np.float64)
         distance /= max(distance.max(), 1.0)
-        soft = torch.softmax(torch.tensor(-self.beta * distance), dim=1).float()
+        soft = torch.softmax(torch.tensor(-float(self.beta) * distance), dim=1).float()
         self.register_buffer("soft_targets", soft, persistent=False)
 
-    def forward(
-        self,
-        embeddings: torch.Tensor,
-        outputs: Any,
-        targets: Targets,
-        triplets: Triplets | None = None,
-        *,
-        weighted: bool | None = None,
-    ) -> torch.Tensor:
-        soft = self.soft_targets.to(outputs.leaf.device)[targets.leaf]
-        return -(soft * F.log_softmax(outputs.leaf, dim=1)).sum(dim=1).mean()
+    def compute(self, batch: LossBatch) -> torch.Tensor:
+        leaf = batch.outputs.leaf
+        soft = self.soft_targets.to(leaf.device)[batch.targets.leaf]
+        return -(soft * F.log_softmax(leaf, dim=1)).sum(dim=1).mean()
