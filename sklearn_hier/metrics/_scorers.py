@@ -32,7 +32,7 @@ from sklearn_hier._warnings import warn_at_caller
 from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, lsa_depths
 from sklearn_hier.metrics._ranking import check_embeddings, check_labels, mean_of_kept, relevance_table
 from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
-from sklearn_hier.nn.distances import SIMILARITIES
+from sklearn_hier.nn.distances import SIMILARITIES, Distance, distance_of
 from sklearn_hier.taxonomy import label_paths
 
 __all__ = ["final_step", "hierarchy_scorers", "predict_at_lsa_level"]
@@ -75,21 +75,6 @@ def final_step(estimator: Any, X: Any) -> tuple[Any, Any]:
         )
     check_is_fitted(final, "taxonomy_")
     return final, Xt
-
-
-def resolved_metric(final: Any, metric: str) -> str:
-    """``metric``, or for ``"auto"`` the fitted estimator's own (``metric_``; ``"cosine"`` when it has none).
-
-    Examples
-    --------
-    >>> class Fitted:
-    ...     metric_ = "poincare"
-    >>> resolved_metric(Fitted(), "auto"), resolved_metric(Fitted(), "dot"), resolved_metric(object(), "auto")
-    ('poincare', 'dot', 'cosine')
-    """
-    if metric != "auto":
-        return metric
-    return getattr(final, "metric_", "cosine")
 
 
 def lsa_level_predictions(final: Any, X: Any, paths: np.ndarray, source: str) -> np.ndarray:
@@ -174,13 +159,14 @@ class _Evaluation:
     """
 
     def __init__(
-        self, estimator: Any, X: Any, y: Any, k: int, metric: str, release: Any, warned: set | None = None
+        self, estimator: Any, X: Any, y: Any, k: int, metric: str | Distance, release: Any, warned: set | None = None
     ) -> None:
         check_consistent_length(X, y)
         # What the scorers of this hierarchy_scorers() call have warned about: once per run, not per fold.
         self.warned = set() if warned is None else warned
         final, Xt = final_step(estimator, X)
-        self.k, self.metric = k, resolved_metric(final, metric)
+        self.k, self.distance = k, distance_of(final, metric)
+        self.metric: str | Distance | None = None  # the ranking's, set with the embeddings
         self._refs = tuple(_weak(obj, release) for obj in (estimator, X, y))
         self._final = _weak(final, release)
         # A Pipeline's Xt is a fresh array only this evaluation holds; otherwise Xt is the caller's X.
@@ -214,10 +200,8 @@ class _Evaluation:
         return self._cached(("embeddings",), self._embeddings)
 
     def _embeddings(self) -> torch.Tensor:
-        embeddings = self.final.transform(self.Xt)
-        if self.metric == "poincare":
-            # Points of the ball of curvature -c, rescaled onto the unit ball: the same ranking.
-            embeddings = embeddings * math.sqrt(getattr(self.final, "curvature_", None) or 1.0)
+        embeddings, ranking = self.distance.for_ranking(self.final.transform(self.Xt))
+        self.metric = ranking.as_metric()
         return check_embeddings(embeddings, self.metric)
 
     def retrieval(self, part: str) -> dict[str, float]:
@@ -369,11 +353,13 @@ class HierarchyScorer:
     {
         "k": [Interval(Integral, 1, None, closed="left")],
         "levels": [Interval(Integral, 1, None, closed="left"), "array-like", None],
-        "metric": [StrOptions({"auto", *SIMILARITIES})],
+        "metric": [StrOptions({"auto", *SIMILARITIES}), Distance],
     },
     prefer_skip_nested_validation=True,
 )
-def hierarchy_scorers(k: int = 5, *, levels: int | Sequence[int] | None = None, metric: str = "auto") -> dict:
+def hierarchy_scorers(
+    k: int = 5, *, levels: int | Sequence[int] | None = None, metric: str | Distance = "auto"
+) -> dict:
     """A ``scoring`` dict for ``cross_validate`` with every hierarchy metric of the paper.
 
     The scored clips are split by the fitted estimator's ``taxonomy_``: clips

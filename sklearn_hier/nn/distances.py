@@ -33,6 +33,7 @@ __all__ = [
     "as_distance",
     "check_curvature_source",
     "curvature_of",
+    "distance_of",
     "pairwise_similarity",
 ]
 
@@ -117,6 +118,10 @@ class Distance(HyperParameters):
     def bound_to(self, embedding_map: Any) -> Distance:
         """The distance for a network whose embedding map is ``embedding_map`` (itself for a flat geometry)."""
         return self
+
+    def as_metric(self) -> str | Distance:
+        """What the metrics' ``metric`` argument takes: the name of a built-in distance, else this object."""
+        return self.name if type(self) is BUILTIN_DISTANCES.get(self.name) else self
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.get_params() == self.get_params()
@@ -230,6 +235,10 @@ class Poincare(Distance):
             )
         return Poincare(embedding_map)
 
+    def as_metric(self) -> str | Distance:
+        # The metrics' "poincare" is the unit ball; another curvature goes as the object.
+        return "poincare" if self.curvature_value == 1.0 else self
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Poincare) and other.curvature_value == self.curvature_value
 
@@ -262,6 +271,30 @@ def as_distance(metric: str | Distance, *, c: Any = 1.0) -> Distance:
     if isinstance(metric, str) and metric in BUILTIN_DISTANCES:
         return BUILTIN_DISTANCES[metric]()
     raise ValueError(f"metric must be one of {SIMILARITIES} or a Distance instance; got {metric!r}.")
+
+
+def distance_of(final: Any, metric: str | Distance) -> Distance:
+    """The distance to rank a fitted estimator's embeddings by: ``metric``, or for ``"auto"`` its own ``distance_``.
+
+    An estimator without ``distance_`` is asked for ``metric_`` and
+    ``curvature_``; one with neither ranks by cosine. ``"poincare"`` takes the
+    fitted estimator's curvature (1 without one).
+
+    Examples
+    --------
+    >>> class Fitted:
+    ...     distance_ = Poincare(2.0)
+    >>> distance_of(Fitted(), "auto"), distance_of(Fitted(), "dot"), distance_of(object(), "auto")
+    (Poincare(curvature=2.0), Dot(), Cosine())
+    """
+    if isinstance(metric, str) and metric == "auto":
+        fitted = getattr(final, "distance_", None)
+        if fitted is not None:
+            return fitted
+        metric = getattr(final, "metric_", "cosine")
+    if isinstance(metric, str) and metric == "poincare":
+        return Poincare(getattr(final, "curvature_", None) or 1.0)
+    return as_distance(metric)
 
 
 def pairwise_similarity(
