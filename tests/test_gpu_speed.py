@@ -246,21 +246,29 @@ def test_mel_batch_size_auto_depends_on_the_device():
 
 # ------------------------------------------------------------ CUDA only
 class SyncDebug(Callback):
-    """Turns torch's synchronisation check to "error" around each training step from the second epoch on.
+    """Turns torch's synchronisation check to "error" inside each training step from the second epoch on.
 
-    The first epoch is the warm-up: it compiles, creates the optimizer's state
-    and copies the taxonomy's lookup tables to the device, once per fit.
+    The first epoch is the warm-up: it compiles and creates the optimizer's
+    state, once per fit. The step is the net's ``train_step`` (forward, loss,
+    backward, clipping, optimizer); skorch's own epoch loop then reads the
+    step's loss with ``.item()`` to record it in the history, outside the check.
     """
 
-    def on_epoch_begin(self, net, **kwargs):
-        self.checking_ = len(net.history) > 1
+    def on_train_begin(self, net, **kwargs):
+        step = type(net).train_step.__get__(net)
 
-    def on_batch_begin(self, net, training=False, **kwargs):
-        if training and self.checking_:
-            torch.cuda.set_sync_debug_mode("error")
+        def checked_step(batch, **fit_params):
+            if len(net.history) > 1:
+                torch.cuda.set_sync_debug_mode("error")
+            try:
+                return step(batch, **fit_params)
+            finally:
+                torch.cuda.set_sync_debug_mode(0)
 
-    def on_batch_end(self, net, training=False, **kwargs):
-        torch.cuda.set_sync_debug_mode(0)
+        net.train_step = checked_step
+
+    def on_train_end(self, net, **kwargs):
+        vars(net).pop("train_step", None)
 
 
 @needs_cuda
