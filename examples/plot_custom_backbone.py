@@ -57,7 +57,9 @@ candidates = {
 cv = UnseenLeafKFold(n_splits=3, min_samples_leaf=8, test_size=0.5, random_state=0)
 results = {name: cross_validate(est, X, y, cv=cv, scoring=hierarchy_scorers(k=3)) for name, est in candidates.items()}
 for name, result in results.items():
-    print(f"{name:<11} NDCG {result['test_ndcg'].mean():.3f}  MNR {-result['test_neg_mean_normalized_rank'].mean():.3f}")
+    print(
+        f"{name:<11} NDCG {result['test_ndcg'].mean():.3f}  MNR {-result['test_neg_mean_normalized_rank'].mean():.3f}"
+    )
 
 fitted = candidates["GRU (ours)"].fit(X, y)
 print(f"embedding width read from the backbone: {fitted.transform(X[:2]).shape[1]}")

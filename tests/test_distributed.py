@@ -95,3 +95,16 @@ def test_grid_search_under_the_dask_joblib_backend_equals_one_job(client):
     for key in one.cv_results_:
         if key.startswith(("split", "mean_test", "std_test", "rank")):
             np.testing.assert_array_equal(many.cv_results_[key], one.cv_results_[key], err_msg=key)
+
+
+def test_a_user_term_runs_in_the_dask_runner(client, serial, tmp_path):
+    from user_terms import MarginRanking  # a researcher's module, outside the package
+
+    settings = CompareSettings(**{**TINY, "losses": ("PL", "PL+MR")}, terms={"mr": MarginRanking(margin=0.2)})
+    result = compare(settings, out=tmp_path, verbose=0, scheduler=client)
+    ndcg = [value for config, _, metric, value in _metrics(result) if (config, metric) == ("PL+MR", "ndcg")]
+    assert len(ndcg) == 2 and np.isfinite(ndcg).all()  # both folds fit on the workers and scored
+    # The baseline's figures are the serial run's: the user term changed nothing else.
+    assert [m for m in _metrics(result) if m[0] == "PL"] == [m for m in _metrics(serial) if m[0] == "PL"]
+    again = compare(settings, out=tmp_path, verbose=0)  # in this process: resumed from the records
+    assert _metrics(again) == _metrics(result)

@@ -395,3 +395,16 @@ def test_terms_declare_what_they_read_and_train():
     assert spec.trained_heads == {"levels"} and spec.uses_triplets and spec.triplet_term.margin == 0.3
     with pytest.raises(TypeError):
         BUILTIN_TERMS["X"] = LeafCrossEntropy  # read-only: built-in names are sugar, not a registry
+
+
+def test_a_string_names_terms_of_ones_own_passed_alongside():
+    mine = _MeanNorm(scale=2.0)
+    spec = LossSpec.parse("PL + 0.5*norm", terms={"Norm": mine})
+    assert spec.weights == {"PL": 1.0, "NORM": 0.5} and spec.terms["NORM"].scale == 2.0
+    assert spec.terms["NORM"] is not mine and spec.canonical == "PL+0.5*NORM"
+    with pytest.raises(ValueError, match="Unknown loss term 'NORM'"):
+        LossSpec.parse("PL+norm")  # no registry: a name means nothing unless its term is passed
+    with pytest.raises(ValueError, match="other than the built-in ones; got 'T'"):
+        LossSpec.parse("PL", terms={"T": mine})
+    with pytest.raises(TypeError, match=r"terms\['N'\] must be a LossTerm instance"):
+        LossSpec.parse("PL+N", terms={"N": 1.0})

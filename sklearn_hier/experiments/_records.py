@@ -125,7 +125,7 @@ def check_folder(out: Path, settings: CompareSettings, *, overwrite: bool = Fals
 # Settings added to the fingerprint after records were first written, with the value every run made
 # before them used: a record without the key was made with that value, so it stays resumable.
 # (mel_backend is not here: which mel code an older run used cannot be known, so such a run is refused.)
-_ADDED_SETTINGS = {"test_size": 0.1}
+_ADDED_SETTINGS = {"test_size": 0.1, "terms": {}}
 
 
 def _stored_fingerprint(path: Path) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from typing import Any
 from sklearn_hier._build import nested
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.nn import LossSpec
+from sklearn_hier.nn.spec import BUILTIN_TERMS
 
 __all__ = [
     "CONFIG_OPTIONS",
@@ -68,7 +69,11 @@ class CompareSettings:
     embedder options that set it apart (``"PL+B+T:triplets=batch_hard"``,
     ``"PL+B+T:geometry=poincare"``; see :func:`canonical_config`).
     ``triplets`` and ``geometry`` apply to the configurations that do not
-    set them. ``baseline`` is the configuration the paired statistics compare
+    set them. ``terms`` holds loss terms of your own, by name, which the
+    configurations' loss specs may then name (``losses=("PL+T", "PL+MR")``
+    with ``terms={"MR": MarginRanking(margin=0.2)}``); they travel with the
+    settings to every worker, and their options (their ``repr``) are part of
+    the records' fingerprint. ``baseline`` is the configuration the paired statistics compare
     every other with (None: the first); it changes no fit, so it is not part
     of the records' fingerprint.
 
@@ -96,6 +101,7 @@ class CompareSettings:
     quick: bool = False
     baseline: str | None = None
     recipe: str | None = None
+    terms: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def paper_recipe(cls, **overrides: Any) -> CompareSettings:
@@ -178,7 +184,7 @@ class CompareSettings:
         return settings
 
 
-def canonical_losses(spec: str) -> str:
+def canonical_losses(spec: str, terms: dict[str, Any] | None = None) -> str:
     """The one spelling of a loss configuration: equal specs give equal strings, different ones never.
 
     Terms are upper-case, in the paper's order (L, PL, B, T, then others by
@@ -189,6 +195,8 @@ def canonical_losses(spec: str) -> str:
     spec : str
         A loss spec as :meth:`~sklearn_hier.nn.LossSpec.parse` reads it
         (the spelling is :attr:`~sklearn_hier.nn.LossSpec.canonical`).
+    terms : dict of str to LossTerm, optional
+        Terms of your own that ``spec`` may name.
 
     Returns
     -------
@@ -199,7 +207,7 @@ def canonical_losses(spec: str) -> str:
     >>> canonical_losses("t + pl"), canonical_losses("PL*2+T"), canonical_losses("PL+2*T")
     ('PL+T', '2*PL+T', 'PL+2*T')
     """
-    return LossSpec.parse(spec).canonical
+    return LossSpec.parse(spec, terms=terms).canonical
 
 
 def _split_config(spec: str) -> tuple[str, dict[str, str]]:
@@ -219,7 +227,9 @@ def _split_config(spec: str) -> tuple[str, dict[str, str]]:
     return losses, options
 
 
-def canonical_config(spec: str, *, triplets: str = "tree", geometry: str = "euclidean") -> str:
+def canonical_config(
+    spec: str, *, triplets: str = "tree", geometry: str = "euclidean", terms: dict[str, Any] | None = None
+) -> str:
     """The one name of a configuration: canonical losses, then the options that differ from the run's.
 
     Parameters
@@ -229,6 +239,8 @@ def canonical_config(spec: str, *, triplets: str = "tree", geometry: str = "eucl
         :data:`CONFIG_OPTIONS` (``triplets``, ``geometry``).
     triplets, geometry : str
         The run's settings: an option equal to them is left out of the name.
+    terms : dict of str to LossTerm, optional
+        Terms of your own that the loss spec may name.
 
     Returns
     -------
@@ -246,7 +258,7 @@ def canonical_config(spec: str, *, triplets: str = "tree", geometry: str = "eucl
     losses, options = _split_config(spec)
     run = {"triplets": triplets, "geometry": geometry}
     kept = [f"{name}={options[name]}" for name in CONFIG_OPTIONS if name in options and options[name] != run[name]]
-    return canonical_losses(losses) + (":" + ",".join(kept) if kept else "")
+    return canonical_losses(losses, terms) + (":" + ",".join(kept) if kept else "")
 
 
 def config_params(config: str, settings: CompareSettings) -> dict[str, str]:
@@ -258,6 +270,10 @@ def config_params(config: str, settings: CompareSettings) -> dict[str, str]:
     {'losses': 'PL+T', 'triplets': 'tree', 'geometry': 'poincare'}
     """
     losses, options = _split_config(config)
+    spec = LossSpec.parse(losses, terms=settings.terms)
+    if any(name not in BUILTIN_TERMS for name in spec.weights):
+        # A spec naming the settings' own terms reaches the estimator as name -> (weight, term).
+        losses = {name: (weight, term) for name, weight, term in spec.entries}
     return {"losses": losses, "triplets": settings.triplets, "geometry": settings.geometry, **options}
 
 
@@ -316,7 +332,9 @@ def _baseline(settings: CompareSettings, configs: tuple[str, ...]) -> str:
     if settings.baseline is None:
         return configs[0]
     try:
-        name = canonical_config(settings.baseline, triplets=settings.triplets, geometry=settings.geometry)
+        name = canonical_config(
+            settings.baseline, triplets=settings.triplets, geometry=settings.geometry, terms=settings.terms
+        )
     except ValueError:
         # canonical_config's own message names losses, which are fine: the baseline is what is wrong.
         raise ValueError(
@@ -342,7 +360,7 @@ def _unique_canonical(losses: Any, settings: CompareSettings) -> tuple[str, ...]
         raise ValueError("losses must name at least one configuration.")
     seen: dict[str, str] = {}
     for spec in losses:
-        canonical = canonical_config(spec, triplets=settings.triplets, geometry=settings.geometry)
+        canonical = canonical_config(spec, triplets=settings.triplets, geometry=settings.geometry, terms=settings.terms)
         if canonical in seen:
             raise ValueError(
                 f"losses {seen[canonical]!r} and {spec!r} are the same configuration ({canonical}); give each once."

@@ -24,31 +24,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from sklearn_hier.nn import terms
 from sklearn_hier.nn.distances import Cosine, Distance
 from sklearn_hier.nn.heads import LEAF_ROUTES
 from sklearn_hier.nn.targets import Targets, TargetTables, Triplets
-from sklearn_hier.nn.terms import (
-    HierarchicalCrossEntropy,
-    LeafCrossEntropy,
-    LossTerm,
-    NodeBinaryCrossEntropy,
-    PerLevelCrossEntropy,
-    SoftLabelCrossEntropy,
-    TermContext,
-    TripletMarginLoss,
-)
+from sklearn_hier.nn.terms import LossTerm, TermContext
 from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["BUILTIN_TERMS", "HierarchicalLoss", "LossSpec"]
 
 BUILTIN_TERMS: Mapping[str, type[LossTerm]] = MappingProxyType(
     {
-        "L": LeafCrossEntropy,
-        "PL": PerLevelCrossEntropy,
-        "B": NodeBinaryCrossEntropy,
-        "T": TripletMarginLoss,
-        "HXE": HierarchicalCrossEntropy,
-        "SOFT": SoftLabelCrossEntropy,
+        "L": terms.LeafCrossEntropy,
+        "PL": terms.PerLevelCrossEntropy,
+        "B": terms.NodeBinaryCrossEntropy,
+        "T": terms.TripletMarginLoss,
+        "HXE": terms.HierarchicalCrossEntropy,
+        "SOFT": terms.SoftLabelCrossEntropy,
     }
 )
 # The paper's order of its terms, used to spell a spec one way (LossSpec.canonical).
@@ -84,14 +76,16 @@ class LossSpec:
     >>> spec = LossSpec.parse("PL + 0.5*T", options={"T__margin": 0.2})
     >>> spec.weights, spec.terms["T"].margin, spec.uses_triplets, sorted(spec.trained_heads)
     ({'PL': 1.0, 'T': 0.5}, 0.2, True, ['levels'])
-    >>> LossSpec.parse({"pl": 1, "T": (0.5, TripletMarginLoss(margin=0.1))}).canonical
+    >>> LossSpec.parse({"pl": 1, "T": (0.5, terms.TripletMarginLoss(margin=0.1))}).canonical
     'PL+0.5*T'
     """
 
     entries: tuple[tuple[str, float, LossTerm], ...]
 
     @classmethod
-    def parse(cls, losses: Any, options: Mapping[str, Any] | None = None) -> LossSpec:
+    def parse(
+        cls, losses: Any, options: Mapping[str, Any] | None = None, terms: Mapping[str, LossTerm] | None = None
+    ) -> LossSpec:
         """Read ``losses`` (see the module docstring), then apply ``options`` such as ``{"T__margin": 0.2}``.
 
         Parameters
@@ -100,6 +94,10 @@ class LossSpec:
         options : dict, optional
             ``"<NAME>__<option>"`` to value: the estimator's ``criterion__*``
             parameters without the prefix.
+        terms : dict of str to LossTerm, optional
+            Terms of your own that the names of ``losses`` may refer to besides
+            the built-in ones (case-insensitive), e.g. ``"PL+MR"`` with
+            ``terms={"MR": MarginRanking()}``: how a string names them.
 
         Raises
         ------
@@ -132,7 +130,7 @@ class LossSpec:
             key = _check_name(name, losses)
             if key in entries:
                 raise ValueError(f"Loss term {key!r} appears twice in losses={losses!r}.")
-            entries[key] = _weight_and_term(key, value, losses)
+            entries[key] = _weight_and_term(key, value, losses, _own_terms(terms))
         spec = cls(tuple((name, weight, term) for name, (weight, term) in entries.items()))
         return spec._with_options(options or {}, losses)
 
@@ -231,7 +229,18 @@ def _check_name(name: Any, losses: Any) -> str:
     return name.upper()
 
 
-def _weight_and_term(key: str, value: Any, losses: Any) -> tuple[float, LossTerm]:
+def _own_terms(terms: Mapping[str, LossTerm] | None) -> dict[str, LossTerm]:
+    own = {}
+    for name, term in (terms or {}).items():
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name.upper() in BUILTIN_TERMS:
+            raise ValueError(f"terms names its own terms with identifiers other than the built-in ones; got {name!r}.")
+        if not isinstance(term, LossTerm):
+            raise TypeError(f"terms[{name!r}] must be a LossTerm instance; got {term!r}.")
+        own[name.upper()] = term
+    return own
+
+
+def _weight_and_term(key: str, value: Any, losses: Any, own: Mapping[str, LossTerm]) -> tuple[float, LossTerm]:
     weight, term = value if isinstance(value, tuple) and len(value) == 2 else (1.0, value)
     if isinstance(weight, LossTerm):
         raise TypeError(f"losses[{key!r}] must be (weight, term), not (term, weight); got {value!r}.")
@@ -245,6 +254,8 @@ def _weight_and_term(key: str, value: Any, losses: Any) -> tuple[float, LossTerm
         raise TypeError(f"losses[{key!r}] must be a weight, a LossTerm or (weight, LossTerm); got {value!r}.")
     if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 <= weight < math.inf:
         raise ValueError(f"The weight of loss term {key!r} must be a finite number >= 0; got {weight!r}.")
+    if term is None and key in own:
+        term = own[key].clone()
     if term is None:
         if key not in BUILTIN_TERMS:
             raise ValueError(
@@ -286,9 +297,7 @@ class HierarchicalLoss(nn.Module):
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_hier.nn.heads import HierarchicalHeads
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
     >>> loss = HierarchicalLoss("PL + 0.5*T", tax)
     >>> z = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))

@@ -1,5 +1,7 @@
 """The loss terms: one :class:`LossTerm` subclass per term, each declaring what it reads and trains.
 
+The examples below use this module's own names (``torch``, ``Taxonomy``, ``Targets``).
+
 A term is an object whose options are its constructor arguments
 (``TripletMarginLoss(margin=0.2)``). It knows nothing of a fit until it is
 bound to one (:meth:`LossTerm.bind`): the estimator binds a fresh copy of each
@@ -160,8 +162,6 @@ class LossTerm(HyperParameters, nn.Module):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> class EmbeddingNorm(LossTerm):
     ...     def __init__(self, scale=1.0):
     ...         super().__init__()
@@ -274,9 +274,7 @@ class LeafCrossEntropy(LossTerm):
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_hier.nn.heads import HeadOutputs
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b"])
     >>> out = HeadOutputs(torch.zeros(1, 2), {}, torch.zeros(1, 2))
     >>> LeafCrossEntropy().bind(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
@@ -310,9 +308,7 @@ class PerLevelCrossEntropy(LossTerm):
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_hier.nn.heads import HeadOutputs
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z"])
     >>> out = HeadOutputs(torch.zeros(1, 3), {1: torch.zeros(1, 2), 2: torch.zeros(1, 3)}, torch.zeros(1, 5))
     >>> PerLevelCrossEntropy().bind(tax)(torch.zeros(1, 4), out, Targets.from_y(["a/x"], tax))  # log 2 + log 3
@@ -362,9 +358,7 @@ class NodeBinaryCrossEntropy(LossTerm):
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_hier.nn.heads import HeadOutputs
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b"])
     >>> out = HeadOutputs(torch.zeros(1, 2), {}, torch.zeros(1, 2))
     >>> NodeBinaryCrossEntropy().bind(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
@@ -412,8 +406,6 @@ class TripletMarginLoss(LossTerm):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> term = TripletMarginLoss(margin=0.3).bind(Taxonomy.from_paths(["a", "b"]))
     >>> z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     >>> term(z, None, None, (torch.tensor([0]), torch.tensor([1]), torch.tensor([2])))  # 0.3 - 0 + 1
@@ -464,9 +456,7 @@ class HierarchicalCrossEntropy(LossTerm):
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_hier.nn.heads import HeadOutputs
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b/z", "b/w"])
     >>> out = HeadOutputs(torch.zeros(1, 4), {}, torch.zeros(1, 6))
     >>> # P(a) = 1/2, P(a/x | a) = 1/2: exp(-alpha) * log 2 + log 2
@@ -522,9 +512,7 @@ class SoftLabelCrossEntropy(LossTerm):
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_hier.nn.heads import HeadOutputs
-    >>> from sklearn_hier.taxonomy import Taxonomy
     >>> tax = Taxonomy.from_paths(["a", "b"])
     >>> out = HeadOutputs(torch.zeros(1, 2), {}, torch.zeros(1, 2))
     >>> SoftLabelCrossEntropy(beta=1.0).bind(tax)(torch.zeros(1, 3), out, Targets.from_y(["a"], tax))  # log 2
