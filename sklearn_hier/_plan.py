@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from sklearn_hier import _net
 from sklearn_hier._build import inspect_backbone, nested
 from sklearn_hier._data import LeafSplit
 from sklearn_hier._device import check_device, fits_on_device
-from sklearn_hier._net import COMPILE_REUSED_ACROSS_FITS
 from sklearn_hier._validation import (
     check_ball,
     learn_labels,
@@ -205,7 +205,10 @@ def _speed_settings(params: Mapping[str, Any], device: torch.device, has_conv: b
     """``precision``, ``compile``, ``channels_last`` and ``data_on_device``, ``"auto"`` resolved for ``device``."""
     cuda = device.type == "cuda"
     chosen = {
-        "compile": (params["compile"], lambda: cuda and params["triplets"] == "tree" and COMPILE_REUSED_ACROSS_FITS),
+        "compile": (
+            params["compile"],
+            lambda: cuda and params["triplets"] == "tree" and _net.COMPILE_REUSED_ACROSS_FITS,
+        ),
         "channels_last": (params["channels_last"], lambda: cuda and has_conv),
         "data_on_device": (params["data_on_device"], lambda: fits_on_device(data_bytes, device)),
     }

@@ -16,7 +16,7 @@ from _blobs import FAST, tree_blobs
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import Callback
 
-from sklearn_hier import HierarchicalEmbedder, _plan
+from sklearn_hier import HierarchicalEmbedder, _net, _plan
 from sklearn_hier._batches import TripletBatches
 from sklearn_hier._data import TensorData
 from sklearn_hier._device import fits_on_device
@@ -60,7 +60,7 @@ def test_auto_resolves_to_the_plain_cpu_path(blobs):
     ],
 )
 def test_auto_on_cuda_is_bf16_compiled_channels_last(backbone, triplets, expected, monkeypatch):
-    monkeypatch.setattr(_plan, "COMPILE_REUSED_ACROSS_FITS", True)
+    monkeypatch.setattr(_net, "COMPILE_REUSED_ACROSS_FITS", True)
     emb = HierarchicalEmbedder(triplets=triplets, data_on_device=True)
     speed = _speed(emb, backbone, 10**12)
     assert (speed["precision"], speed["compile"], speed["channels_last"]) == expected
@@ -68,7 +68,7 @@ def test_auto_on_cuda_is_bf16_compiled_channels_last(backbone, triplets, expecte
 
 
 def test_auto_does_not_compile_where_torch_compiles_again_for_every_fit(monkeypatch):
-    monkeypatch.setattr(_plan, "COMPILE_REUSED_ACROSS_FITS", False)  # torch 2.4
+    monkeypatch.setattr(_net, "COMPILE_REUSED_ACROSS_FITS", False)  # torch 2.4
     emb = HierarchicalEmbedder(data_on_device=True)  # "auto" would ask the (absent) GPU for its free memory
     speed = _speed(emb, ConvModel(n_mels=16, channels=4), 1)
     assert speed["compile"] is False and speed["precision"] == "bfloat16" and speed["channels_last"] is True

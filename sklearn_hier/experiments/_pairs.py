@@ -11,9 +11,19 @@ import threading
 from typing import Any
 
 import numpy as np
+from joblib import Memory
+from sklearn.model_selection import cross_validate
+from sklearn.pipeline import Pipeline
 
+from sklearn_hier import datasets
+from sklearn_hier._device import check_device
+from sklearn_hier._net import NonFiniteTrainingError
+from sklearn_hier.audio import AudioLoader, MelTransformer
+from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.experiments._records import fingerprint
 from sklearn_hier.experiments._settings import CompareSettings, config_params
+from sklearn_hier.metrics import hierarchy_scorers
+from sklearn_hier.model_selection import UnseenLeafKFold
 
 __all__ = ["PRECISION_K", "fit_pair", "make_pipeline", "precision_ceiling", "prepared"]
 
@@ -49,7 +59,6 @@ def prepared(settings: CompareSettings, verbose: int = 0) -> tuple[Any, np.ndarr
 
 
 def _load_dataset(settings: CompareSettings, verbose: int) -> tuple[Any, np.ndarray]:
-    from sklearn_hier import datasets
 
     params = dict(settings.dataset_params.get(settings.dataset, {}))
     if settings.dataset in FILE_DATASETS:
@@ -67,7 +76,6 @@ def _load_dataset(settings: CompareSettings, verbose: int) -> tuple[Any, np.ndar
 
 
 def _splits(settings: CompareSettings, X: Any, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn_hier.model_selection import UnseenLeafKFold
 
     cv = UnseenLeafKFold(
         n_splits=settings.n_splits,
@@ -99,10 +107,6 @@ def make_pipeline(settings: CompareSettings, config: str, memory: Any = None, ve
     >>> [name for name, _ in pipe.steps]
     ['mel', 'emb']
     """
-    from sklearn.pipeline import Pipeline
-
-    from sklearn_hier.audio import AudioLoader, MelTransformer
-    from sklearn_hier.embedder import HierarchicalEmbedder
 
     sr = _sample_rate(settings)
     mel = MelTransformer(**{**settings.mel_params, "sr": sr}, device=settings.device)
@@ -130,13 +134,6 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     ``cache_dir`` holds the mel features (shared by the configurations of a
     fold); ``None`` keeps them in the Dask worker's own folder.
     """
-    from joblib import Memory
-    from sklearn.model_selection import cross_validate
-
-    from sklearn_hier._device import check_device
-    from sklearn_hier._net import NonFiniteTrainingError
-    from sklearn_hier.metrics import hierarchy_scorers
-
     X, y, splits = prepared(settings, verbose)
     train, test = splits[fold]
     memory = Memory(cache_dir if cache_dir is not None else _worker_folder(), verbose=0)

@@ -9,7 +9,7 @@ run's own setting (``CompareSettings.triplets``, ``CompareSettings.geometry``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -285,8 +285,6 @@ def check_settings(settings: CompareSettings) -> CompareSettings:
     ValueError
         Naming the setting, what it may be and what it was.
     """
-    from dataclasses import replace
-
     if settings.dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}; got {settings.dataset!r}.")
     if settings.dataset in ("orchideasol", "folder"):
