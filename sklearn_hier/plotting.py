@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sklearn_hier.stats import finite_stat
 from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["EmbeddingProjectionDisplay", "LevelSimilarityDisplay", "MetricComparisonDisplay", "metric_display_name"]
@@ -115,13 +116,6 @@ def _search_rows(cv_results: Mapping[str, Any], labels: Sequence[str] | None) ->
                 {"config": labels[i], "fold": fold, "metric": metric, "value": values[i]} for i in range(n_candidates)
             ]
     return rows
-
-
-def _finite_stat(stat: Any, values: Sequence[float]) -> float:
-    """``stat`` over the finite values; NaN (without a warning) when there are none."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(stat(finite)) if finite.size else float("nan")
 
 
 def _prefixes(y: Any, level: Any, sep: str, name: str = "level") -> np.ndarray:
@@ -271,8 +265,8 @@ class MetricComparisonDisplay:
             raise ValueError(f"No rows to plot for metrics={metrics!r}.")
         if metrics is not None:  # keep the caller's order
             values = {c: {m: ms[m] for m in metrics if m in ms} for c, ms in values.items()}
-        means = {c: {m: _finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
-        stds = {c: {m: _finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
+        means = {c: {m: finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
+        stds = {c: {m: finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
         return cls(means, stds)
 
     @classmethod

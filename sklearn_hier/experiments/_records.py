@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sklearn_hier.datasets._soundfont import SOUNDFONT_FORMAT_VERSION
 from sklearn_hier.experiments._settings import CompareSettings
 
 __all__ = [
@@ -72,10 +73,8 @@ def _data_version(settings: CompareSettings) -> str:
     if settings.dataset == "synthetic":
         return "generated"  # a function of its parameters and the package version
     if settings.dataset == "soundfont":
-        from sklearn_hier.datasets import _soundfont
-
         versions = [f"{name} {metadata.version(name)}" for name in ("pretty_midi", "midirenderer")]
-        return f"render format {_soundfont._FORMAT_VERSION}; " + ", ".join(versions)
+        return f"render format {SOUNDFONT_FORMAT_VERSION}; " + ", ".join(versions)
     # A local folder: its listing (names, sizes, modification times) stands for its content.
     root = Path(settings.data_dir).resolve()
     listing = sorted(
