@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sklearn_hier._show_versions import describe_environment
+from sklearn_hier._version import __version__
 
 __all__ = ["describe_environment", "main"]
 
@@ -150,8 +151,6 @@ def config_grid(losses: Sequence[str], triplets: Sequence[str], geometry: Sequen
 
 
 def _version() -> str:
-    from sklearn_hier import __version__
-
     return f"sklearn-hier {__version__}"
 
 

@@ -14,7 +14,11 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
+from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
 from sklearn_hier.stats import finite_stat
 from sklearn_hier.taxonomy import Taxonomy
 
@@ -507,9 +511,6 @@ class EmbeddingProjectionDisplay:
         random_state: int | None = 0,
     ) -> EmbeddingProjectionDisplay:
         """The projection of ``embeddings``, not yet drawn."""
-        from sklearn.decomposition import PCA
-        from sklearn.manifold import TSNE
-
         # The levels are checked before the projection, which can take a while (t-SNE).
         colours = _prefixes(y, colour_level, sep, "colour_level")
         if isinstance(marker_level, str) and marker_level == "auto":
@@ -818,10 +819,6 @@ class LevelSimilarityDisplay:
         cls, embeddings: Any, y: Any, level: int = 1, metric: str = "cosine", curvature: float = 1.0, sep: str = "/"
     ) -> LevelSimilarityDisplay:
         """The mean similarities of ``embeddings`` between the nodes at ``level``, not yet drawn."""
-        import torch
-
-        from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
-
         if metric not in SIMILARITIES:
             raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
         Z = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))

@@ -22,6 +22,8 @@ from sklearn_hier.experiments._summary import (
     paired_table,
     precision_note,
 )
+from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
+from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["write_outputs"]
 
@@ -112,8 +114,6 @@ def _paired_section(settings: CompareSettings, stats: list[dict]) -> str:
 
 def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> dict:
     """Write metrics.png and, with embeddings, projection.png and similarity.png; returns the displays by file."""
-    from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
-
     keys = [k for _, k, _ in TABLE_COLUMNS]
     capped = capped_precision(rows)
     # A capped RP@5 is drawn as n/a, as the table shows it, rather than as a bar of the data's ceiling.
@@ -140,8 +140,6 @@ def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary
 
 
 def _depth(y: Any) -> int:
-    from sklearn_hier.taxonomy import Taxonomy
-
     return Taxonomy.from_y(y).depth
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sklearn_hier.stats import finite_stat
+from sklearn_hier.stats import finite_stat, paired_comparison_table
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -187,8 +187,6 @@ def paired_statistics(rows: Sequence[dict], configs: Sequence[str], baseline: st
     MNR as itself, so a negative MNR difference is an improvement), with
     ``higher_is_better`` added. Empty with a single configuration.
     """
-    from sklearn_hier.stats import paired_comparison_table
-
     if len(configs) < 2:
         return []
     table = paired_comparison_table(fold_scores(rows, configs), baseline, random_state=random_state)
