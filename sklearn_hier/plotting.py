@@ -2,7 +2,8 @@
 
 Each class stores what was already computed in ``__init__``, draws in
 ``plot(ax=None, ...)`` and keeps ``ax_`` and ``figure_``; ``from_*`` class
-methods compute and plot in one call. matplotlib is imported only when plotting.
+methods compute and plot in one call. matplotlib is imported only when plotting,
+and its backend is never changed: what shows the figures is the caller's choice.
 """
 
 from __future__ import annotations
@@ -214,8 +215,6 @@ class MetricComparisonDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> rows = [{"config": "PL", "fold": f, "metric": "ndcg", "value": v} for f, v in enumerate([0.8, 0.9])]
     >>> disp = MetricComparisonDisplay.from_results(rows)
     >>> round(disp.means["PL"]["ndcg"], 3)
@@ -308,8 +307,6 @@ class MetricComparisonDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
         >>> cv = {"fit_time": [1.0, 1.0], "test_neg_mean_normalized_rank": [-0.2, -0.3]}
         >>> disp = MetricComparisonDisplay.from_cv_results({"PL": cv, "L": cv})
         >>> round(disp.means["PL"]["neg_mean_normalized_rank"], 3)  # drawn as MNR = 0.25
@@ -423,8 +420,6 @@ class EmbeddingProjectionDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> rng = np.random.default_rng(0)
     >>> y = ["a/x", "a/y", "b/z", "b/w"] * 5
     >>> disp = EmbeddingProjectionDisplay.from_embeddings(rng.normal(size=(20, 8)), y)
@@ -572,8 +567,6 @@ class EmbeddingProjectionDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
         >>> from sklearn.preprocessing import FunctionTransformer
         >>> rng = np.random.default_rng(0)
         >>> y = ["a/x", "a/y", "b/z", "b/w"] * 5
@@ -741,8 +734,6 @@ class LevelSimilarityDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> Z = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     >>> disp = LevelSimilarityDisplay.from_embeddings(Z, ["a/x", "a/y", "b/z"], level=1)
     >>> disp.similarity.round(2)
@@ -870,8 +861,6 @@ class LevelSimilarityDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
         >>> from sklearn.preprocessing import FunctionTransformer
         >>> Z = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
         >>> disp = LevelSimilarityDisplay.from_estimator(FunctionTransformer().fit(Z), Z, ["a/x", "a/y", "b/z"])

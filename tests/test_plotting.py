@@ -2,18 +2,14 @@
 
 import warnings
 
-import matplotlib
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from _figures import clipped_texts as _clipped_texts
 
-matplotlib.use("Agg")
-
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from _figures import clipped_texts as _clipped_texts  # noqa: E402
-
-from sklearn_hier.plotting import (  # noqa: E402
+from sklearn_hier.plotting import (
     EmbeddingProjectionDisplay,
     LevelSimilarityDisplay,
     MetricComparisonDisplay,
