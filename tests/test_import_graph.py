@@ -13,6 +13,7 @@ LAYERS = [
     {
         "sklearn_hier.taxonomy",
         "sklearn_hier._device",
+        "sklearn_hier._docstrings",
         "sklearn_hier._progress",
         "sklearn_hier._show_versions",
         "sklearn_hier._tensor_input",
