@@ -25,8 +25,9 @@ def fill_doc(**paragraphs: str) -> Callable[[T], T]:
 
     Each paragraph is dedented, then indented as its placeholder line. A
     placeholder with no paragraph raises KeyError, when the module is imported.
-    Put it below ``classmethod`` and ``validate_params``, which copy the
-    docstring of what they wrap.
+    On a function, put it below ``validate_params``, which copies the docstring
+    of what it wraps; on a class, it fills the docstrings of the class and of
+    every method defined in it.
 
     Examples
     --------
@@ -43,8 +44,11 @@ def fill_doc(**paragraphs: str) -> Callable[[T], T]:
     """
 
     def fill(obj: T) -> T:
-        if obj.__doc__:  # None under python -OO
-            obj.__doc__ = _PLACEHOLDER.sub(lambda match: _paragraph(paragraphs, *match.groups()), obj.__doc__)
+        members = vars(obj).values() if isinstance(obj, type) else ()
+        # A classmethod or staticmethod carries its docstring on the function it wraps.
+        for target in [obj, *(getattr(member, "__func__", member) for member in members)]:
+            if callable(target) and target.__doc__:  # None under python -OO
+                target.__doc__ = _PLACEHOLDER.sub(lambda match: _paragraph(paragraphs, *match.groups()), target.__doc__)
         return obj
 
     return fill

@@ -132,9 +132,13 @@ def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary
     # The similarity the configuration was scored with: geodesic distance on the ball for poincare.
     metric = "poincare" if config_params(best, settings)["geometry"] == "poincare" else "cosine"
     whose = f"{best}, fold 0 test clips"
-    projection = EmbeddingProjectionDisplay._from_embeddings(Z, y)
+    projection = EmbeddingProjectionDisplay._from_embeddings(
+        Z, y, colour_level=1, marker_level="auto", method="pca", sep="/", random_state=0
+    )
     _save(projection, out / "projection.png", title=f"{whose}\nEmbeddings, PCA to 2-D")
-    similarity = LevelSimilarityDisplay._from_embeddings(Z, y, min(2, _depth(y)), metric, curvature or 1.0)
+    similarity = LevelSimilarityDisplay._from_embeddings(
+        Z, y, level=min(2, _depth(y)), metric=metric, curvature=curvature or 1.0, sep="/"
+    )
     _save(similarity, out / "similarity.png", title=f"{whose}\n{similarity._default_title()}")
     return {"metrics.png": bars, "projection.png": projection, "similarity.png": similarity}
 
