@@ -37,13 +37,20 @@ def _module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+MODULES = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+
+
 def _imports(path):
-    """(module-level, all) names imported by the module at ``path``: sklearn_hier modules and third-party roots."""
+    """(module-level, all) names imported by the module at ``path``: sklearn_hier modules and third-party roots.
+
+    ``from sklearn_hier import _net`` imports the module ``sklearn_hier._net``, not the package's namespace.
+    """
     tree = ast.parse(path.read_text())
     top, every = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = {node.module}
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names}
+            names = (submodules & MODULES) | ({node.module} if submodules - MODULES else set())
         elif isinstance(node, ast.Import):
             names = {alias.name for alias in node.names}
         else:
