@@ -93,7 +93,7 @@ def _private_imports(module, path):
                 continue
             for alias in node.names:
                 submodule = f"{source}.{alias.name}"
-                own = submodule in GRAPH and _inside(module, source)
+                own = submodule in MODULES and _inside(module, source)
                 if _is_private(alias.name) and not own:
                     found.append(f"{node.lineno}: from {source} import {alias.name}")
         elif isinstance(node, ast.Import):
