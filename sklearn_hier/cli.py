@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sklearn_hier._show_versions import describe_environment
+from sklearn_hier._version import __version__
 
 __all__ = ["describe_environment", "main"]
 
@@ -150,9 +151,123 @@ def config_grid(losses: Sequence[str], triplets: Sequence[str], geometry: Sequen
 
 
 def _version() -> str:
-    from sklearn_hier import __version__
-
     return f"sklearn-hier {__version__}"
+
+
+# The options of ``sklearn-hier compare``, in the order its --help lists them: (flags, add_argument's keywords).
+_COMPARE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("--dataset",),
+        dict(
+            default="soundfont",
+            choices=("soundfont", "synthetic", "orchideasol", "folder"),
+            help="soundfont: instrument notes rendered from the bundled soundfont (default); synthetic: generated "
+            "sounds, no rendering; orchideasol: a local OrchideaSOL copy; folder: audio files in label subfolders",
+        ),
+    ),
+    (("--data-dir",), dict(help="local data folder (orchideasol, folder)")),
+    (
+        ("--losses",),
+        dict(
+            nargs="+",
+            metavar="SPEC",
+            help="configurations: loss specs such as PL+T or L+0.5*T (default: the paper's six), each optionally "
+            "with options that set it apart, e.g. PL+B+T:triplets=batch_hard or PL+B+T:geometry=poincare "
+            "(a list need not be a grid)",
+        ),
+    ),
+    (
+        ("--triplets",),
+        dict(
+            nargs="+",
+            default=["tree"],
+            choices=("tree", "batch_hard", "semi_hard"),
+            help="how triplet terms get their triplets: tree (sampled from the label tree, the paper's; default), "
+            "batch_hard or semi_hard (mined online in each batch); several values make a grid with --losses",
+        ),
+    ),
+    (
+        ("--geometry",),
+        dict(
+            nargs="+",
+            default=["euclidean"],
+            choices=("euclidean", "poincare"),
+            help="the embeddings' space: euclidean (default) or poincare (the Poincaré ball); several values make "
+            "a grid with --losses",
+        ),
+    ),
+    (
+        ("--baseline",),
+        dict(
+            metavar="CONFIG",
+            help="the configuration every other is compared with, fold by fold (default: the first); the paired "
+            "statistics are printed beside the table and written to summary.md and stats.csv",
+        ),
+    ),
+    (("--folds",), dict(type=int, help="UnseenLeafKFold splits (default 5, 3 with --quick)")),
+    (
+        ("--min-samples-leaf",),
+        dict(type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"),
+    ),
+    (("--max-epochs",), dict(type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")),
+    (
+        ("--sr",),
+        dict(
+            type=int,
+            metavar="HZ",
+            help="sample rate the clips are read, rendered or generated at (default: 44100 for files and soundfont, "
+            "22050 with --quick; 16000 for synthetic)",
+        ),
+    ),
+    (
+        ("--duration",),
+        dict(
+            type=float,
+            metavar="SECONDS",
+            help="seconds of each clip: files are cut (or padded) to it from their start (default 1.0; 0.5 for "
+            "synthetic)",
+        ),
+    ),
+    (("--device",), dict(default="auto", help="auto (CUDA when present; default), cpu or cuda[:N]")),
+    (("--quick",), dict(action="store_true", help="a small, fast run for a CPU (a few minutes)")),
+    (
+        ("--recipe",),
+        dict(
+            choices=("paper",),
+            help="paper: the paper's training recipe to the letter (96-clip triplet batches, Adam 1e-3 / 1e-5, "
+            "its schedule, early stopping and clipping, class weights, 80/10/10 per leaf, up to 2,500 epochs; "
+            "listed in run.json); for a GPU",
+        ),
+    ),
+    (
+        ("--out",),
+        dict(help="output folder (default ./sklearn_hier_results/<timestamp>); rerunning with the same folder resumes"),
+    ),
+    (("--overwrite",), dict(action="store_true", help="delete the results already in --out and start over")),
+    (("--n-jobs",), dict(type=int, help="processes for rendering and reading audio")),
+    (
+        ("--n-workers",),
+        dict(
+            type=int,
+            metavar="N",
+            help="run the fits on a local Dask cluster of N worker "
+            "processes (on a GPU machine N fits share the GPUs); needs sklearn-hier[distributed]",
+        ),
+    ),
+    (("--scheduler",), dict(metavar="ADDRESS", help="run the fits on the Dask cluster at ADDRESS (tcp://host:8786)")),
+    (
+        ("--threads",),
+        dict(
+            type=int,
+            metavar="N",
+            help="torch threads per in-process fit (default 1 with --quick: its small network gains little from "
+            "a second thread and loses 2-3x when the cores are shared; torch's default otherwise)",
+        ),
+    ),
+    (("--seed",), dict(type=int, default=0, help="random seed (default 0)")),
+    (("-v", "--verbose"), dict(action="count", default=0, help="also print each fit's epochs")),
+    (("--quiet",), dict(action="store_true", help="no progress or table on the terminal")),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,97 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
         "UnseenLeafKFold fold. Finished pairs are recorded in --out and a rerun resumes; "
         "Ctrl-C stops with exit code 130.",
     )
-    cmp.add_argument(
-        "--dataset",
-        default="soundfont",
-        choices=("soundfont", "synthetic", "orchideasol", "folder"),
-        help="soundfont: instrument notes rendered from the bundled soundfont (default); synthetic: generated "
-        "sounds, no rendering; orchideasol: a local OrchideaSOL copy; folder: audio files in label subfolders",
-    )
-    cmp.add_argument("--data-dir", help="local data folder (orchideasol, folder)")
-    cmp.add_argument(
-        "--losses",
-        nargs="+",
-        metavar="SPEC",
-        help="configurations: loss specs such as PL+T or L+0.5*T (default: the paper's six), each optionally "
-        "with options that set it apart, e.g. PL+B+T:triplets=batch_hard or PL+B+T:geometry=poincare "
-        "(a list need not be a grid)",
-    )
-    cmp.add_argument(
-        "--triplets",
-        nargs="+",
-        default=["tree"],
-        choices=("tree", "batch_hard", "semi_hard"),
-        help="how triplet terms get their triplets: tree (sampled from the label tree, the paper's; default), "
-        "batch_hard or semi_hard (mined online in each batch); several values make a grid with --losses",
-    )
-    cmp.add_argument(
-        "--geometry",
-        nargs="+",
-        default=["euclidean"],
-        choices=("euclidean", "poincare"),
-        help="the embeddings' space: euclidean (default) or poincare (the Poincaré ball); several values make "
-        "a grid with --losses",
-    )
-    cmp.add_argument(
-        "--baseline",
-        metavar="CONFIG",
-        help="the configuration every other is compared with, fold by fold (default: the first); the paired "
-        "statistics are printed beside the table and written to summary.md and stats.csv",
-    )
-    cmp.add_argument("--folds", type=int, help="UnseenLeafKFold splits (default 5, 3 with --quick)")
-    cmp.add_argument(
-        "--min-samples-leaf", type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"
-    )
-    cmp.add_argument("--max-epochs", type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")
-    cmp.add_argument(
-        "--sr",
-        type=int,
-        metavar="HZ",
-        help="sample rate the clips are read, rendered or generated at (default: 44100 for files and soundfont, "
-        "22050 with --quick; 16000 for synthetic)",
-    )
-    cmp.add_argument(
-        "--duration",
-        type=float,
-        metavar="SECONDS",
-        help="seconds of each clip: files are cut (or padded) to it from their start (default 1.0; 0.5 for synthetic)",
-    )
-    cmp.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda[:N]")
-    cmp.add_argument("--quick", action="store_true", help="a small, fast run for a CPU (a few minutes)")
-    cmp.add_argument(
-        "--recipe",
-        choices=("paper",),
-        help="paper: the paper's training recipe to the letter (96-clip triplet batches, Adam 1e-3 / 1e-5, "
-        "its schedule, early stopping and clipping, class weights, 80/10/10 per leaf, up to 2,500 epochs; "
-        "listed in run.json); for a GPU",
-    )
-    cmp.add_argument(
-        "--out",
-        help="output folder (default ./sklearn_hier_results/<timestamp>); rerunning with the same folder resumes",
-    )
-    cmp.add_argument("--overwrite", action="store_true", help="delete the results already in --out and start over")
-    cmp.add_argument("--n-jobs", type=int, help="processes for rendering and reading audio")
-    cmp.add_argument(
-        "--n-workers",
-        type=int,
-        metavar="N",
-        help="run the fits on a local Dask cluster of N worker "
-        "processes (on a GPU machine N fits share the GPUs); needs sklearn-hier[distributed]",
-    )
-    cmp.add_argument(
-        "--scheduler", metavar="ADDRESS", help="run the fits on the Dask cluster at ADDRESS (tcp://host:8786)"
-    )
-    cmp.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch threads per in-process fit (default 1 with --quick: its small network gains little from "
-        "a second thread and loses 2-3x when the cores are shared; torch's default otherwise)",
-    )
-    cmp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    cmp.add_argument("-v", "--verbose", action="count", default=0, help="also print each fit's epochs")
-    cmp.add_argument("--quiet", action="store_true", help="no progress or table on the terminal")
+    for flags, options in _COMPARE_OPTIONS:
+        cmp.add_argument(*flags, **options)
     cmp.set_defaults(handler=_compare)
     return parser
 

@@ -2,7 +2,8 @@
 
 Each class stores what was already computed in ``__init__``, draws in
 ``plot(ax=None, ...)`` and keeps ``ax_`` and ``figure_``; ``from_*`` class
-methods compute and plot in one call. matplotlib is imported only when plotting.
+methods compute and plot in one call. matplotlib is imported only when plotting,
+and its backend is never changed: what shows the figures is the caller's choice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
+from sklearn_hier._docstrings import fill_doc
+from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
+from sklearn_hier.stats import finite_stat
 from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["EmbeddingProjectionDisplay", "LevelSimilarityDisplay", "MetricComparisonDisplay", "metric_display_name"]
@@ -28,6 +35,28 @@ _METRIC_NAMES = {
     "f1_macro_leaf": "F1 leaf",
     "lsa_accuracy_aware": "Acc_aware",
     "lsa_accuracy_blind": "Acc_blind",
+}
+
+
+# What the embedding displays' from_embeddings and from_estimator methods share in their docstrings.
+_DOCS = {
+    "embeddings_y": """
+        embeddings : array-like of shape (n, d)
+        y : array-like of shape (n,)
+            Label paths.
+    """,
+    "estimator_X_y": """
+        estimator : fitted HierarchicalEmbedder or Pipeline ending in one
+            Anything with ``transform`` that returns embeddings.
+        X : array-like
+            What ``estimator.transform`` takes (mels, or waveforms for a pipeline).
+        y : array-like of shape (n,)
+            Label paths of ``X``.
+    """,
+    "identity": """
+        >>> from sklearn.preprocessing import FunctionTransformer
+        >>> identity = FunctionTransformer()  # stands in for a fitted embedder: its embeddings are its input
+    """,
 }
 
 
@@ -115,13 +144,6 @@ def _search_rows(cv_results: Mapping[str, Any], labels: Sequence[str] | None) ->
                 {"config": labels[i], "fold": fold, "metric": metric, "value": values[i]} for i in range(n_candidates)
             ]
     return rows
-
-
-def _finite_stat(stat: Any, values: Sequence[float]) -> float:
-    """``stat`` over the finite values; NaN (without a warning) when there are none."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(stat(finite)) if finite.size else float("nan")
 
 
 def _prefixes(y: Any, level: Any, sep: str, name: str = "level") -> np.ndarray:
@@ -216,8 +238,6 @@ class MetricComparisonDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> rows = [{"config": "PL", "fold": f, "metric": "ndcg", "value": v} for f, v in enumerate([0.8, 0.9])]
     >>> disp = MetricComparisonDisplay.from_results(rows)
     >>> round(disp.means["PL"]["ndcg"], 3)
@@ -249,10 +269,8 @@ class MetricComparisonDisplay:
             Each with keys ``config``, ``fold``, ``metric`` (a scorer key) and ``value``.
         metrics : sequence of str or None, default=None
             Scorer keys to plot, in this order; None plots every metric of ``rows``.
-        ax : matplotlib Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        title : str or None, default="Hierarchy metrics by configuration"
-            Title of the axes.
+        ax, title
+            As in :meth:`plot`.
 
         Returns
         -------
@@ -271,8 +289,8 @@ class MetricComparisonDisplay:
             raise ValueError(f"No rows to plot for metrics={metrics!r}.")
         if metrics is not None:  # keep the caller's order
             values = {c: {m: ms[m] for m in metrics if m in ms} for c, ms in values.items()}
-        means = {c: {m: _finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
-        stds = {c: {m: _finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
+        means = {c: {m: finite_stat(np.mean, v) for m, v in ms.items()} for c, ms in values.items()}
+        stds = {c: {m: finite_stat(np.std, v) for m, v in ms.items()} for c, ms in values.items()}
         return cls(means, stds)
 
     @classmethod
@@ -280,8 +298,8 @@ class MetricComparisonDisplay:
         cls,
         cv_results: Mapping[str, Any],
         *,
-        labels: Sequence[str] | None = None,
         metrics: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
         ax: Any = None,
         title: str | None = "Hierarchy metrics by configuration",
     ) -> MetricComparisonDisplay:
@@ -294,15 +312,13 @@ class MetricComparisonDisplay:
             a dict of configuration name to such dicts; or the ``cv_results_``
             of ``GridSearchCV`` / ``RandomizedSearchCV`` (one configuration
             per candidate, one fold per ``split<i>_test_<metric>``).
+        metrics : sequence of str or None, default=None
+            Scorer keys (without ``test_``) to plot; None plots all.
         labels : sequence of str or None, default=None
             Names of a search's candidates; None writes out their parameters.
             For a single ``cross_validate`` output, ``labels[0]`` names it.
-        metrics : sequence of str or None, default=None
-            Scorer keys (without ``test_``) to plot; None plots all.
-        ax : matplotlib Axes or None, default=None
-            Axes to draw on; None makes a new figure.
-        title : str or None, default="Hierarchy metrics by configuration"
-            Title of the axes.
+        ax, title
+            As in :meth:`plot`.
 
         Returns
         -------
@@ -310,8 +326,6 @@ class MetricComparisonDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
         >>> cv = {"fit_time": [1.0, 1.0], "test_neg_mean_normalized_rank": [-0.2, -0.3]}
         >>> disp = MetricComparisonDisplay.from_cv_results({"PL": cv, "L": cv})
         >>> round(disp.means["PL"]["neg_mean_normalized_rank"], 3)  # drawn as MNR = 0.25
@@ -394,6 +408,7 @@ def _qualitative_colours(n: int) -> list:
     return [tab20(order[i % 20]) for i in range(n)]
 
 
+@fill_doc(**_DOCS)
 class EmbeddingProjectionDisplay:
     """2-D projection of embeddings, coloured by one level and marked by the next.
 
@@ -425,8 +440,6 @@ class EmbeddingProjectionDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> rng = np.random.default_rng(0)
     >>> y = ["a/x", "a/y", "b/z", "b/w"] * 5
     >>> disp = EmbeddingProjectionDisplay.from_embeddings(rng.normal(size=(20, 8)), y)
@@ -477,9 +490,7 @@ class EmbeddingProjectionDisplay:
 
         Parameters
         ----------
-        embeddings : array-like of shape (n, d)
-        y : array-like of shape (n,)
-            Label paths.
+        %(embeddings_y)s
         colour_level : int, default=1
             Tree level whose nodes get one colour each.
         marker_level : int, "auto" or None, default="auto"
@@ -490,9 +501,8 @@ class EmbeddingProjectionDisplay:
         method : {"pca", "tsne"}, default="pca"
         sep : str, default="/"
         random_state : int or None, default=0
-        ax : matplotlib Axes or None, default=None
-        title : str or None, default=None
-            None writes which projection and which levels.
+        ax, title
+            As in :meth:`plot`.
 
         Returns
         -------
@@ -506,16 +516,13 @@ class EmbeddingProjectionDisplay:
         cls,
         embeddings: Any,
         y: Any,
-        colour_level: int = 1,
-        marker_level: int | str | None = "auto",
-        method: str = "pca",
-        sep: str = "/",
-        random_state: int | None = 0,
+        colour_level: int,
+        marker_level: int | str | None,
+        method: str,
+        sep: str,
+        random_state: int | None,
     ) -> EmbeddingProjectionDisplay:
-        """The projection of ``embeddings``, not yet drawn."""
-        from sklearn.decomposition import PCA
-        from sklearn.manifold import TSNE
-
+        """The projection of ``embeddings``, not yet drawn (as :meth:`from_embeddings` takes)."""
         # The levels are checked before the projection, which can take a while (t-SNE).
         colours = _prefixes(y, colour_level, sep, "colour_level")
         if isinstance(marker_level, str) and marker_level == "auto":
@@ -544,32 +551,15 @@ class EmbeddingProjectionDisplay:
         )
 
     @classmethod
-    def from_estimator(
-        cls,
-        estimator: Any,
-        X: Any,
-        y: Any,
-        *,
-        colour_level: int = 1,
-        marker_level: int | str | None = "auto",
-        method: str = "pca",
-        sep: str = "/",
-        random_state: int | None = 0,
-        ax: Any = None,
-        title: str | None = None,
-    ) -> EmbeddingProjectionDisplay:
+    def from_estimator(cls, estimator: Any, X: Any, y: Any, **kwargs: Any) -> EmbeddingProjectionDisplay:
         """Embed ``X`` with a fitted estimator (``transform``), project and plot.
 
         Parameters
         ----------
-        estimator : fitted HierarchicalEmbedder or Pipeline ending in one
-            Anything with ``transform`` that returns embeddings.
-        X : array-like
-            What ``estimator.transform`` takes (mels, or waveforms for a pipeline).
-        y : array-like of shape (n,)
-            Label paths of ``X``.
-        colour_level, marker_level, method, sep, random_state, ax, title
-            As in :meth:`from_embeddings`.
+        %(estimator_X_y)s
+        **kwargs
+            Keyword arguments of :meth:`from_embeddings`: ``colour_level``,
+            ``marker_level``, ``method``, ``sep``, ``random_state``, ``ax``, ``title``.
 
         Returns
         -------
@@ -577,27 +567,14 @@ class EmbeddingProjectionDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> from sklearn.preprocessing import FunctionTransformer
-        >>> rng = np.random.default_rng(0)
+        %(identity)s
         >>> y = ["a/x", "a/y", "b/z", "b/w"] * 5
-        >>> identity = FunctionTransformer().fit(rng.normal(size=(20, 8)))
-        >>> disp = EmbeddingProjectionDisplay.from_estimator(identity, rng.normal(size=(20, 8)), y)
+        >>> X = np.random.default_rng(0).normal(size=(20, 8))
+        >>> disp = EmbeddingProjectionDisplay.from_estimator(identity, X, y, colour_level=1)
         >>> disp.points.shape
         (20, 2)
         """
-        return cls.from_embeddings(
-            _embed(estimator, X),
-            y,
-            colour_level=colour_level,
-            marker_level=marker_level,
-            method=method,
-            sep=sep,
-            random_state=random_state,
-            ax=ax,
-            title=title,
-        )
+        return cls.from_embeddings(_embed(estimator, X), y, **kwargs)
 
     def _figsize(self) -> tuple[float, float]:
         """6.5 inches of data, and on the right room for the wider of the two legends."""
@@ -722,6 +699,7 @@ _SIMILARITY_NAMES = {
 }
 
 
+@fill_doc(**_DOCS)
 class LevelSimilarityDisplay:
     """Heatmap of the mean similarity between the clips of each pair of nodes at one level.
 
@@ -746,8 +724,6 @@ class LevelSimilarityDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> Z = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     >>> disp = LevelSimilarityDisplay.from_embeddings(Z, ["a/x", "a/y", "b/z"], level=1)
     >>> disp.similarity.round(2)
@@ -792,9 +768,7 @@ class LevelSimilarityDisplay:
 
         Parameters
         ----------
-        embeddings : array-like of shape (n, d)
-        y : array-like of shape (n,)
-            Label paths.
+        %(embeddings_y)s
         level : int, default=1
             Tree level whose nodes are the rows and columns, from 1 to the
             depth of ``y``'s tree.
@@ -806,11 +780,8 @@ class LevelSimilarityDisplay:
         curvature : float, default=1.0
             Curvature magnitude of the ball, for ``metric="poincare"`` only.
         sep : str, default="/"
-        ax : matplotlib Axes or None, default=None
-        title : str or None, default=None
-            None says which similarity and which level.
-        vmin, vmax : float or None, default=None
-            Ends of the colour scale, as in :meth:`plot`.
+        ax, title, vmin, vmax
+            As in :meth:`plot`.
 
         Returns
         -------
@@ -821,13 +792,9 @@ class LevelSimilarityDisplay:
 
     @classmethod
     def _from_embeddings(
-        cls, embeddings: Any, y: Any, level: int = 1, metric: str = "cosine", curvature: float = 1.0, sep: str = "/"
+        cls, embeddings: Any, y: Any, level: int, metric: str, curvature: float, sep: str
     ) -> LevelSimilarityDisplay:
-        """The mean similarities of ``embeddings`` between the nodes at ``level``, not yet drawn."""
-        import torch
-
-        from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
-
+        """The mean similarities between the nodes at ``level``, not yet drawn (as :meth:`from_embeddings` takes)."""
         if metric not in SIMILARITIES:
             raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
         Z = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
@@ -841,37 +808,21 @@ class LevelSimilarityDisplay:
 
     @classmethod
     def from_estimator(
-        cls,
-        estimator: Any,
-        X: Any,
-        y: Any,
-        *,
-        level: int = 1,
-        metric: str = "auto",
-        sep: str = "/",
-        ax: Any = None,
-        title: str | None = None,
-        vmin: float | None = None,
-        vmax: float | None = None,
+        cls, estimator: Any, X: Any, y: Any, *, metric: str = "auto", **kwargs: Any
     ) -> LevelSimilarityDisplay:
         """Embed ``X`` with a fitted estimator and plot, by default in the metric it is scored with.
 
         Parameters
         ----------
-        estimator : fitted HierarchicalEmbedder or Pipeline ending in one
-            Anything with ``transform`` that returns embeddings.
-        X : array-like
-            What ``estimator.transform`` takes.
-        y : array-like of shape (n,)
-            Label paths of ``X``.
-        level : int, default=1
+        %(estimator_X_y)s
         metric : {"auto", "cosine", "dot", "euclidean", "poincare"}, default="auto"
             ``"auto"`` takes the final step's ``metric_`` (geodesic distance
             on the ball for ``geometry="poincare"``, at its ``curvature_``),
             as :func:`~sklearn_hier.hierarchy_scorers` does; ``"cosine"`` for
             an estimator without one.
-        sep, ax, title, vmin, vmax
-            As in :meth:`from_embeddings`.
+        **kwargs
+            Keyword arguments of :meth:`from_embeddings` but ``curvature``
+            (the estimator's): ``level``, ``sep``, ``ax``, ``title``, ``vmin``, ``vmax``.
 
         Returns
         -------
@@ -879,11 +830,9 @@ class LevelSimilarityDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> from sklearn.preprocessing import FunctionTransformer
+        %(identity)s
         >>> Z = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
-        >>> disp = LevelSimilarityDisplay.from_estimator(FunctionTransformer().fit(Z), Z, ["a/x", "a/y", "b/z"])
+        >>> disp = LevelSimilarityDisplay.from_estimator(identity, Z, ["a/x", "a/y", "b/z"], level=1)
         >>> disp.metric, disp.similarity.shape
         ('cosine', (2, 2))
         """
@@ -891,18 +840,7 @@ class LevelSimilarityDisplay:
         if metric == "auto":
             metric = getattr(final, "metric_", "cosine")
         curvature = getattr(final, "curvature_", None) if metric == "poincare" else None
-        return cls.from_embeddings(
-            _embed(estimator, X),
-            y,
-            level=level,
-            metric=metric,
-            curvature=curvature or 1.0,
-            sep=sep,
-            ax=ax,
-            title=title,
-            vmin=vmin,
-            vmax=vmax,
-        )
+        return cls.from_embeddings(_embed(estimator, X), y, metric=metric, curvature=curvature or 1.0, **kwargs)
 
     @staticmethod
     def shared_limits(displays: Sequence[LevelSimilarityDisplay]) -> tuple[float, float]:
@@ -934,17 +872,16 @@ class LevelSimilarityDisplay:
         self,
         ax: Any = None,
         *,
-        cmap: str = "viridis",
         title: str | None = None,
         vmin: float | None = None,
         vmax: float | None = None,
+        cmap: str = "viridis",
     ) -> LevelSimilarityDisplay:
         """Draw the heatmap with a colour bar; returns ``self``.
 
         Parameters
         ----------
         ax : matplotlib Axes or None, default=None
-        cmap : str, default="viridis"
         title : str or None, default=None
             None says which similarity and which level. A title wider than
             the heatmap is wrapped, so that it never runs over the colour bar.
@@ -954,6 +891,7 @@ class LevelSimilarityDisplay:
             configurations, two folds) need one scale: give them the same
             values, such as ``vmin=-1, vmax=1`` for cosine similarity (see
             :meth:`shared_limits`).
+        cmap : str, default="viridis"
 
         Returns
         -------

@@ -68,6 +68,25 @@ class PairedComparison:
     n_dropped: int
 
 
+def finite_stat(stat: Any, values: Any) -> float:
+    """``stat`` over the finite ``values``; NaN (without a warning) when there are none.
+
+    How the comparison's table and plots summarise a metric over folds: a fold
+    with no value (NaN, such as ``Acc_aware`` without per-level heads) is left
+    out rather than turning the mean into NaN.
+
+    Examples
+    --------
+    >>> finite_stat(np.mean, [0.2, np.nan, 0.4])
+    0.3...
+    >>> finite_stat(np.std, [np.nan, np.nan])
+    nan
+    """
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(stat(finite)) if finite.size else float("nan")
+
+
 def _fold_scores(values: Any, name: str) -> np.ndarray:
     """``values`` as a 1-D float64 array of per-fold scores (a copy: the caller's array is never touched)."""
     try:

@@ -73,6 +73,22 @@ def test_compare_writes_every_file(finished):
     assert run["mel_backend"] == mel_implementation() == fingerprint(CompareSettings(**TINY))["mel_backend"]
 
 
+def test_compare_leaves_the_matplotlib_backend_and_pyplot_alone(tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    original = matplotlib.get_backend()
+    try:
+        matplotlib.use("svg")  # headless, and not the Agg the PNGs are written with
+        compare(CompareSettings(**{**TINY, "losses": ("PL",)}), out=tmp_path, verbose=0)
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == []  # its figures are pyplot-free: none is left open for the caller
+    finally:
+        matplotlib.use(original)
+    for name in ("metrics.png", "projection.png", "similarity.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
 def test_summary_table_has_every_config_and_column(finished):
     results, out = finished
     table = (out / "summary.md").read_text()

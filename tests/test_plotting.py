@@ -2,18 +2,14 @@
 
 import warnings
 
-import matplotlib
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from _figures import clipped_texts as _clipped_texts
 
-matplotlib.use("Agg")
-
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from _figures import clipped_texts as _clipped_texts  # noqa: E402
-
-from sklearn_hier.plotting import (  # noqa: E402
+from sklearn_hier.plotting import (
     EmbeddingProjectionDisplay,
     LevelSimilarityDisplay,
     MetricComparisonDisplay,
@@ -241,6 +237,16 @@ def _on_a_figure(display, **plot_params):
     return figure
 
 
+def _projection(Z, y, colour_level, marker_level):
+    """The projection from_embeddings makes with these levels and its defaults, not yet drawn."""
+    return EmbeddingProjectionDisplay._from_embeddings(Z, y, colour_level, marker_level, "pca", "/", 0)
+
+
+def _similarity(Z, y, level):
+    """The cosine similarity map from_embeddings makes at ``level``, not yet drawn."""
+    return LevelSimilarityDisplay._from_embeddings(Z, y, level, "cosine", 1.0, "/")
+
+
 LONG_TITLE = "PL+B+T:triplets=batch_hard,geometry=poincare, fold 0 test clips\nA second line of the title"
 
 
@@ -248,11 +254,11 @@ LONG_TITLE = "PL+B+T:triplets=batch_hard,geometry=poincare, fold 0 test clips\nA
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda Z, y: EmbeddingProjectionDisplay._from_embeddings(Z, y), id="projection levels 1, 2"),
-        pytest.param(lambda Z, y: EmbeddingProjectionDisplay._from_embeddings(Z, y, 2, 3), id="projection levels 2, 3"),
-        pytest.param(lambda Z, y: EmbeddingProjectionDisplay._from_embeddings(Z, y, 2, None), id="projection level 2"),
-        pytest.param(lambda Z, y: LevelSimilarityDisplay._from_embeddings(Z, y, 2), id="similarity level 2"),
-        pytest.param(lambda Z, y: LevelSimilarityDisplay._from_embeddings(Z, y, 1), id="similarity level 1"),
+        pytest.param(lambda Z, y: _projection(Z, y, 1, "auto"), id="projection levels 1, 2"),
+        pytest.param(lambda Z, y: _projection(Z, y, 2, 3), id="projection levels 2, 3"),
+        pytest.param(lambda Z, y: _projection(Z, y, 2, None), id="projection level 2"),
+        pytest.param(lambda Z, y: _similarity(Z, y, 2), id="similarity level 2"),
+        pytest.param(lambda Z, y: _similarity(Z, y, 1), id="similarity level 1"),
         pytest.param(
             lambda Z, y: MetricComparisonDisplay._from_rows(
                 [
@@ -285,7 +291,7 @@ def test_a_large_similarity_map_is_whole_at_its_first_draw(own_figure):
     families = ["Chromatic Percussion", "Brass", "Guitar", "Organ", "Piano", "Pipe", "Reed", "Strings"]
     y = np.array([f"{f}/{f} Instrument number {i} (long name)/x" for f in families for i in range(4)] * 3)
     Z = np.random.default_rng(0).normal(size=(len(y), 8))
-    display = LevelSimilarityDisplay._from_embeddings(Z, y, 2, "cosine", 1.0)
+    display = _similarity(Z, y, 2)
     if own_figure:
         display.plot()
     else:

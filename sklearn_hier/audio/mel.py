@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from importlib import metadata
 from numbers import Integral, Real
 from typing import Any
 
@@ -541,8 +542,6 @@ def mel_implementation(backend: str = "auto") -> str:
     >>> mel_implementation("librosa").startswith("librosa ")
     True
     """
-    from importlib import metadata
-
     if backend not in ("auto", "torch", "librosa"):
         raise ValueError(f"backend must be one of 'auto', 'torch', 'librosa'; got {backend!r}.")
     if (_AUTO_BACKEND if backend == "auto" else backend) == "librosa":

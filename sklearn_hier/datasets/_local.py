@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
+from sklearn_hier._docstrings import fill_doc
 from sklearn_hier.datasets._base import make_bunch
 
 __all__ = ["load_audio_folder", "load_orchideasol"]
@@ -19,6 +20,19 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 _ORCHIDEA_AUDIO = "OrchideaSOL2020"
 _ORCHIDEA_CSV = "OrchideaSOL_metadata.csv"
 _NO_MUTE = "open"
+
+# The examples' set-up: a new folder, and a function writing a silent 10 ms note at each path under it.
+_DOCS = {
+    "note_files": """
+        >>> import os, tempfile
+        >>> import numpy as np, soundfile as sf
+        >>> def write_notes(root, paths):
+        ...     for path in paths:
+        ...         os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        ...         sf.write(os.path.join(root, path), np.zeros(80), 8000)
+        >>> root = tempfile.mkdtemp()
+    """,
+}
 
 
 @validate_params(
@@ -29,6 +43,7 @@ _NO_MUTE = "open"
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(**_DOCS)
 def load_audio_folder(
     root: str | os.PathLike,
     *,
@@ -80,13 +95,9 @@ def load_audio_folder(
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> import numpy as np, soundfile as sf
+    %(note_files)s
     >>> from sklearn_hier.datasets import load_audio_folder
-    >>> root = tempfile.mkdtemp()
-    >>> for label in ["Brass/Horn", "Brass/Tuba", "Keys"]:
-    ...     os.makedirs(os.path.join(root, label))
-    ...     sf.write(os.path.join(root, label, "note.wav"), np.zeros(80), 8000)
+    >>> write_notes(root, ["Brass/Horn/note.wav", "Brass/Tuba/note.wav", "Keys/note.wav"])
     >>> bunch = load_audio_folder(root)
     >>> bunch.target
     array(['Brass/Horn', 'Brass/Tuba', 'Keys'], dtype=object)
@@ -121,6 +132,7 @@ def load_audio_folder(
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(**_DOCS)
 def load_orchideasol(
     root: str | os.PathLike,
     *,
@@ -191,14 +203,10 @@ def load_orchideasol(
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> import numpy as np, soundfile as sf
+    %(note_files)s
     >>> from sklearn_hier.datasets import load_orchideasol
-    >>> root = tempfile.mkdtemp()
     >>> rows = ["Brass/Horn/ordinario/Hn-ord-A2-ff-N-N.wav", "Brass/Horn+sordina/ordinario/Hn+S-ord-A2-ff-N-N.wav"]
-    >>> for row in rows:
-    ...     os.makedirs(os.path.join(root, os.path.dirname(row)))
-    ...     sf.write(os.path.join(root, row), np.zeros(80), 8000)
+    >>> write_notes(root, rows)
     >>> with open(os.path.join(root, "OrchideaSOL_metadata.csv"), "w") as f:
     ...     _ = f.write("Path,Dynamics\\n" + "\\n".join(row + ",ff" for row in rows))
     >>> load_orchideasol(root).target

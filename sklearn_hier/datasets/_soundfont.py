@@ -67,7 +67,8 @@ _DEFAULT_SOUNDFONT = "TimGM6mb.sf2"
 _VELOCITIES = (40, 80, 120)
 _PITCH_STEP = 2
 _RARE_SIZES = (3, 9)  # inclusive bounds of a rare leaf's clip count
-_FORMAT_VERSION = 1  # bump when the rendering changes, so old caches are not read
+# Bump when the rendering changes, so old caches are not read (and comparisons fingerprint it).
+SOUNDFONT_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def load_soundfont_instruments(
     chosen_techniques = _choose_techniques(techniques)
     leaves = _plan(chosen, chosen_techniques, n_per_leaf, n_rare_leaves, random_state)
     params = {
-        "version": _FORMAT_VERSION,
+        "version": SOUNDFONT_FORMAT_VERSION,
         "soundfont_sha256": hashlib.sha256(soundfont_bytes).hexdigest(),
         "programs": list(chosen),
         "techniques": list(chosen_techniques),

@@ -10,12 +10,15 @@ configurations share it fold by fold.
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sklearn_hier._device import check_device
+from sklearn_hier.experiments._dask import DaskBackend
 from sklearn_hier.experiments._outputs import write_outputs
 from sklearn_hier.experiments._records import check_folder, read_embeddings, read_pair
 from sklearn_hier.experiments._runner import InProcess, run_pairs
@@ -113,8 +116,6 @@ def compare(
             f"running fits, so more workers than cores only share them; use at most {cores}."
         )
     if n_workers is None and scheduler is None:
-        from sklearn_hier._device import check_device
-
         check_device(settings.device)  # on a cluster, "auto" and "cuda" are the workers' to resolve
     out = Path(out) if out is not None else Path("sklearn_hier_results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     check_folder(out, settings, overwrite=overwrite)
@@ -149,14 +150,10 @@ def compare(
 def _backend(n_workers: int | None, scheduler: Any, verbose: int) -> Any:
     if n_workers is None and scheduler is None:
         return nullcontext(InProcess(verbose))
-    from sklearn_hier.experiments._dask import DaskBackend
-
     return DaskBackend(n_workers=n_workers, scheduler=scheduler, verbose=verbose)
 
 
 def _usable_cores() -> int:
     """The CPU cores this process may run on (its affinity where the OS tells it, else every core)."""
-    import os
-
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1

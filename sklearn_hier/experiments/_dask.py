@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sklearn_hier.experiments._pairs import fit_pair, prepared
 from sklearn_hier.experiments._settings import CompareSettings
 
@@ -119,8 +121,6 @@ def _pair_on_worker(settings: CompareSettings, config: str, fold: int, cache: st
 
 def _worker_device(device: str) -> str:
     """``"auto"`` on this worker: its share of the machine's GPUs (round-robin by worker name), else the CPU."""
-    import torch
-
     if device != "auto" or not torch.cuda.is_available():
         return device if device != "auto" else "cpu"
     from distributed import get_worker

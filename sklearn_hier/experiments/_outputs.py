@@ -22,6 +22,8 @@ from sklearn_hier.experiments._summary import (
     paired_table,
     precision_note,
 )
+from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
+from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = ["write_outputs"]
 
@@ -112,8 +114,6 @@ def _paired_section(settings: CompareSettings, stats: list[dict]) -> str:
 
 def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> dict:
     """Write metrics.png and, with embeddings, projection.png and similarity.png; returns the displays by file."""
-    from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
-
     keys = [k for _, k, _ in TABLE_COLUMNS]
     capped = capped_precision(rows)
     # A capped RP@5 is drawn as n/a, as the table shows it, rather than as a bar of the data's ceiling.
@@ -132,16 +132,18 @@ def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary
     # The similarity the configuration was scored with: geodesic distance on the ball for poincare.
     metric = "poincare" if config_params(best, settings)["geometry"] == "poincare" else "cosine"
     whose = f"{best}, fold 0 test clips"
-    projection = EmbeddingProjectionDisplay._from_embeddings(Z, y)
+    projection = EmbeddingProjectionDisplay._from_embeddings(
+        Z, y, colour_level=1, marker_level="auto", method="pca", sep="/", random_state=0
+    )
     _save(projection, out / "projection.png", title=f"{whose}\nEmbeddings, PCA to 2-D")
-    similarity = LevelSimilarityDisplay._from_embeddings(Z, y, min(2, _depth(y)), metric, curvature or 1.0)
+    similarity = LevelSimilarityDisplay._from_embeddings(
+        Z, y, level=min(2, _depth(y)), metric=metric, curvature=curvature or 1.0, sep="/"
+    )
     _save(similarity, out / "similarity.png", title=f"{whose}\n{similarity._default_title()}")
     return {"metrics.png": bars, "projection.png": projection, "similarity.png": similarity}
 
 
 def _depth(y: Any) -> int:
-    from sklearn_hier.taxonomy import Taxonomy
-
     return Taxonomy.from_y(y).depth
 
 

@@ -17,9 +17,15 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sklearn_hier._version import __version__
+from sklearn_hier.audio.mel import mel_implementation
+from sklearn_hier.datasets._soundfont import SOUNDFONT_FORMAT_VERSION
 from sklearn_hier.experiments._settings import CompareSettings
 
 __all__ = [
@@ -51,31 +57,24 @@ def fingerprint(settings: CompareSettings) -> dict[str, Any]:
     >>> a == b, sorted(set(a) ^ set(b))
     (False, [])
     """
-    import sklearn_hier
-    from sklearn_hier.audio.mel import mel_implementation
-
     values = {k: v for k, v in asdict(settings).items() if k not in _NOT_FINGERPRINTED}
     # Only the chosen dataset's parameters matter; the others sit in quick_settings unused.
     values["dataset_params"] = settings.dataset_params.get(settings.dataset, {})
     values["data_version"] = _data_version(settings)
     # torchaudio and the plain-PyTorch mels agree to ~1e-3 dB, not bit for bit: a model trained on one differs.
     values["mel_backend"] = mel_implementation(settings.mel_params.get("backend", "auto"))
-    values["package_version"] = sklearn_hier.__version__
+    values["package_version"] = __version__
     values["format"] = _FORMAT
     return json.loads(json.dumps(values, sort_keys=True, default=str))  # tuples -> lists, as read back
 
 
 def _data_version(settings: CompareSettings) -> str:
     """What identifies the data beyond its parameters: the renderer's versions, or the files themselves."""
-    from importlib import metadata
-
     if settings.dataset == "synthetic":
         return "generated"  # a function of its parameters and the package version
     if settings.dataset == "soundfont":
-        from sklearn_hier.datasets import _soundfont
-
         versions = [f"{name} {metadata.version(name)}" for name in ("pretty_midi", "midirenderer")]
-        return f"render format {_soundfont._FORMAT_VERSION}; " + ", ".join(versions)
+        return f"render format {SOUNDFONT_FORMAT_VERSION}; " + ", ".join(versions)
     # A local folder: its listing (names, sizes, modification times) stands for its content.
     root = Path(settings.data_dir).resolve()
     listing = sorted(
@@ -174,8 +173,6 @@ def _umask() -> int:
 
 def write_pair(out: Path, settings: CompareSettings, result: dict[str, Any]) -> None:
     """Commit one finished pair: its fold-0 embeddings first, then the record that makes it count."""
-    import numpy as np
-
     path = pair_path(out, result["config"], result["fold"])
     record = {key: result[key] for key in ("config", "fold", "rows", "device", "n_clips")}
     if result.get("embeddings") is not None:
@@ -200,8 +197,6 @@ def read_pair(out: Path, config: str, fold: int) -> dict[str, Any] | None:
 
 def read_embeddings(out: Path, record: dict[str, Any]) -> tuple[Any, Any, float | None] | None:
     """The fold-0 test embeddings, labels and ball curvature (None off the ball) a record points to, if any."""
-    import numpy as np
-
     if "embeddings" not in record:
         return None
     with np.load(out / "runs" / record["embeddings"]) as data:

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm.auto import tqdm
+
 from sklearn_hier._warnings import collected_warnings
 from sklearn_hier.experiments._pairs import fit_pair, prepared
 from sklearn_hier.experiments._records import pair_path, write_pair
@@ -66,8 +68,6 @@ def run_pairs(settings: CompareSettings, out: Path, backend: Backend, verbose: i
         diverged (a NaN or infinite loss): those pairs are not recorded (a
         rerun tries them again), and the message names each with its cause.
     """
-    from tqdm.auto import tqdm
-
     pairs = [(config, fold) for config in settings.losses for fold in range(settings.n_splits)]
     todo = [pair for pair in pairs if not pair_path(out, *pair).exists()]
     terminal = sys.stderr.isatty()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sklearn_hier.plotting import _finite_stat
+from sklearn_hier.stats import finite_stat, paired_comparison_table
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -113,7 +113,7 @@ def summarise(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[st
         for header, key, _ in TABLE_COLUMNS:
             sign = -1.0 if key.startswith("neg_") else 1.0
             v = sign * np.asarray(metrics.get(key, [np.nan]), dtype=float)
-            summary[config][header] = (_finite_stat(np.mean, v), _finite_stat(np.std, v))
+            summary[config][header] = (finite_stat(np.mean, v), finite_stat(np.std, v))
         aware, blind = summary[config]["Acc_aware"][0], summary[config]["Acc_blind"][0]
         summary[config]["blind/aware"] = (blind / aware if aware else math.nan, math.nan)
     return summary
@@ -187,8 +187,6 @@ def paired_statistics(rows: Sequence[dict], configs: Sequence[str], baseline: st
     MNR as itself, so a negative MNR difference is an improvement), with
     ``higher_is_better`` added. Empty with a single configuration.
     """
-    from sklearn_hier.stats import paired_comparison_table
-
     if len(configs) < 2:
         return []
     table = paired_comparison_table(fold_scores(rows, configs), baseline, random_state=random_state)

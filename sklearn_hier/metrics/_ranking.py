@@ -19,6 +19,7 @@ import torch
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from sklearn_hier._docstrings import fill_doc
 from sklearn_hier._tensor_input import checked_tensor, has_negative_strides, host_array
 from sklearn_hier.metrics._global_ndcg import global_ndcg
 from sklearn_hier.metrics._retrieval import (
@@ -35,6 +36,42 @@ from sklearn_hier.taxonomy import Taxonomy
 __all__ = ["hierarchical_ndcg_score", "hierarchical_retrieval_scores", "mean_normalized_rank", "precision_at_k"]
 
 RELEVANCES = ("lca_depth", "max", "sum")
+
+# What the four metrics share: the constraints of their common parameters, and their docstrings' paragraphs.
+_CONSTRAINTS = {
+    "embeddings": ["array-like"],
+    "y": ["array-like"],
+    "metric": [StrOptions(set(SIMILARITIES))],
+    "sep": [str],
+}
+_DOCS = {
+    "embeddings_y": """
+        embeddings : array-like or Tensor of shape (n_samples, n_features)
+            One embedding per clip. A tensor is scored on its device.
+        y : array-like of shape (n_samples,) or (n_samples, depth)
+            Label paths, flat labels or one column per level (see
+            :func:`~sklearn_hier.taxonomy.label_paths`).
+    """,
+    "metric": """
+        metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
+            Similarity that ranks the clips
+            (:func:`~sklearn_hier.nn.distances.pairwise_similarity`).
+            ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
+            ball (curvature -1; every row must lie inside it). For a ball of
+            curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
+            on the unit ball, at distances ``sqrt(c)`` times the originals, so the
+            ranking is the same.
+    """,
+    "sep": """
+        sep : str, default="/"
+            Separator of the label paths.
+    """,
+    "four_clips": """
+        >>> # four clips on the unit circle, at 0, 10, 30 and 90 degrees
+        >>> angles = np.radians([0, 10, 30, 90])
+        >>> embeddings = np.c_[np.cos(angles), np.sin(angles)]
+    """,
+}
 
 
 def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
@@ -136,14 +173,12 @@ def mean_of_kept(scores: torch.Tensor) -> float:
 
 @validate_params(
     {
-        "embeddings": ["array-like"],
-        "y": ["array-like"],
-        "metric": [StrOptions(set(SIMILARITIES))],
+        **_CONSTRAINTS,
         "levels": ["array-like", Interval(Integral, 1, None, closed="left"), None],
-        "sep": [str],
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(**_DOCS)
 def mean_normalized_rank(
     embeddings: Any, y: Any, *, metric: str = "cosine", levels: Any = None, sep: str = "/"
 ) -> float:
@@ -160,24 +195,12 @@ def mean_normalized_rank(
 
     Parameters
     ----------
-    embeddings : array-like or Tensor of shape (n_samples, n_features)
-        One embedding per clip. A tensor is scored on its device.
-    y : array-like of shape (n_samples,) or (n_samples, depth)
-        Label paths, flat labels or one column per level (see
-        :func:`~sklearn_hier.taxonomy.label_paths`).
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity that ranks the clips
-        (:func:`~sklearn_hier.nn.distances.pairwise_similarity`).
-        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
-        ball (curvature -1; every row must lie inside it). For a ball of
-        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
-        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
-        ranking is the same.
+    %(embeddings_y)s
+    %(metric)s
     levels : int, array-like of int or None, default=None
         Depths to average over. None takes the levels of y's tree that hold
         more than one node (:attr:`Taxonomy.informative_levels`).
-    sep : str, default="/"
-        Separator of the label paths.
+    %(sep)s
 
     Returns
     -------
@@ -208,9 +231,7 @@ def mean_normalized_rank(
     --------
     >>> import numpy as np
     >>> from sklearn_hier.metrics import mean_normalized_rank
-    >>> # four clips on the unit circle, at 0, 10, 30 and 90 degrees
-    >>> angles = np.radians([0, 10, 30, 90])
-    >>> embeddings = np.c_[np.cos(angles), np.sin(angles)]
+    %(four_clips)s
     >>> y = ["a/x", "a/x", "a/y", "b/z"]
     >>> # clip 0 ranks clips 1, 2, 3: partners in "a" sit at ranks 0 and 1, in
     >>> # "a/x" at rank 0, so it scores (0.5 / 3 + 0 / 3) / 2 = 1/12; clip 1 also
@@ -232,16 +253,14 @@ def mean_normalized_rank(
 
 @validate_params(
     {
-        "embeddings": ["array-like"],
-        "y": ["array-like"],
+        **_CONSTRAINTS,
         "relevance": [StrOptions(set(RELEVANCES))],
         "k": [Interval(Integral, 1, None, closed="left"), None],
         "average": [StrOptions({"query", "global"})],
-        "metric": [StrOptions(set(SIMILARITIES))],
-        "sep": [str],
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(**_DOCS)
 def hierarchical_ndcg_score(
     embeddings: Any,
     y: Any,
@@ -261,10 +280,7 @@ def hierarchical_ndcg_score(
 
     Parameters
     ----------
-    embeddings : array-like or Tensor of shape (n_samples, n_features)
-        One embedding per clip. A tensor is scored on its device.
-    y : array-like of shape (n_samples,) or (n_samples, depth)
-        Label paths, flat labels or one column per level.
+    %(embeddings_y)s
     relevance : {"lca_depth", "max", "sum"}, default="lca_depth"
         Gain of clip ``j`` for query ``q``, with up and down the edges from
         each leaf to their lowest common ancestor (LCA), in y's tree:
@@ -280,15 +296,8 @@ def hierarchical_ndcg_score(
         the single list of all N (N - 1) (query, clip) pairs ranked together,
         which is what the paper's reference code computed (torchmetrics 1.4
         flattens a 2-D input); ``k`` then cuts that single list.
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity that ranks the clips.
-        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
-        ball (curvature -1; every row must lie inside it). For a ball of
-        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
-        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
-        ranking is the same.
-    sep : str, default="/"
-        Separator of the label paths.
+    %(metric)s
+    %(sep)s
 
     Returns
     -------
@@ -319,8 +328,7 @@ def hierarchical_ndcg_score(
     --------
     >>> import numpy as np
     >>> from sklearn_hier.metrics import hierarchical_ndcg_score
-    >>> angles = np.radians([0, 10, 30, 90])
-    >>> embeddings = np.c_[np.cos(angles), np.sin(angles)]
+    %(four_clips)s
     >>> y = ["a/x", "a/y", "a/x", "b/z"]
     >>> # clip 0 ranks clip 1 (gain 1/2) above clip 2 (gain 1), then clip 3 (gain 0);
     >>> # clip 2 likewise ranks clip 1 above clip 0; clip 1 ranks perfectly (both
@@ -345,16 +353,14 @@ def hierarchical_ndcg_score(
 
 @validate_params(
     {
-        "embeddings": ["array-like"],
-        "y": ["array-like"],
+        **_CONSTRAINTS,
         "k": [Interval(Integral, 1, None, closed="left")],
         "level": [Interval(Integral, -1, None, closed="left")],
         "adaptive": ["boolean"],
-        "metric": [StrOptions(set(SIMILARITIES))],
-        "sep": [str],
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(**_DOCS)
 def precision_at_k(
     embeddings: Any,
     y: Any,
@@ -369,10 +375,7 @@ def precision_at_k(
 
     Parameters
     ----------
-    embeddings : array-like or Tensor of shape (n_samples, n_features)
-        One embedding per clip. A tensor is scored on its device.
-    y : array-like of shape (n_samples,) or (n_samples, depth)
-        Label paths, flat labels or one column per level.
+    %(embeddings_y)s
     k : int, default=5
         Number of nearest clips looked at.
     level : int, default=-1
@@ -385,15 +388,8 @@ def precision_at_k(
         as in torchmetrics). True: each query uses ``min(k, number of relevant
         clips)`` and queries with no relevant clip are left out of the mean,
         as the paper's reference code does.
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity that ranks the clips.
-        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
-        ball (curvature -1; every row must lie inside it). For a ball of
-        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
-        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
-        ranking is the same.
-    sep : str, default="/"
-        Separator of the label paths.
+    %(metric)s
+    %(sep)s
 
     Returns
     -------
@@ -415,8 +411,7 @@ def precision_at_k(
     --------
     >>> import numpy as np
     >>> from sklearn_hier.metrics import precision_at_k
-    >>> angles = np.radians([0, 10, 30, 90])
-    >>> embeddings = np.c_[np.cos(angles), np.sin(angles)]
+    %(four_clips)s
     >>> y = ["a/x", "a/x", "a/y", "b/z"]
     >>> # nearest clips: 0 -> 1, 1 -> 0, 2 -> 1, 3 -> 2; only clips 0 and 1 hit their leaf
     >>> precision_at_k(embeddings, y, k=1)
@@ -437,16 +432,14 @@ def precision_at_k(
 
 @validate_params(
     {
-        "embeddings": ["array-like"],
-        "y": ["array-like"],
+        **_CONSTRAINTS,
         "k": [Interval(Integral, 1, None, closed="left")],
         "levels": ["array-like", Interval(Integral, 1, None, closed="left"), None],
         "relevance": [StrOptions(set(RELEVANCES))],
-        "metric": [StrOptions(set(SIMILARITIES))],
-        "sep": [str],
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(**_DOCS)
 def hierarchical_retrieval_scores(
     embeddings: Any,
     y: Any,
@@ -467,25 +460,15 @@ def hierarchical_retrieval_scores(
 
     Parameters
     ----------
-    embeddings : array-like or Tensor of shape (n_samples, n_features)
-        One embedding per clip. A tensor is scored on its device.
-    y : array-like of shape (n_samples,) or (n_samples, depth)
-        Label paths, flat labels or one column per level.
+    %(embeddings_y)s
     k : int, default=5
         Cut-off of the precision (relevant: same leaf).
     levels : int, array-like of int or None, default=None
         Depths of the MNR (None: the informative levels of y's tree).
     relevance : {"lca_depth", "max", "sum"}, default="lca_depth"
         Gain of the NDCG.
-    metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
-        Similarity that ranks the clips.
-        ``"poincare"`` ranks by the geodesic distance on the unit Poincaré
-        ball (curvature -1; every row must lie inside it). For a ball of
-        curvature ``-c``, pass ``sqrt(c) * embeddings``: the rescaled points lie
-        on the unit ball, at distances ``sqrt(c)`` times the originals, so the
-        ranking is the same.
-    sep : str, default="/"
-        Separator of the label paths.
+    %(metric)s
+    %(sep)s
 
     Returns
     -------
@@ -500,8 +483,7 @@ def hierarchical_retrieval_scores(
     --------
     >>> import numpy as np
     >>> from sklearn_hier.metrics import hierarchical_retrieval_scores
-    >>> angles = np.radians([0, 10, 30, 90])
-    >>> embeddings = np.c_[np.cos(angles), np.sin(angles)]
+    %(four_clips)s
     >>> scores = hierarchical_retrieval_scores(embeddings, ["a/x", "a/x", "a/y", "b/z"], k=1)
     >>> {name: round(value, 4) for name, value in scores.items()}
     {'mean_normalized_rank': 0.1111, 'ndcg': 0.75, 'precision_at_k': 0.5}

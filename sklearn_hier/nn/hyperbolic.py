@@ -347,11 +347,9 @@ def poincare_similarity(a: torch.Tensor, b: torch.Tensor, c: float | torch.Tenso
 
     Parameters
     ----------
-    a : Tensor of shape (n, d)
-    b : Tensor of shape (m, d)
-        Points on the ball of curvature ``-c``.
-    c : float or Tensor, default=1.0
-        Rankings depend on ``c`` only through ``sqrt(c) * a`` and ``sqrt(c) * b``.
+    a, b, c
+        As in :func:`pairwise_poincare_distance`. Rankings depend on ``c``
+        only through ``sqrt(c) * a`` and ``sqrt(c) * b``.
 
     Returns
     -------
