@@ -91,10 +91,10 @@ def _describe_run(settings: Any) -> str:
     >>> print(_describe_run(CompareSettings(dataset="folder", data_dir="clips")))
     Data: every audio file under 'clips', resampled to 44100 Hz, the first 1.0 s of each (--sr, --duration).
     """
-    from sklearn_hier.experiments._pairs import FILE_DATASETS, _sample_rate
+    from sklearn_hier.experiments._pairs import FILE_DATASETS, sample_rate_of
 
     params = settings.dataset_params.get(settings.dataset, {})
-    sr = _sample_rate(settings)
+    sr = sample_rate_of(settings)
     if settings.dataset in FILE_DATASETS:
         duration = params.get("duration", 1.0)
         where = "OrchideaSOL copy" if settings.dataset == "orchideasol" else "audio file under"

@@ -20,7 +20,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from sklearn_hier._docstrings import fill_doc
-from sklearn_hier.nn.distances import SIMILARITIES, pairwise_similarity
+from sklearn_hier.nn.distances import SIMILARITIES, Distance, as_distance, distance_of, pairwise_similarity
 from sklearn_hier.stats import finite_stat
 from sklearn_hier.taxonomy import Taxonomy
 
@@ -756,7 +756,7 @@ class LevelSimilarityDisplay:
         y: Any,
         *,
         level: int = 1,
-        metric: str = "cosine",
+        metric: str | Distance = "cosine",
         curvature: float = 1.0,
         sep: str = "/",
         ax: Any = None,
@@ -772,11 +772,12 @@ class LevelSimilarityDisplay:
         level : int, default=1
             Tree level whose nodes are the rows and columns, from 1 to the
             depth of ``y``'s tree.
-        metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
+        metric : {"cosine", "dot", "euclidean", "poincare"} or Distance, default="cosine"
             Pairwise similarity (``euclidean`` is the negated distance,
             ``poincare`` the negated geodesic distance on the ball of
-            curvature ``-curvature``). Use the metric the model is scored
-            with; :meth:`from_estimator` does so by itself.
+            curvature ``-curvature``; a :class:`~sklearn_hier.nn.Distance`
+            object its own). Use the metric the model is scored with;
+            :meth:`from_estimator` does so by itself.
         curvature : float, default=1.0
             Curvature magnitude of the ball, for ``metric="poincare"`` only.
         sep : str, default="/"
@@ -792,11 +793,11 @@ class LevelSimilarityDisplay:
 
     @classmethod
     def _from_embeddings(
-        cls, embeddings: Any, y: Any, level: int, metric: str, curvature: float, sep: str
+        cls, embeddings: Any, y: Any, level: int, metric: str | Distance, curvature: float, sep: str
     ) -> LevelSimilarityDisplay:
         """The mean similarities between the nodes at ``level``, not yet drawn (as :meth:`from_embeddings` takes)."""
-        if metric not in SIMILARITIES:
-            raise ValueError(f"metric must be one of {SIMILARITIES}; got {metric!r}.")
+        if not isinstance(metric, Distance) and metric not in SIMILARITIES:
+            raise ValueError(f"metric must be one of {SIMILARITIES} or a Distance; got {metric!r}.")
         Z = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
         nodes, codes = np.unique(_prefixes(y, level, sep), return_inverse=True)
         onehot = torch.zeros(len(codes), len(nodes))
@@ -804,7 +805,7 @@ class LevelSimilarityDisplay:
         centroid_sims = onehot.T @ pairwise_similarity(Z, Z, metric, c=curvature) @ onehot
         counts = onehot.sum(0)
         similarity = (centroid_sims / counts[:, None] / counts[None, :]).double().numpy()
-        return cls(similarity, list(nodes), level=level, metric=metric)
+        return cls(similarity, list(nodes), level=level, metric=as_distance(metric).name)
 
     @classmethod
     def from_estimator(
@@ -815,11 +816,11 @@ class LevelSimilarityDisplay:
         Parameters
         ----------
         %(estimator_X_y)s
-        metric : {"auto", "cosine", "dot", "euclidean", "poincare"}, default="auto"
-            ``"auto"`` takes the final step's ``metric_`` (geodesic distance
-            on the ball for ``geometry="poincare"``, at its ``curvature_``),
-            as :func:`~sklearn_hier.hierarchy_scorers` does; ``"cosine"`` for
-            an estimator without one.
+        metric : {"auto", "cosine", "dot", "euclidean", "poincare"} or Distance, default="auto"
+            ``"auto"`` takes the final step's ``distance_`` (geodesic distance
+            on the ball for ``geometry="poincare"``, at its curvature), as
+            :func:`~sklearn_hier.hierarchy_scorers` does; ``"cosine"`` for an
+            estimator without one.
         **kwargs
             Keyword arguments of :meth:`from_embeddings` but ``curvature``
             (the estimator's): ``level``, ``sep``, ``ax``, ``title``, ``vmin``, ``vmax``.
@@ -837,10 +838,11 @@ class LevelSimilarityDisplay:
         ('cosine', (2, 2))
         """
         final = estimator[-1] if hasattr(estimator, "steps") else estimator
-        if metric == "auto":
-            metric = getattr(final, "metric_", "cosine")
-        curvature = getattr(final, "curvature_", None) if metric == "poincare" else None
-        return cls.from_embeddings(_embed(estimator, X), y, metric=metric, curvature=curvature or 1.0, **kwargs)
+        distance = distance_of(final, metric)
+        # The ball's distance is drawn at its curvature as a number (the value the scorers use).
+        curvature = getattr(distance, "curvature_value", 1.0)
+        name = "poincare" if hasattr(distance, "curvature_value") else distance.as_metric()
+        return cls.from_embeddings(_embed(estimator, X), y, metric=name, curvature=curvature, **kwargs)
 
     @staticmethod
     def shared_limits(displays: Sequence[LevelSimilarityDisplay]) -> tuple[float, float]:

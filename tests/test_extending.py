@@ -177,3 +177,16 @@ def test_the_scorers_rank_by_the_fitted_user_distance(data):
         ndcg_score(gains[q, np.arange(len(y)) != q][None], S[q, np.arange(len(y)) != q][None]) for q in range(len(y))
     ]
     assert hierarchy_scorers(k=2)["ndcg"](emb, X, y) == pytest.approx(np.mean(rows), abs=1e-6)
+
+
+def test_the_similarity_plot_draws_in_the_fitted_user_distance(data):
+    from sklearn_hier.plotting import LevelSimilarityDisplay
+
+    X, y = data
+    emb = _embedder(losses="PL+T", metric=Manhattan()).fit(X, y)
+    display = LevelSimilarityDisplay.from_estimator(emb, X, y, level=1)
+    Z = torch.as_tensor(emb.transform(X))
+    top = np.array([label.split("/")[0] for label in y])
+    sims = -torch.cdist(Z, Z, p=1).numpy()
+    expected = sims[np.ix_(top == "a", top == "b")].mean()
+    assert display.metric == "manhattan" and display.similarity[0, 1] == pytest.approx(expected, rel=1e-5)

@@ -25,7 +25,7 @@ from sklearn_hier.experiments._settings import CompareSettings, config_params
 from sklearn_hier.metrics import hierarchy_scorers
 from sklearn_hier.model_selection import UnseenLeafKFold
 
-__all__ = ["PRECISION_K", "fit_pair", "make_pipeline", "precision_ceiling", "prepared"]
+__all__ = ["PRECISION_K", "fit_pair", "make_pipeline", "precision_ceiling", "prepared", "sample_rate_of"]
 
 # Datasets of audio files, read by an AudioLoader at the sample rate and duration of READ_PARAMS.
 FILE_DATASETS = ("orchideasol", "folder")
@@ -87,7 +87,14 @@ def _splits(settings: CompareSettings, X: Any, y: np.ndarray) -> list[tuple[np.n
     return list(cv.split(X, y))
 
 
-def _sample_rate(settings: CompareSettings) -> int:
+def sample_rate_of(settings: CompareSettings) -> int:
+    """The sample rate the comparison reads and renders its dataset at: the dataset's own, the mels', or a default.
+
+    Examples
+    --------
+    >>> sample_rate_of(CompareSettings(dataset="synthetic")), sample_rate_of(CompareSettings(dataset="soundfont"))
+    (16000, 44100)
+    """
     params = settings.dataset_params.get(settings.dataset, {})
     default = 16000 if settings.dataset == "synthetic" else 44100
     return int(params.get("sr", settings.mel_params.get("sr", default)))
@@ -108,7 +115,7 @@ def make_pipeline(settings: CompareSettings, config: str, memory: Any = None, ve
     ['mel', 'emb']
     """
 
-    sr = _sample_rate(settings)
+    sr = sample_rate_of(settings)
     mel = MelTransformer(**{**settings.mel_params, "sr": sr}, device=settings.device)
     embedder = HierarchicalEmbedder(
         **config_params(config, settings),
