@@ -27,7 +27,10 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(sklearn_hier.__file__).parents[1]), 
 
 def _start(out, *extra):
     cmd = [sys.executable, "-u", "-m", "sklearn_hier.cli", *QUICK, "--device", "cpu", "--out", str(out), *extra]
-    return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A test run started in the background (``cmd &``) inherits an ignored SIGINT, which the command would keep;
+    # the command here must see Ctrl-C as a terminal user's would.
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
 
 
 def _lines(stream):

@@ -273,7 +273,15 @@ class _InterruptedBackend:
             yield {"config": config, "fold": fold, "rows": [], "embeddings": None, "device": "cpu", "n_clips": 0}
 
 
-def test_a_fit_that_swallowed_ctrl_c_is_not_recorded(tmp_path):
+@pytest.fixture
+def default_sigint():
+    """SIGINT raising KeyboardInterrupt, as in a terminal, even when the tests were started with it ignored (``&``)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_fit_that_swallowed_ctrl_c_is_not_recorded(tmp_path, default_sigint):
     settings = check_settings(CompareSettings(**TINY))
     check_folder(tmp_path, settings)
     backend = _InterruptedBackend()
