@@ -248,7 +248,7 @@ def load_soundfont_instruments(
     >>> bunch.taxonomy.leaves[:2]
     ('Brass/Trumpet/ordinario', 'Brass/Trumpet/vibrato')
     """
-    soundfont_path, soundfont_bytes = _read_soundfont(soundfont)
+    soundfont_path, soundfont_bytes = read_soundfont(soundfont)
     chosen = _choose_programs(families, programs, warn_shared=soundfont is None)
     chosen_techniques = _choose_techniques(techniques)
     leaves = _plan(chosen, chosen_techniques, n_per_leaf, n_rare_leaves, random_state)
@@ -263,7 +263,7 @@ def load_soundfont_instruments(
         "duration": float(duration),
         "random_state": random_state,
     }
-    folder = Path(get_data_home(data_home)) / "soundfont_instruments" / _cache_key(params)
+    folder = Path(get_data_home(data_home)) / "soundfont_instruments" / cache_key(params)
     n_samples = int(round(sr * duration))
     n_clips = sum(len(leaf.pitches) for leaf in leaves)
     data = _read_cache(folder, (n_clips, n_samples))
@@ -274,7 +274,7 @@ def load_soundfont_instruments(
                 "pass render_if_missing=True to render them."
             )
         data = _render(leaves, soundfont_bytes, sr, duration, random_state, n_jobs, verbose)
-        _write_cache(folder, data, params)
+        write_cache(folder, data, params)
     return make_bunch(
         data,
         [leaf.path for leaf in leaves for _ in leaf.pitches],
@@ -286,7 +286,8 @@ def load_soundfont_instruments(
 
 
 # ------------------------------------------------------------------ choices
-def _read_soundfont(soundfont: str | os.PathLike | None) -> tuple[str, bytes]:
+def read_soundfont(soundfont: str | os.PathLike | None) -> tuple[str, bytes]:
+    """The path and content of ``soundfont`` (None: ``TimGM6mb.sf2`` in ``pretty_midi``), checked to be an SF2."""
     if soundfont is None:
         with resources.as_file(resources.files("pretty_midi") / _DEFAULT_SOUNDFONT) as default:
             soundfont = str(default)
@@ -354,6 +355,24 @@ def _choose_techniques(techniques: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(t for t in TECHNIQUES if t in wanted)
 
 
+def plan_leaves(
+    families: Iterable[str] | None,
+    programs: Iterable[int] | None,
+    techniques: Iterable[str] | None,
+    n_per_leaf: int | None,
+    *,
+    warn_shared: bool,
+) -> list[_Leaf]:
+    """The leaves and notes ``load_soundfont_instruments(..., n_rare_leaves=0)`` renders, in row order.
+
+    Nothing is rendered: loaders built on the single notes (the mixtures) plan and check
+    their parameters with it before any long work.
+    """
+    chosen = _choose_programs(families, programs, warn_shared=warn_shared)
+    # With no rare leaf the seed draws nothing: any value plans the same notes.
+    return _plan(chosen, _choose_techniques(techniques), n_per_leaf, 0, 0)
+
+
 def _note_grid(program: int) -> list[tuple[int, int]]:
     low, high = _RANGES.get(program) or _FAMILY_RANGES[_program_names(program)[0]]
     return [(pitch, velocity) for pitch in range(low, high + 1, _PITCH_STEP) for velocity in _VELOCITIES]
@@ -408,7 +427,8 @@ def _describe(leaves: Sequence[_Leaf], soundfont: str, sr: int, duration: float)
 
 
 # --------------------------------------------------------------------- cache
-def _cache_key(params: dict[str, Any]) -> str:
+def cache_key(params: dict[str, Any]) -> str:
+    """The name of the cache folder of ``params``: a hash of their JSON, the same on every machine."""
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -421,12 +441,15 @@ def _read_cache(folder: Path, shape: tuple[int, int]) -> np.ndarray | None:
     return data if data.shape == shape and data.dtype == np.float32 else None
 
 
-def _write_cache(folder: Path, data: np.ndarray, params: dict[str, Any]) -> None:
+def write_cache(folder: Path, data: np.ndarray, params: dict[str, Any], **arrays: np.ndarray) -> None:
+    """Write ``data.npy``, each of ``arrays`` as ``<name>.npy`` and ``params.json`` into ``folder``, atomically."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Written beside, then renamed: a crash or a concurrent reader never sees half a file.
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
     try:
         np.save(staging / "data.npy", data)
+        for name, array in arrays.items():
+            np.save(staging / f"{name}.npy", array)
         (staging / "params.json").write_text(json.dumps(params, indent=1, sort_keys=True))
         if folder.exists():
             shutil.rmtree(folder)
