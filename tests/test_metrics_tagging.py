@@ -185,6 +185,23 @@ def test_lwlrap_hand_worked(y_true, y_score, expected):
     assert lwlrap_score(y_true, y_score) == pytest.approx(expected, rel=1e-14)
 
 
+def test_constant_scores_give_the_prevalence():
+    # every entry ties with every other: each pair's precision is its clip's share of positive labels,
+    # each class's average precision its share of positive clips
+    y_true, _ = tagging_data(30, 6, 8)
+    y_score = np.zeros(y_true.shape)
+    n_positive = y_true.sum(axis=1)
+    expected = (n_positive * n_positive / 6).sum() / n_positive.sum()
+    assert lwlrap_score(y_true, y_score) == pytest.approx(expected, rel=1e-14)
+    kept = y_true.any(axis=0)
+    assert mean_average_precision(y_true, y_score) == pytest.approx(y_true.mean(axis=0)[kept].mean(), rel=1e-14)
+
+
+def test_one_class():
+    assert lwlrap_score([[1], [0]], [[0.3], [0.9]]) == 1.0
+    assert mean_average_precision([[1], [0]], [[0.3], [0.9]]) == 0.5
+
+
 def test_lwlrap_weighs_labels_by_frequency_where_lrap_weighs_clips():
     y_true = np.array([[1, 0, 0], [1, 1, 1]])
     y_score = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])

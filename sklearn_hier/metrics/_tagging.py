@@ -5,8 +5,10 @@ a matrix of real scores (sklearn's multi-label conventions), as numpy arrays
 or torch tensors (a tensor is copied to the host and checked by the array
 rules). Both reduce to one ranking primitive, :func:`positive_precision_sums`:
 lwlrap ranks each clip's labels, average precision ranks each class's clips.
-It is vectorised in torch over blocks of rows, so memory is O(block x row
-length).
+It sorts rows with numpy, in blocks of rows so that memory is O(block x row
+length): the inputs are (n_samples, n_classes), not the (n, n) similarities
+of the retrieval metrics, and numpy's vectorised argsort ran two to three
+times as fast as torch's sort on the CPU where this was written.
 
 The hierarchical scores compare label *sets* through their ancestor closures
 in a taxonomy (a tree or a DAG: only ``ancestors`` and ``in`` are used), with
@@ -38,7 +40,7 @@ __all__ = [
     "tagging_scorers",
 ]
 
-# Elements of a block of rows ranked at once: about 50 MB of work tensors, whatever the shape.
+# Elements of a block of rows ranked at once: about 25 MB of work arrays, whatever the shape.
 BLOCK_ELEMENTS = 1 << 20
 
 # The root's key in every sklearn_hier taxonomy, and hiclass's padding: never a label of its own.
@@ -62,14 +64,12 @@ def check_indicator(y: Any, name: str) -> np.ndarray:
     return array == 1  # a new array: the caller's is never written to
 
 
-def check_scores(y_score: Any, shape: tuple[int, ...]) -> torch.Tensor:
-    """``y_score`` as a finite float tensor of ``shape`` (a view of the caller's data where possible)."""
+def check_scores(y_score: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``y_score`` as a finite float array of ``shape`` (the caller's own array where it already is one)."""
     scores = check_array(host_array(y_score, "y_score"), dtype=[np.float64, np.float32], input_name="y_score")
     if scores.shape != shape:
         raise ValueError(f"y_true and y_score must have the same shape; got {shape} and {scores.shape}.")
-    scores = np.ascontiguousarray(scores)
-    # A read-only array is copied: torch cannot wrap it, though nothing here writes to it.
-    return torch.from_numpy(scores) if scores.flags.writeable else torch.tensor(scores)
+    return scores
 
 
 def check_clip_weights(sample_weight: Any, n_samples: int) -> np.ndarray:
@@ -87,7 +87,7 @@ def check_clip_weights(sample_weight: Any, n_samples: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ the ranking primitive
-def positive_precision_sums(truth: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+def positive_precision_sums(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per row, the sum over its positive entries of the precision of the row's ranking at that entry.
 
     The precision at entry ``e`` is ``|{positive k : s_k >= s_e}| / |{k : s_k >= s_e}|``: entries
@@ -96,41 +96,48 @@ def positive_precision_sums(truth: torch.Tensor, scores: torch.Tensor) -> torch.
 
     Parameters
     ----------
-    truth : Tensor of shape (n_rows, n_entries), dtype bool
+    truth : ndarray of shape (n_rows, n_entries), dtype bool
         Positive entries.
-    scores : Tensor of shape (n_rows, n_entries)
+    scores : ndarray of shape (n_rows, n_entries)
         Finite scores; higher ranks first.
 
     Returns
     -------
-    sums : Tensor of shape (n_rows,), dtype float64
+    sums : ndarray of shape (n_rows,), dtype float64
         0 for a row with no positive entry.
 
     Examples
     --------
-    >>> import torch
-    >>> truth = torch.tensor([[True, False, True]])
+    >>> import numpy as np
+    >>> truth = np.array([[True, False, True]])
     >>> # ranking: entry 0 (positive), entry 1, entry 2 (positive): 1/1 + 2/3
-    >>> positive_precision_sums(truth, torch.tensor([[0.9, 0.5, 0.1]]))
-    tensor([1.6667], dtype=torch.float64)
+    >>> positive_precision_sums(truth, np.array([[0.9, 0.5, 0.1]])).round(4)
+    array([1.6667])
     """
     rows_per_block = max(1, BLOCK_ELEMENTS // max(1, scores.shape[1]))
     blocks = [
         _block_precision_sums(truth[start : start + rows_per_block], scores[start : start + rows_per_block])
         for start in range(0, len(scores), rows_per_block)
     ]
-    return torch.cat(blocks) if blocks else torch.zeros(0, dtype=torch.float64)
+    return np.concatenate(blocks) if blocks else np.zeros(0)
 
 
-def _block_precision_sums(truth: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    sorted_scores, order = torch.sort(scores, dim=1, descending=True)
-    sorted_truth = truth.gather(1, order)
-    # Entries scoring at least as high as entry e: the end of e's tie group in the descending order.
-    ascending = -sorted_scores
-    at_least = torch.searchsorted(ascending, ascending, right=True)
-    hits = torch.cumsum(sorted_truth, dim=1, dtype=torch.int64).gather(1, at_least - 1)
-    precision = hits.to(torch.float64) / at_least.to(torch.float64)
-    return (precision * sorted_truth).sum(dim=1)
+def _block_precision_sums(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    n_rows, n_entries = scores.shape
+    order = np.argsort(scores, axis=1)  # ascending; the order inside a tie does not matter below
+    ascending = np.take_along_axis(scores, order, axis=1)
+    positive = np.take_along_axis(truth, order, axis=1)
+    # First ascending position of each entry's tie group: the entries from there on score at least as high.
+    starts_group = np.ones(ascending.shape, dtype=bool)
+    np.not_equal(ascending[:, 1:], ascending[:, :-1], out=starts_group[:, 1:])
+    group_start = np.where(starts_group, np.arange(n_entries, dtype=np.int32), np.int32(0))
+    np.maximum.accumulate(group_start, axis=1, out=group_start)
+    # From here on only the positives are touched, through their flat positions (sorted: nonzero is row-major).
+    rows, cols = np.nonzero(positive)
+    first = group_start[rows, cols].astype(np.int64)
+    flat = rows * n_entries + cols
+    hits = np.searchsorted(flat, (rows + 1) * n_entries) - np.searchsorted(flat, rows * n_entries + first)
+    return np.bincount(rows, weights=hits / (n_entries - first), minlength=n_rows)
 
 
 # ------------------------------------------------------------------ lwlrap and mAP
@@ -190,7 +197,7 @@ def lwlrap_score(y_true: Any, y_score: Any, *, sample_weight: Any = None) -> flo
     - A clip with no positive label has no pair and is left out (weight 0),
       as scikit-learn's LRAP leaves out a clip of weight 0.
 
-    Each row is sorted once (in torch, in blocks of rows, so memory is
+    Each row is sorted once (in blocks of rows, so memory is
     O(block x n_classes)); the precisions are summed in float64.
 
     References
@@ -223,7 +230,7 @@ def lwlrap_score(y_true: Any, y_score: Any, *, sample_weight: Any = None) -> flo
         what = "every clip with a positive label has sample_weight 0" if n_positive.any() else "no positive label"
         raise ValueError(f"lwlrap is undefined: y_true has {what}; it averages over (clip, positive label) pairs.")
     rows = np.flatnonzero(pair_weight)  # clips without a weighted pair cannot change the score
-    sums = positive_precision_sums(torch.from_numpy(truth[rows]), scores[torch.from_numpy(rows)]).numpy()
+    sums = positive_precision_sums(truth[rows], scores[rows])
     return float(np.dot(weights[rows], sums) / pair_weight.sum())
 
 
@@ -287,10 +294,8 @@ def mean_average_precision(y_true: Any, y_score: Any) -> float:
     kept = np.flatnonzero(n_positive)
     if len(kept) == 0:
         raise ValueError("mean average precision is undefined: no class of y_true has a positive clip.")
-    # Classes become rows: each is ranked over the clips.
-    class_truth = torch.from_numpy(np.ascontiguousarray(truth[:, kept].T))
-    class_scores = scores[:, torch.from_numpy(kept)].T.contiguous()
-    sums = positive_precision_sums(class_truth, class_scores).numpy()
+    # Classes become rows, each ranked over the clips; contiguous, as the sort reads along rows.
+    sums = positive_precision_sums(np.ascontiguousarray(truth[:, kept].T), np.ascontiguousarray(scores[:, kept].T))
     return float(np.mean(sums / n_positive[kept]))
 
 
