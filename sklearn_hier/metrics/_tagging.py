@@ -514,8 +514,10 @@ def multilabel_hierarchical_precision_recall_fscore(
     multi-label ``y``) pools the *names* in a clip's padded paths into one
     set; sets of *nodes* here are the same whenever no name repeats under two
     parents (see :func:`hierarchical_precision_recall_fscore` for the
-    difference otherwise): on such trees the tests find the two equal to
-    1e-15, micro and macro. hiclass raises ``ZeroDivisionError`` where these
+    difference otherwise). Run side by side on trees with unique names
+    (hiclass at commit 6384239, 400 random inputs of up to 4 labels per
+    clip), the two agreed to 2e-16, micro and macro; a test repeats this
+    where hiclass is installed. hiclass raises ``ZeroDivisionError`` where these
     scores return 0, and pairs the label rows of ``y_true`` and ``y_pred``
     with ``zip``, so its two arrays must have as many rows per clip.
 
