@@ -14,6 +14,13 @@ from sklearn_hier.metrics._ranking import (
     precision_at_k,
 )
 from sklearn_hier.metrics._scorers import hierarchy_scorers, predict_at_lsa_level
+from sklearn_hier.metrics._tagging import (
+    lwlrap_score,
+    mean_average_precision,
+    multilabel_hierarchical_f1_score,
+    multilabel_hierarchical_precision_recall_fscore,
+    tagging_scorers,
+)
 
 __all__ = [
     "average_hierarchical_distance_at_k",
@@ -23,8 +30,13 @@ __all__ = [
     "hierarchy_scorers",
     "level_f1_score",
     "lsa_accuracy",
+    "lwlrap_score",
+    "mean_average_precision",
     "mean_normalized_rank",
     "mistake_severity",
+    "multilabel_hierarchical_f1_score",
+    "multilabel_hierarchical_precision_recall_fscore",
     "precision_at_k",
     "predict_at_lsa_level",
+    "tagging_scorers",
 ]
