@@ -1586,7 +1586,7 @@ class Taxonomy:
         Parameters
         ----------
         label : str
-            A node of this taxonomy.
+            One label naming a node of this taxonomy (as :func:`label_sets` reads one).
         seen : Taxonomy or iterable of str
             The training taxonomy, or the seen labels (nodes of this taxonomy).
 
@@ -1606,8 +1606,8 @@ class Taxonomy:
         >>> tree.lowest_seen_ancestors("Brass/Tuba", seen=tree.restrict(["Brass/Horn"]))
         ('Brass',)
         """
-        if not isinstance(label, str):
-            raise TypeError(f"label must be one node key (a str); got {type(label).__name__} {label!r}.")
+        if isinstance(label, set | frozenset | list | tuple | np.ndarray):
+            raise TypeError(f"label must be one label, not a {type(label).__name__}; got {label!r}.")
         ((key,),) = label_sets([label], taxonomy=self)
         if isinstance(seen, Taxonomy):
             closed = set(seen.nodes[1:])

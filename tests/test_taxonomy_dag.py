@@ -328,3 +328,7 @@ def test_miniature_reductions():
         mini.lowest_seen_ancestors("Keys", mini)
     with pytest.raises(TypeError, match="not a single str"):
         mini.closure("Brass")
+    with pytest.raises(TypeError, match="label must be one label, not a set"):
+        mini.lowest_seen_ancestors({"Brass"}, mini)
+    flat = Taxonomy.from_y([1, 2, 3])
+    assert flat.lowest_seen_ancestors(3, {1, 2}) == ("",) and flat.lowest_seen_ancestors(2, {2}) == ("2",)
