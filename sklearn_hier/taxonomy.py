@@ -872,16 +872,7 @@ class Taxonomy:
         set_(self, "_names", names)
         set_(self, "_restrictions", restrictions)
         set_(self, "_leaf_level_codes", _level_table(leaves, ancestors, index, depth) if is_tree else None)
-        if sep is not None:
-            set_(self, "_signature", (sep, tuple(nodes)))
-        else:
-            rest = nodes[1:]
-            edges = tuple(parents[k] for k in rest)
-            set_(
-                self,
-                "_signature",
-                (None, tuple(nodes), edges, tuple(names[k] for k in rest), tuple(restrictions[k] for k in rest)),
-            )  # type: ignore[index]
+        set_(self, "_signature", _signature(nodes, parents, sep, names, restrictions))
         set_(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -900,10 +891,10 @@ class Taxonomy:
         nodes = [ROOT, *sorted(everyone, key=lambda k: (depth_of[k], k))]
         position = {k: i for i, k in enumerate(nodes)}
         edges = {k: tuple(sorted(ps, key=position.__getitem__)) or (ROOT,) for k, ps in everyone.items()}
-        names = {k: (names or {}).get(k, k) for k in everyone}
-        restrictions = {k: tuple((restrictions or {}).get(k, ())) for k in everyone}
+        named = {k: (names or {}).get(k, k) for k in everyone}
+        restricted = {k: tuple((restrictions or {}).get(k, ())) for k in everyone}
         taxonomy = cls.__new__(cls)
-        taxonomy._build(nodes, edges, None, names, restrictions)
+        taxonomy._build(nodes, edges, None, named, restricted)
         return taxonomy
 
     # ------------------------------------------------------------ constructors
@@ -1737,6 +1728,21 @@ def _ancestors_of(
         return () if par == ROOT else (*ancestors[par], par)
     above = {a for par in parents if par != ROOT for a in (*ancestors[par], par)}
     return tuple(sorted(above, key=position.__getitem__))
+
+
+def _signature(
+    nodes: list[str],
+    parents: Mapping[str, tuple[str, ...]],
+    sep: str | None,
+    names: Mapping[str, str] | None,
+    restrictions: Mapping[str, tuple[str, ...]] | None,
+) -> tuple[Any, ...]:
+    """What equality and hashing compare: a tree's paths fix its edges and names; identities need them spelled out."""
+    if sep is not None or names is None or restrictions is None:
+        return (sep, tuple(nodes))
+    rest = nodes[1:]
+    attributes = tuple((names[k], restrictions[k]) for k in rest)
+    return (None, tuple(nodes), tuple(parents[k] for k in rest), attributes)
 
 
 def _unique_leaf_names(leaves: tuple[str, ...], sep: str | None) -> dict[str, str]:
