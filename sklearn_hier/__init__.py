@@ -16,6 +16,7 @@ _PUBLIC = {
     "MelTransformer": "sklearn_hier.audio",
     "HierarchicalEmbedder": "sklearn_hier.embedder",
     "NonFiniteTrainingError": "sklearn_hier._net",
+    "UnseenLabelKFold": "sklearn_hier.model_selection",
     "UnseenLeafKFold": "sklearn_hier.model_selection",
     "hierarchy_scorers": "sklearn_hier.metrics",
     "PairedComparison": "sklearn_hier.stats",

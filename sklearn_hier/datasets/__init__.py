@@ -7,6 +7,7 @@ data is cached in the data home: ``SKLEARN_HIER_DATA`` or ``~/sklearn_hier_data`
 """
 
 from sklearn_hier.datasets._base import clear_data_home, get_data_home
+from sklearn_hier.datasets._fsd50k import load_fsd50k
 from sklearn_hier.datasets._local import load_audio_folder, load_orchideasol
 from sklearn_hier.datasets._mixtures import load_soundfont_mixtures
 from sklearn_hier.datasets._soundfont import TECHNIQUES, load_soundfont_instruments
@@ -17,6 +18,7 @@ __all__ = [
     "clear_data_home",
     "get_data_home",
     "load_audio_folder",
+    "load_fsd50k",
     "load_orchideasol",
     "load_soundfont_instruments",
     "load_soundfont_mixtures",
