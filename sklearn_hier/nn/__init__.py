@@ -19,7 +19,7 @@ from sklearn_hier.nn.hyperbolic import (
 from sklearn_hier.nn.network import EmbeddingNetwork
 from sklearn_hier.nn.params import HyperParameters
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
-from sklearn_hier.nn.spec import BUILTIN_TERMS, HierarchicalLoss, LossSpec  # noqa: F401 (BUILTIN_TERMS: data)
+from sklearn_hier.nn.spec import HierarchicalLoss, LossSpec
 from sklearn_hier.nn.targets import Targets, TargetTables
 from sklearn_hier.nn.terms import (
     HierarchicalCrossEntropy,
