@@ -30,8 +30,9 @@ the number of most specific labels they share. Keys are few (a few hundred),
 so they take the place of the leaf codes in the low 32 bits, and the
 per-leaf sums become per-key sums, turned into scores by small per-query
 lookups (:class:`SetPass`). A block's keys come from one
-:func:`torch.nn.functional.embedding_bag` over a (nodes x U) membership
-matrix: memory O(block x N + nodes x U).
+:func:`torch.nn.functional.embedding_bag` over a node x clip membership
+matrix (node x closure when clips share closures): memory O(block x N +
+nodes x N), and no U x U table is ever built.
 
 Ties
 ----
@@ -596,7 +597,8 @@ class SetPass:
         hit = keys >= self.threshold if self.threshold is not None else self.relevant[keys.to(torch.int64)]
         if not self.request.adaptive:
             return hit, torch.zeros(len(hit), dtype=torch.int64, device=hit.device)
-        own = hit[torch.arange(len(hit)), torch.arange(rows.start, rows.stop)]
+        row = torch.arange(len(hit), device=hit.device)
+        own = hit[row, row + rows.start]
         return hit, hit.sum(dim=1) - own.to(torch.int64)
 
     def pair_gains(self, rows: slice) -> torch.Tensor:
