@@ -61,6 +61,7 @@ from sklearn_hier.taxonomy import Taxonomy, lca_depth
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "BlockLabels",
     "EngineSettings",
     "LeafPass",
     "LeafTables",
@@ -526,6 +527,7 @@ class LeafPass:
         return self.tables.leaf
 
     def block(self, rows: slice, ranked: _RankedBlock) -> BlockLabels:
+        """What scoring the queries ``rows`` needs: rows of the precomputed per-leaf tables."""
         query_leaf, request, per_leaf = self.tables.leaf[rows], self.request, self.per_leaf
         labels = {}
         if request.mnr_levels:
@@ -585,6 +587,7 @@ class SetPass:
         return self.keys.of_clips(rows)
 
     def block(self, rows: slice, ranked: _RankedBlock) -> BlockLabels:
+        """What scoring the queries ``rows`` needs: lookups over keys, and counts of the keys in ``ranked``."""
         # ranked.leaf holds the keys of the N - 1 other clips of each row
         return self._labels(rows, _key_counts(ranked.leaf, self.width))
 
