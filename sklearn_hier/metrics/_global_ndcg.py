@@ -1,4 +1,8 @@
-"""NDCG of one global list of every (query, clip) pair, as torchmetrics 1.4 computed it on 2-D input."""
+"""NDCG of one global list of every (query, clip) pair, as torchmetrics 1.4 computed it on 2-D input.
+
+Labels enter through the engine's label pass (:func:`~sklearn_hier.metrics._retrieval.label_pass`):
+one leaf per clip or label sets alike.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,16 @@ import torch
 from sklearn_hier.metrics._retrieval import (
     DEFAULT_SETTINGS,
     EngineSettings,
+    LeafPass,
     LeafTables,
+    RetrievalRequest,
+    SetGain,
+    SetPass,
+    SetTables,
     block_similarity,
     blocks,
     descending_keys,
+    label_pass,
     prepared_embeddings,
     tie_bounds,
 )
@@ -21,8 +31,8 @@ __all__ = ["global_ndcg"]
 
 def global_ndcg(
     embeddings: torch.Tensor,
-    tables: LeafTables,
-    gain: torch.Tensor,
+    tables: LeafTables | SetTables,
+    gain: torch.Tensor | SetGain,
     k: int | None,
     metric: str,
     settings: EngineSettings = DEFAULT_SETTINGS,
@@ -41,7 +51,8 @@ def global_ndcg(
     prepared, kernel = prepared_embeddings(embeddings, metric)
     n_pairs = n * (n - 1)
     limit = n_pairs if k is None else min(k, n_pairs)
-    ideal = _global_ideal_dcg(tables, gain, limit)
+    labels = label_pass(tables, RetrievalRequest(gain=gain), n)
+    ideal = _global_ideal_dcg(*labels.gain_multiplicity(settings.block_pairs), limit)
     if ideal == 0:
         return 0.0
     if n_pairs <= settings.global_batch_pairs:
@@ -52,16 +63,13 @@ def global_ndcg(
     for low_bin, high_bin, offset in batches:
         if offset >= limit:
             break
-        keys, gains = _gather_pairs(prepared, kernel, tables, gain, (low_bin, high_bin), settings.block_pairs)
+        keys, gains = _gather_pairs(prepared, kernel, labels, (low_bin, high_bin), settings.block_pairs)
         dcg += _batch_dcg(keys, gains, offset, limit, device)
     return dcg / ideal
 
 
-def _global_ideal_dcg(tables: LeafTables, gain: torch.Tensor, limit: int) -> float:
-    counts = tables.counts.to(torch.float64).cpu()
-    pairs = torch.outer(counts, counts) - torch.diag(counts)  # a clip is never paired with itself
-    values, inverse = torch.unique(gain.cpu().flatten(), return_inverse=True)
-    multiplicity = torch.zeros_like(values).scatter_add_(0, inverse, pairs.flatten())
+def _global_ideal_dcg(values: torch.Tensor, multiplicity: torch.Tensor, limit: int) -> float:
+    """DCG of the pairs sorted by decreasing gain, from the distinct gains (ascending) and their numbers of pairs."""
     values, multiplicity = values.flip(0), multiplicity.flip(0).to(torch.int64)
     bounds = torch.cat([multiplicity.new_zeros(1), multiplicity.cumsum(0)]).numpy()
     prefix = _discount_prefix(bounds, limit)
@@ -118,8 +126,7 @@ def _key_batches(hist: torch.Tensor, budget: int) -> list[tuple[int, int, int]]:
 def _gather_pairs(
     prepared: torch.Tensor,
     kernel: str,
-    tables: LeafTables,
-    gain: torch.Tensor,
+    labels: LeafPass | SetPass,
     bins_range: tuple[int, int],
     block_pairs: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,7 +136,7 @@ def _gather_pairs(
         keys, mask = _pair_keys(prepared, rows, kernel)
         bins = _key_bins(keys)
         mask &= (bins >= low_bin) & (bins <= high_bin)
-        pair_gain = gain[tables.leaf[rows]].index_select(1, tables.leaf)
+        pair_gain = labels.pair_gains(rows)
         keys_out.append(keys[mask])
         gains_out.append(pair_gain[mask])
     return torch.cat(keys_out), torch.cat(gains_out)

@@ -1,7 +1,11 @@
 """Retrieval metrics on embeddings: mean normalised rank, hierarchical NDCG, precision@k.
 
 Every clip queries all the others (never itself), ranked by similarity. The
-label tree comes from the paths in ``y`` (:meth:`Taxonomy.from_y`). The work is
+label tree comes from the paths in ``y`` (:meth:`Taxonomy.from_y`). A clip may
+instead carry a label set: several labels, on inner nodes too, with closures
+taken in a tree of paths or in a DAG passed as ``taxonomy``; relevance between
+two clips then comes from their closures, and with one leaf per clip in a tree
+every score is what it is with paths. The work is
 done by :mod:`sklearn_hier.metrics._retrieval`: PyTorch on the device of the
 embeddings (numpy input runs on the CPU), in blocks of queries, so memory is
 O(block x N). How tied similarities are ranked is documented there and in each
@@ -11,13 +15,14 @@ function's Notes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.utils import check_array, check_consistent_length
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from sklearn_hier._docstrings import fill_doc
 from sklearn_hier._tensor_input import checked_tensor, has_negative_strides, host_array
@@ -25,13 +30,16 @@ from sklearn_hier.metrics._global_ndcg import global_ndcg
 from sklearn_hier.metrics._retrieval import (
     LeafTables,
     RetrievalRequest,
+    SetRelevance,
+    SetTables,
     leaf_tables,
     ndcg_gain,
     ranked_scores,
+    set_tables,
 )
 from sklearn_hier.nn.distances import SIMILARITIES
 from sklearn_hier.nn.hyperbolic import check_in_ball
-from sklearn_hier.taxonomy import Taxonomy
+from sklearn_hier.taxonomy import Taxonomy, label_paths
 
 __all__ = ["hierarchical_ndcg_score", "hierarchical_retrieval_scores", "mean_normalized_rank", "precision_at_k"]
 
@@ -43,14 +51,18 @@ _CONSTRAINTS = {
     "y": ["array-like"],
     "metric": [StrOptions(set(SIMILARITIES))],
     "sep": [str],
+    "taxonomy": [HasMethods(["ancestors", "__contains__"]), None],
 }
 _DOCS = {
     "embeddings_y": """
         embeddings : array-like or Tensor of shape (n_samples, n_features)
             One embedding per clip. A tensor is scored on its device.
-        y : array-like of shape (n_samples,) or (n_samples, depth)
+        y : array-like of shape (n_samples,) or (n_samples, depth), or sequence of sets
             Label paths, flat labels or one column per level (see
-            :func:`~sklearn_hier.taxonomy.label_paths`).
+            :func:`~sklearn_hier.taxonomy.label_paths`), or one label set per
+            clip: a ``set`` or ``frozenset`` of labels (a set always means a
+            label set; a list stays a row of per-level names). A set's labels
+            may sit on inner nodes; an empty set is refused.
     """,
     "metric": """
         metric : {"cosine", "dot", "euclidean", "poincare"}, default="cosine"
@@ -65,6 +77,23 @@ _DOCS = {
     "sep": """
         sep : str, default="/"
             Separator of the label paths.
+    """,
+    "taxonomy": """
+        taxonomy : object, default=None
+            Where label sets take their closures: any object with
+            ``__contains__`` and ``ancestors(node)`` (the proper ancestors,
+            the root excluded), such as a :class:`~sklearn_hier.taxonomy.Taxonomy`
+            or a DAG whose nodes may have several parents; the labels are its
+            nodes. None: each label is a path, its closure its prefixes. Only
+            with label sets.
+    """,
+    "closures": """
+        A label set's closure is its labels and all their ancestors (every
+        node above them, in a DAG), the root excluded. With one leaf per clip
+        in a tree, a closure is the leaf's path and two closures share
+        depth(LCA) nodes, so every definition below gives the score of paths
+        (without ``taxonomy``, label sets of one leaf each are scored as those
+        paths, bit for bit).
     """,
     "four_clips": """
         >>> # four clips on the unit circle, at 0, 10, 30 and 90 degrees
@@ -128,38 +157,208 @@ def check_embeddings(embeddings: Any, metric: str = "dot") -> torch.Tensor:
     return tensor
 
 
-def check_labels(y: Any, n_samples: int, sep: str, device: torch.device) -> tuple[Taxonomy, LeafTables]:
-    """The tree the labels form and the engine's leaf tables, on ``device``."""
+def check_labels(
+    y: Any, n_samples: int, sep: str, device: torch.device, taxonomy: Any = None
+) -> tuple[Taxonomy | SetTables, LeafTables | SetTables]:
+    """The structure the labels form and the engine's tables, on ``device``.
+
+    Paths give their tree and :class:`LeafTables`, and so do label sets of one
+    leaf each when ``taxonomy`` is None (so their scores are the paths', bit
+    for bit). Other label sets give :class:`SetTables`, twice: they hold the
+    ``depth`` and ``informative_levels`` that the structure is asked for.
+    """
     y = host_array(y, "y")
+    if isinstance(y, set | frozenset):
+        raise TypeError(f"y must hold one label set per sample, not be a single set; got {y!r}.")
     check_consistent_length(np.empty(n_samples), np.asarray(y, dtype=object))
-    taxonomy = Taxonomy.from_y(y, sep=sep)
-    return taxonomy, leaf_tables(taxonomy, y, device)
+    sets = _interim_label_sets(y, sep, taxonomy)
+    if sets is None:
+        if taxonomy is not None:
+            raise ValueError(
+                "taxonomy gives the closures of label sets, but y holds no set; pass y as label sets "
+                "(a one-label set per clip for single labels), or leave taxonomy=None."
+            )
+        tree = Taxonomy.from_y(y, sep=sep)
+        return tree, leaf_tables(tree, y, device)
+    if sets.single_paths is not None:
+        tree = Taxonomy.from_y(sets.single_paths, sep=sep)
+        return tree, leaf_tables(tree, sets.single_paths, device)
+    tables = set_tables(sets.code, sets.closures, sets.specific, sets.node_depth, device)
+    return tables, tables
 
 
-def mnr_levels(levels: Any, taxonomy: Taxonomy) -> tuple[int, ...]:
-    """Depths for MNR: ``taxonomy.informative_levels`` by default, else checked against its depth."""
+@dataclass(frozen=True)
+class _LabelSets:
+    """Label sets as node indices: per clip a closure code; per code its nodes and most specific labels.
+
+    ``node_depth`` is the size of each node's own closure; ``single_paths``
+    holds each clip's one label when the labels are leaves of a tree of
+    paths (None otherwise).
+    """
+
+    code: list[int]
+    closures: list[list[int]]
+    specific: list[list[int]]
+    node_depth: list[int]
+    single_paths: np.ndarray | None
+
+
+def _interim_label_sets(y: Any, sep: str, taxonomy: Any) -> _LabelSets | None:
+    """The label sets of ``y`` as closures of node indices; None when ``y`` holds no set.
+
+    Interim: the one place that reads label sets, until taxonomy.py's
+    label-set contract lands (then this calls it). A set always means a label
+    set, so ``y`` holds label sets when its samples are sets, and must then
+    hold nothing else. Without ``taxonomy`` each label is a path, checked as
+    :func:`~sklearn_hier.taxonomy.label_paths` checks labels, and its closure
+    is its prefixes; with it, each label is a node of ``taxonomy`` and its
+    closure the node and ``taxonomy.ancestors(node)``.
+    """
+    values = np.asarray(y, dtype=object)
+    if values.ndim != 1:
+        return None
+    values = values.tolist()
+    is_set = [isinstance(value, set | frozenset) for value in values]
+    if not any(is_set):
+        return None
+    if not all(is_set):
+        i = is_set.index(False)
+        raise TypeError(
+            f"y mixes label sets with other labels: y[{i}] is {values[i]!r}. A set always means a label set; "
+            "give every sample a set (a one-label set for a single label)."
+        )
+    for i, labels in enumerate(values):
+        if not labels:
+            raise ValueError(f"y[{i}] is an empty label set; every sample needs at least one label.")
+    names = _checked_nodes(values, taxonomy) if taxonomy is not None else _checked_paths(values, sep)
+    return _closures([frozenset(names[(type(x), x)] for x in labels) for labels in values], sep, taxonomy)
+
+
+def _first_samples(values: list[Any]) -> dict[tuple[type, Any], int]:
+    """Each distinct label (keyed with its type: 1 and 1.0 are different labels) and the first sample holding it."""
+    first: dict[tuple[type, Any], int] = {}
+    for i, labels in enumerate(values):
+        for label in labels:
+            first.setdefault((type(label), label), i)
+    return first
+
+
+def _checked_paths(values: list[Any], sep: str) -> dict[tuple[type, Any], str]:
+    """The path text of each distinct label, checked by ``label_paths``; an error names a sample holding it."""
+    first = _first_samples(values)
+    labels = np.empty(len(first), dtype=object)
+    for i, (_, label) in enumerate(first):
+        labels[i] = label  # one by one: tuples stay labels (rejected), not rows of a 2-D array
+    try:
+        texts = label_paths(labels, sep, leaves=False)
+    except (TypeError, ValueError):
+        for position, i in enumerate(first.values()):
+            try:
+                label_paths(labels[position : position + 1], sep, leaves=False)
+            except (TypeError, ValueError) as error:
+                # label_paths numbers the one label it was given sample 0; the sample is i here.
+                reason = str(error).replace(" (sample 0)", "")
+                raise type(error)(f"y[{i}] = {values[i]!r}: {reason}") from None
+        raise  # each label is fine alone: the labels mix types
+    return dict(zip(first, texts.tolist(), strict=True))
+
+
+def _checked_nodes(values: list[Any], taxonomy: Any) -> dict[tuple[type, Any], Any]:
+    """Each distinct label as itself, once checked to be a node of ``taxonomy``."""
+    first = _first_samples(values)
+    for (_, label), i in first.items():
+        if isinstance(label, str) and label == "":
+            raise ValueError(f"y[{i}] = {values[i]!r}: Label '' is empty; the root is no label.")
+        if label not in taxonomy:
+            raise ValueError(f"y[{i}] = {values[i]!r}: label {label!r} is not a node of the taxonomy.")
+    return {key: key[1] for key in first}
+
+
+def _ancestors(label: Any, sep: str, taxonomy: Any) -> tuple[Any, ...]:
+    """Proper ancestors of a label, the root excluded: its proper prefixes when ``taxonomy`` is None."""
+    if taxonomy is not None:
+        return tuple(taxonomy.ancestors(label))
+    names = label.split(sep)
+    return tuple(sep.join(names[:d]) for d in range(1, len(names)))
+
+
+def _closures(sets: list[frozenset], sep: str, taxonomy: Any) -> _LabelSets:
+    """Index the nodes of the closures and number the distinct closures in order of first appearance."""
+    column: dict[Any, int] = {}
+    node_depth: list[int] = []
+
+    def index(node: Any) -> int:
+        if node not in column:
+            column[node] = len(column)
+            node_depth.append(len(set(_ancestors(node, sep, taxonomy))) + 1)
+        return column[node]
+
+    labels = dict.fromkeys(label for labels in sets for label in labels)
+    own = {label: index(label) for label in labels}
+    above = {label: frozenset(index(node) for node in _ancestors(label, sep, taxonomy)) for label in labels}
+    codes: dict[frozenset, int] = {}
+    closures: list[list[int]] = []
+    specific: list[list[int]] = []
+    code = []
+    for labels_of in sets:
+        ancestors = frozenset().union(*(above[label] for label in labels_of))
+        closure = ancestors.union(own[label] for label in labels_of)
+        if closure not in codes:
+            codes[closure] = len(closures)
+            closures.append(sorted(closure))
+            specific.append(sorted(own[label] for label in labels_of if own[label] not in ancestors))
+        code.append(codes[closure])
+    single = _single_paths(sets, own, above) if taxonomy is None else None
+    return _LabelSets(code, closures, specific, node_depth, single)
+
+
+def _single_paths(sets: list[frozenset], own: dict[Any, int], above: dict[Any, frozenset]) -> np.ndarray | None:
+    """Each clip's one path when the labels are the leaves of a tree of paths: one per clip, none above another."""
+    if any(len(labels) != 1 for labels in sets):
+        return None
+    label_nodes = frozenset(own.values())
+    if any(ancestors & label_nodes for ancestors in above.values()):
+        return None
+    return np.array([next(iter(labels)) for labels in sets], dtype=object)
+
+
+def _depth_meaning(structure: Taxonomy | SetTables) -> str:
+    return "the largest closure of y's label sets" if isinstance(structure, SetTables) else "the depth of y's tree"
+
+
+def mnr_levels(levels: Any, structure: Taxonomy | SetTables) -> tuple[int, ...]:
+    """Depths for MNR: ``structure.informative_levels`` by default, else checked against its depth."""
     if levels is None:
-        return taxonomy.informative_levels
+        return structure.informative_levels
     chosen = tuple(int(level) for level in np.atleast_1d(np.asarray(levels)))
     if not chosen:
         raise ValueError("levels is empty; pass at least one depth, or None for every informative level.")
     for level in chosen:
-        if not 1 <= level <= taxonomy.depth:
+        if not 1 <= level <= structure.depth:
             raise ValueError(
-                f"levels must hold depths from 1 to {taxonomy.depth} (the depth of y's tree); got {level}."
+                f"levels must hold depths from 1 to {structure.depth} ({_depth_meaning(structure)}); got {level}."
             )
     return chosen
 
 
-def check_level(level: int, taxonomy: Taxonomy) -> int:
-    """``level`` as a depth of ``taxonomy`` (-1, the leaf, is kept as -1)."""
-    if level != -1 and not 1 <= level <= taxonomy.depth:
-        raise ValueError(f"level must be -1 (the leaf) or a depth from 1 to {taxonomy.depth}; got {level}.")
+def check_level(level: int, structure: Taxonomy | SetTables) -> int:
+    """``level`` as a depth of ``structure`` (-1, the leaf, is kept as -1)."""
+    if level != -1 and not 1 <= level <= structure.depth:
+        raise ValueError(
+            f"level must be -1 (the leaf) or a depth from 1 to {structure.depth} "
+            f"({_depth_meaning(structure)}); got {level}."
+        )
     return level
 
 
-def relevance_table(tables: LeafTables, level: int) -> torch.Tensor:
-    """(L, L) bool: leaf ``b`` is relevant to a query of leaf ``a`` (same leaf, or same node at ``level``)."""
+def relevance_table(tables: LeafTables | SetTables, level: int) -> torch.Tensor | SetRelevance:
+    """(L, L) bool: leaf ``b`` is relevant to a query of leaf ``a`` (same leaf, or same node at ``level``).
+
+    For label sets, a :class:`SetRelevance`: a shared most specific label, or
+    closures sharing at least ``level`` nodes.
+    """
+    if isinstance(tables, SetTables):
+        return SetRelevance(level)
     if level == -1:
         return torch.eye(len(tables.counts), dtype=torch.bool, device=tables.lca.device)
     return tables.lca >= level
@@ -180,12 +379,13 @@ def mean_of_kept(scores: torch.Tensor) -> float:
 )
 @fill_doc(**_DOCS)
 def mean_normalized_rank(
-    embeddings: Any, y: Any, *, metric: str = "cosine", levels: Any = None, sep: str = "/"
+    embeddings: Any, y: Any, *, metric: str = "cosine", levels: Any = None, sep: str = "/", taxonomy: Any = None
 ) -> float:
     """Mean normalised rank of same-label clips, averaged over tree levels (lower is better).
 
     For a query ``q`` and a level ``l``, the partners of ``q`` are the other
-    clips that share its node at depth ``l``. Their 0-based ranks in ``q``'s
+    clips that share its node at depth ``l`` (label sets: whose closures share
+    at least ``l`` nodes with ``q``'s). Their 0-based ranks in ``q``'s
     ranking of the N - 1 other clips are averaged and divided by N - 1. The
     query's score is the mean over the levels where it has a partner; the
     result is the mean over the queries that have a partner at some level.
@@ -199,8 +399,11 @@ def mean_normalized_rank(
     %(metric)s
     levels : int, array-like of int or None, default=None
         Depths to average over. None takes the levels of y's tree that hold
-        more than one node (:attr:`Taxonomy.informative_levels`).
+        more than one node (:attr:`Taxonomy.informative_levels`); for label
+        sets, the node depths held by more than one node, a node's depth
+        being the size of its own closure (its depth, in a tree).
     %(sep)s
+    %(taxonomy)s
 
     Returns
     -------
@@ -223,6 +426,14 @@ def mean_normalized_rank(
     ``reference = ours * (N - 1) / N - 1`` on one set of N clips, so they
     order models the same way.
 
+    %(closures)s
+
+    A partner at level ``l`` shares at least ``l`` closure nodes with the
+    query: a count of shared hierarchy, like the NDCG gain, rather than a node
+    at depth ``l``, which a DAG does not define (a node may sit at several
+    depths). With several labels, sharing two top-level nodes therefore meets
+    level 2.
+
     References
     ----------
     Hybrid Losses for Hierarchical Embedding Learning, arXiv:2501.12796 (2025).
@@ -241,10 +452,16 @@ def mean_normalized_rank(
     >>> # only the top level: (1/6 + 1/6 + 1/6) / 3
     >>> round(mean_normalized_rank(embeddings, y, levels=1), 4)
     0.1667
+    >>> # label sets: clip 1 carries two labels; clip 3 ({"b/z"}) now shares two
+    >>> # nodes with clip 1, its second nearest: 1/3 at levels 1 and 2
+    >>> y_sets = [{"a/x"}, {"a/x", "b/z"}, {"a/y"}, {"b/z"}]
+    >>> # the four clips score 1/12, 1/3, 1/6 and 1/3
+    >>> round(mean_normalized_rank(embeddings, y_sets), 4)
+    0.2292
     """
     tensor = check_embeddings(embeddings, metric)
-    taxonomy, tables = check_labels(y, len(tensor), sep, tensor.device)
-    chosen = mnr_levels(levels, taxonomy)
+    structure, tables = check_labels(y, len(tensor), sep, tensor.device, taxonomy)
+    chosen = mnr_levels(levels, structure)
     if not chosen:
         return math.nan
     scores = ranked_scores(tensor, tables, RetrievalRequest(mnr_levels=chosen), metric)
@@ -270,6 +487,7 @@ def hierarchical_ndcg_score(
     average: str = "query",
     metric: str = "cosine",
     sep: str = "/",
+    taxonomy: Any = None,
 ) -> float:
     """Normalised discounted cumulative gain with tree-graded relevance.
 
@@ -288,6 +506,11 @@ def hierarchical_ndcg_score(
         - ``"lca_depth"``: depth(LCA) / depth of the tree (the paper's);
         - ``"max"``: 1 - max(up, down) / height of the tree;
         - ``"sum"``: 1 - (up + down) / diameter of the tree.
+
+        For label sets, depth(LCA) is the number of nodes the two closures
+        share, up and down what each closure has beyond them, the depth and
+        height the largest closure in y, and the diameter the largest
+        symmetric difference of two closures in y.
     k : int, default=None
         Only the top ``k`` ranks count (in the ranking and in the ideal one).
         None uses the whole ranking.
@@ -298,6 +521,7 @@ def hierarchical_ndcg_score(
         flattens a 2-D input); ``k`` then cuts that single list.
     %(metric)s
     %(sep)s
+    %(taxonomy)s
 
     Returns
     -------
@@ -318,6 +542,8 @@ def hierarchical_ndcg_score(
     result equals ``sklearn.metrics.ndcg_score`` on that query's row of gains
     and similarities (the query itself left out). ``"global"`` gathers the
     pairs in bounded batches (one similarity pass per batch).
+
+    %(closures)s
 
     References
     ----------
@@ -341,9 +567,14 @@ def hierarchical_ndcg_score(
     >>> # with k=1 only the top clip counts: 1/2, 1, 1/2 and 0 of the ideal
     >>> hierarchical_ndcg_score(embeddings, y, k=1)
     0.5
+    >>> # label sets: gains are closure overlaps over the largest closure (clip 1's 4 nodes);
+    >>> # each clip's nearest is its best but for clip 3, whose nearest (clip 2) shares nothing
+    >>> y_sets = [{"a/x"}, {"a/x", "b/z"}, {"a/y"}, {"b/z"}]
+    >>> hierarchical_ndcg_score(embeddings, y_sets, k=1)
+    0.75
     """
     tensor = check_embeddings(embeddings, metric)
-    _, tables = check_labels(y, len(tensor), sep, tensor.device)
+    _, tables = check_labels(y, len(tensor), sep, tensor.device, taxonomy)
     gain = ndcg_gain(tables, relevance)
     if average == "global":
         return global_ndcg(tensor, tables, gain, k, metric)
@@ -370,6 +601,7 @@ def precision_at_k(
     adaptive: bool = False,
     metric: str = "cosine",
     sep: str = "/",
+    taxonomy: Any = None,
 ) -> float:
     """Retrieval precision at k: the share of relevant clips among each query's k nearest.
 
@@ -381,7 +613,8 @@ def precision_at_k(
     level : int, default=-1
         What makes a clip relevant: -1, the same leaf (the paper's RP@5); a
         depth ``d``, the same node at depth ``d`` (a query whose path stops
-        above ``d`` has no relevant clip).
+        above ``d`` has no relevant clip). For label sets: -1, a shared most
+        specific label; ``d``, closures sharing at least ``d`` nodes.
     adaptive : bool, default=False
         False: a query with no relevant clip scores 0, and when ``k`` exceeds
         N - 1 the missing ranks count as misses (the denominator stays ``k``,
@@ -390,6 +623,7 @@ def precision_at_k(
         as the paper's reference code does.
     %(metric)s
     %(sep)s
+    %(taxonomy)s
 
     Returns
     -------
@@ -407,6 +641,17 @@ def precision_at_k(
     under a random order of the tied clips. No full sort is made; the k-th
     similarity is found with ``torch.topk``.
 
+    %(closures)s
+
+    With ``level=-1``, a clip is relevant when the two label sets share one of
+    their most specific labels (the labels of a set that are no ancestor of
+    another of its labels), so ``{"Music", "Guitar"}`` counts as
+    ``{"Guitar"}``. Identical label sets would leave almost every query
+    without a relevant clip once clips carry several labels; any shared
+    label would make every clip under a common top-level class relevant
+    where annotations list each label's ancestors, as FSD50K's do. All three
+    mean the same leaf when each clip has one.
+
     Examples
     --------
     >>> import numpy as np
@@ -422,10 +667,15 @@ def precision_at_k(
     >>> # at depth 1, clip 2's nearest (clip 1, in "a") is relevant too
     >>> precision_at_k(embeddings, y, k=1, level=1)
     0.75
+    >>> # label sets: clips 0 and 1 share "a/x" and are each other's nearest;
+    >>> # no other clip carries clip 2's "a/y", and clip 3's nearest is clip 2
+    >>> y_sets = [{"a/x"}, {"a/x", "b/z"}, {"a/y"}, {"b/z"}]
+    >>> precision_at_k(embeddings, y_sets, k=1)
+    0.5
     """
     tensor = check_embeddings(embeddings, metric)
-    taxonomy, tables = check_labels(y, len(tensor), sep, tensor.device)
-    relevant = relevance_table(tables, check_level(level, taxonomy))
+    structure, tables = check_labels(y, len(tensor), sep, tensor.device, taxonomy)
+    relevant = relevance_table(tables, check_level(level, structure))
     request = RetrievalRequest(relevant=relevant, precision_k=k, adaptive=adaptive)
     return mean_of_kept(ranked_scores(tensor, tables, request, metric)["precision"])
 
@@ -449,6 +699,7 @@ def hierarchical_retrieval_scores(
     relevance: str = "lca_depth",
     metric: str = "cosine",
     sep: str = "/",
+    taxonomy: Any = None,
 ) -> dict[str, float]:
     """MNR, NDCG and precision@k from a single ranking pass.
 
@@ -462,13 +713,15 @@ def hierarchical_retrieval_scores(
     ----------
     %(embeddings_y)s
     k : int, default=5
-        Cut-off of the precision (relevant: same leaf).
+        Cut-off of the precision (relevant: same leaf; for label sets, a
+        shared most specific label).
     levels : int, array-like of int or None, default=None
         Depths of the MNR (None: the informative levels of y's tree).
     relevance : {"lca_depth", "max", "sum"}, default="lca_depth"
         Gain of the NDCG.
     %(metric)s
     %(sep)s
+    %(taxonomy)s
 
     Returns
     -------
@@ -489,8 +742,8 @@ def hierarchical_retrieval_scores(
     {'mean_normalized_rank': 0.1111, 'ndcg': 0.75, 'precision_at_k': 0.5}
     """
     tensor = check_embeddings(embeddings, metric)
-    taxonomy, tables = check_labels(y, len(tensor), sep, tensor.device)
-    chosen = mnr_levels(levels, taxonomy)
+    structure, tables = check_labels(y, len(tensor), sep, tensor.device, taxonomy)
+    chosen = mnr_levels(levels, structure)
     request = RetrievalRequest(
         mnr_levels=chosen, gain=ndcg_gain(tables, relevance), relevant=relevance_table(tables, -1), precision_k=k
     )
