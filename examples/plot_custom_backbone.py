@@ -18,7 +18,6 @@ cross-validation that holds out whole leaves.
 # The backbone
 # ------------
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.model_selection import cross_validate
 from torch import nn
 

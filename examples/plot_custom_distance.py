@@ -17,7 +17,6 @@ Here: the Manhattan (L1) distance, trained and scored against cosine.
 # The distance
 # ------------
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from sklearn.model_selection import cross_validate
 

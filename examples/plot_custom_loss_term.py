@@ -24,7 +24,6 @@ trains against another fit's leaves.
 # in a module of your own (not a notebook cell) when you cross-validate with
 # ``n_jobs > 1``: process workers import it to unpickle the term.
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from sklearn.model_selection import GridSearchCV
 
