@@ -88,6 +88,7 @@ def load_fsd50k(
         frame : DataFrame or None
             With ``as_frame=True``.
         DESCR : str
+            Description of the copy read.
 
     Raises
     ------
