@@ -20,7 +20,7 @@ from sklearn_hier._warnings import warn_at_caller
 from sklearn_hier.nn import LossSpec, TreeTripletSampler
 from sklearn_hier.nn.distances import Distance, as_distance
 from sklearn_hier.nn.hyperbolic import MIN_CURVATURE, MIN_EPS, boundary_eps, check_ball_options, tangent_reach
-from sklearn_hier.taxonomy import Taxonomy
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel
 
 __all__ = [
     "GEOMETRY_METRIC",
@@ -167,6 +167,12 @@ def _validate_tensor(estimator: Any, X: torch.Tensor, reset: bool) -> torch.Tens
 def validate_y(estimator: Any, y: Any, X: Any) -> np.ndarray:
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
+    if is_multilabel(y):
+        # Refused by name: the label-set contract would otherwise read as a bad single label.
+        raise ValueError(
+            f"y holds label sets (multi-label), which {type(estimator).__name__} does not train on yet; give one "
+            "label per clip. The metrics, UnseenLabelKFold and the datasets already take label sets."
+        )
     # NaN is left to label_paths: it ends a path in a 2-D row (the docs' contract) and is refused in 1-D.
     y = check_array(y, ensure_2d=False, dtype=None, input_name="y", ensure_all_finite=False)
     if y.ndim not in (1, 2):
