@@ -21,6 +21,7 @@ from sklearn_hier._warnings import warn_at_caller
 from sklearn_hier.datasets._base import get_data_home
 from sklearn_hier.datasets._midi import TECHNIQUES
 from sklearn_hier.datasets._soundfont import (
+    RENDER_CONSTRAINTS,
     SOUNDFONT_FORMAT_VERSION,
     cache_key,
     load_soundfont_instruments,
@@ -52,23 +53,11 @@ class _Mixture:
 
 @validate_params(
     {
-        "families": ["array-like", None],
-        "programs": ["array-like", None],
-        "techniques": ["array-like", None],
+        **RENDER_CONSTRAINTS,
         "n_clips": [Interval(Integral, 1, None, closed="left")],
         "n_notes": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "distinct": [StrOptions(set(_DISTINCT_DEPTHS))],
         "level_db": [Interval(Real, 0, 60, closed="both")],
-        "n_per_leaf": [Interval(Integral, 1, None, closed="left"), None],
-        "sr": [Interval(Integral, 1000, None, closed="left")],
-        "duration": [Interval(Real, 0.05, 10, closed="both")],
-        "soundfont": [str, os.PathLike, None],
-        "data_home": [str, os.PathLike, None],
-        "render_if_missing": ["boolean"],
-        "as_frame": ["boolean"],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
     },
     prefer_skip_nested_validation=True,
 )

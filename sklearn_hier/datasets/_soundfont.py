@@ -83,23 +83,26 @@ class _Leaf:
         return "/".join(_program_names(self.program) + (self.technique,))
 
 
+# The parameters every soundfont loader shares (the single notes and their mixtures), as validate_params reads them.
+RENDER_CONSTRAINTS = {
+    "families": ["array-like", None],
+    "programs": ["array-like", None],
+    "techniques": ["array-like", None],
+    "n_per_leaf": [Interval(Integral, 1, None, closed="left"), None],
+    "sr": [Interval(Integral, 1000, None, closed="left")],
+    "duration": [Interval(Real, 0.05, 10, closed="both")],
+    "soundfont": [str, os.PathLike, None],
+    "data_home": [str, os.PathLike, None],
+    "render_if_missing": ["boolean"],
+    "as_frame": ["boolean"],
+    "n_jobs": [Integral, None],
+    "verbose": ["verbose"],
+    "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+}
+
+
 @validate_params(
-    {
-        "families": ["array-like", None],
-        "programs": ["array-like", None],
-        "techniques": ["array-like", None],
-        "n_per_leaf": [Interval(Integral, 1, None, closed="left"), None],
-        "n_rare_leaves": [Interval(Integral, 0, None, closed="left")],
-        "sr": [Interval(Integral, 1000, None, closed="left")],
-        "duration": [Interval(Real, 0.05, 10, closed="both")],
-        "soundfont": [str, os.PathLike, None],
-        "data_home": [str, os.PathLike, None],
-        "render_if_missing": ["boolean"],
-        "as_frame": ["boolean"],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
-    },
+    {**RENDER_CONSTRAINTS, "n_rare_leaves": [Interval(Integral, 0, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
 def load_soundfont_instruments(
