@@ -462,7 +462,7 @@ def test_label_set_pass_builds_no_table_of_closure_pairs():
     ("y", "kwargs", "error", "message"),
     [
         ([{"a"}, set(), {"b"}], {}, ValueError, r"y\[1\] is an empty label set"),
-        ([{"a"}, "b", {"c"}], {}, TypeError, r"y mixes label sets with other labels: y\[1\] is 'b'"),
+        ([{"a"}, ["b"], {"c"}], {}, TypeError, r"y mixes label sets with other labels: y\[1\] is \['b'\]"),
         ({"a", "b", "c"}, {}, TypeError, "not be a single set"),
         ([{"a"}, {"b", "c/"}, {"d"}], {}, ValueError, r"y\[1\] = .*'c/' has an empty name; check for a doubled"),
         ([{"a"}, {"b", None}, {"d"}], {}, ValueError, r"y\[1\] = .*Label None is missing"),
@@ -477,6 +477,13 @@ def test_label_set_pass_builds_no_table_of_closure_pairs():
 def test_bad_label_sets_are_named(y, kwargs, error, message):
     with pytest.raises(error, match=message):
         mean_normalized_rank(np.eye(3), y, **kwargs)
+
+
+def test_a_str_beside_label_sets_is_a_one_label_set_as_in_the_contract():
+    emb = np.random.default_rng(0).normal(size=(4, 3))
+    mixed = [{"a/x", "b"}, "a/y", {"b"}, "a/x"]
+    as_sets = [{"a/x", "b"}, {"a/y"}, {"b"}, {"a/x"}]
+    assert mean_normalized_rank(emb, mixed) == mean_normalized_rank(emb, as_sets)
 
 
 def test_bad_precision_level_on_label_sets_is_named():

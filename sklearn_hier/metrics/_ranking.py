@@ -221,11 +221,14 @@ def _interim_label_sets(y: Any, sep: str, taxonomy: Any) -> _LabelSets | None:
     is_set = [isinstance(value, set | frozenset) for value in values]
     if not any(is_set):
         return None
+    # As in the label-set contract (taxonomy.label_sets): a str beside sets is a one-label set.
+    values = [frozenset([value]) if isinstance(value, str) else value for value in values]
+    is_set = [isinstance(value, set | frozenset) for value in values]
     if not all(is_set):
         i = is_set.index(False)
         raise TypeError(
             f"y mixes label sets with other labels: y[{i}] is {values[i]!r}. A set always means a label set; "
-            "give every sample a set (a one-label set for a single label)."
+            "give every sample a set, or a str for a single label."
         )
     for i, labels in enumerate(values):
         if not labels:
