@@ -71,6 +71,10 @@ class TinyDag:
         return tuple(found)
 
 
+# The metrics' taxonomy= is a Taxonomy; the references below walk TinyDag.PARENTS themselves.
+DAG = Taxonomy.from_parents({node: list(parents) for node, parents in TinyDag.PARENTS.items()})
+
+
 # ------------------------------------------------------------------ references
 def path_ancestors(label):
     names = label.split("/")
@@ -202,7 +206,7 @@ DATASETS = {
 def data(name, kind):
     emb, sets = DATASETS[name](kind)
     if name == "dag":
-        return emb, sets, {"taxonomy": TinyDag()}, dag_ancestors
+        return emb, sets, {"taxonomy": DAG}, dag_ancestors
     return emb, sets, {}, path_ancestors
 
 
@@ -461,15 +465,25 @@ def test_label_set_pass_builds_no_table_of_closure_pairs():
 @pytest.mark.parametrize(
     ("y", "kwargs", "error", "message"),
     [
-        ([{"a"}, set(), {"b"}], {}, ValueError, r"y\[1\] is an empty label set"),
-        ([{"a"}, ["b"], {"c"}], {}, TypeError, r"y mixes label sets with other labels: y\[1\] is \['b'\]"),
+        ([{"a"}, set(), {"b"}], {}, ValueError, r"Sample 1 has no label \(an empty label set\)"),
+        ([{"a"}, ["b"], {"c"}], {}, TypeError, r"Sample 1 is a list \(\['b'\]\) in a sequence of label sets"),
         ({"a", "b", "c"}, {}, TypeError, "not be a single set"),
-        ([{"a"}, {"b", "c/"}, {"d"}], {}, ValueError, r"y\[1\] = .*'c/' has an empty name; check for a doubled"),
-        ([{"a"}, {"b", None}, {"d"}], {}, ValueError, r"y\[1\] = .*Label None is missing"),
+        (
+            [{"a"}, {"b", "c/"}, {"d"}],
+            {},
+            ValueError,
+            r"Label 'c/' has an empty name \(sample 1\); check for a doubled",
+        ),
+        ([{"a"}, {"b", None}, {"d"}], {}, ValueError, r"Label None \(sample 1\) is missing"),
         ([{"a"}, {"b"}, {1}], {}, TypeError, "mixes str 'a' and int 1"),
-        ([{"Guitar"}, {"Rock", "Banjo"}, {"Jazz"}], {"taxonomy": TinyDag()}, ValueError, r"y\[1\].*'Banjo' is not"),
-        ([{"Guitar"}, {""}, {"Jazz"}], {"taxonomy": TinyDag()}, ValueError, r"y\[1\].*Label '' is empty"),
-        (["Guitar", "Rock", "Jazz"], {"taxonomy": TinyDag()}, ValueError, "y holds no set"),
+        (
+            [{"Guitar"}, {"Rock", "Banjo"}, {"Jazz"}],
+            {"taxonomy": DAG},
+            ValueError,
+            r"Unknown label 'Banjo' \(sample 1\): it is not a node of this taxonomy",
+        ),
+        ([{"Guitar"}, {""}, {"Jazz"}], {"taxonomy": DAG}, ValueError, r"Label '' is empty \(sample 1\)"),
+        (["Guitar", "Rock", "Jazz"], {"taxonomy": DAG}, ValueError, "y holds no set"),
         ([{"a/x", "b"}, {"a"}, {"b"}], {"levels": [4]}, ValueError, "from 1 to 3 .the largest closure"),
         ([{"a"}, {"b"}, {"c"}], {"taxonomy": object()}, ValueError, "'taxonomy' parameter"),
     ],

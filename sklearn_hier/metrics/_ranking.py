@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils import check_array, check_consistent_length
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from sklearn_hier._docstrings import fill_doc
 from sklearn_hier._tensor_input import checked_tensor, has_negative_strides, host_array
@@ -39,7 +39,7 @@ from sklearn_hier.metrics._retrieval import (
 )
 from sklearn_hier.nn.distances import SIMILARITIES
 from sklearn_hier.nn.hyperbolic import check_in_ball
-from sklearn_hier.taxonomy import Taxonomy, label_paths
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_sets
 
 __all__ = ["hierarchical_ndcg_score", "hierarchical_retrieval_scores", "mean_normalized_rank", "precision_at_k"]
 
@@ -51,7 +51,7 @@ _CONSTRAINTS = {
     "y": ["array-like"],
     "metric": [StrOptions(set(SIMILARITIES))],
     "sep": [str],
-    "taxonomy": [HasMethods(["ancestors", "__contains__"]), None],
+    "taxonomy": [Taxonomy, None],
 }
 _DOCS = {
     "embeddings_y": """
@@ -79,13 +79,13 @@ _DOCS = {
             Separator of the label paths.
     """,
     "taxonomy": """
-        taxonomy : object, default=None
-            Where label sets take their closures: any object with
-            ``__contains__`` and ``ancestors(node)`` (the proper ancestors,
-            the root excluded), such as a :class:`~sklearn_hier.taxonomy.Taxonomy`
-            or a DAG whose nodes may have several parents; the labels are its
-            nodes. None: each label is a path, its closure its prefixes. Only
-            with label sets.
+        taxonomy : Taxonomy, default=None
+            Where label sets take their closures, and against which their
+            labels are checked (:func:`~sklearn_hier.taxonomy.label_sets`): a
+            tree, or a DAG (:meth:`~sklearn_hier.taxonomy.Taxonomy.from_ontology`,
+            :meth:`~sklearn_hier.taxonomy.Taxonomy.from_parents`) whose nodes
+            may have several parents; the labels are its nodes. None: each
+            label is a path, its closure its prefixes. Only with label sets.
     """,
     "closures": """
         A label set's closure is its labels and all their ancestors (every
@@ -171,7 +171,7 @@ def check_labels(
     if isinstance(y, set | frozenset):
         raise TypeError(f"y must hold one label set per sample, not be a single set; got {y!r}.")
     check_consistent_length(np.empty(n_samples), np.asarray(y, dtype=object))
-    sets = _interim_label_sets(y, sep, taxonomy)
+    sets = _label_sets_of(y, sep, taxonomy)
     if sets is None:
         if taxonomy is not None:
             raise ValueError(
@@ -203,78 +203,17 @@ class _LabelSets:
     single_paths: np.ndarray | None
 
 
-def _interim_label_sets(y: Any, sep: str, taxonomy: Any) -> _LabelSets | None:
-    """The label sets of ``y`` as closures of node indices; None when ``y`` holds no set.
+def _label_sets_of(y: Any, sep: str, taxonomy: Taxonomy | None) -> _LabelSets | None:
+    """The label sets of ``y`` as closures of node indices; None when ``y`` is single-label.
 
-    Interim: the one place that reads label sets, until taxonomy.py's
-    label-set contract lands (then this calls it). A set always means a label
-    set, so ``y`` holds label sets when its samples are sets, and must then
-    hold nothing else. Without ``taxonomy`` each label is a path, checked as
-    :func:`~sklearn_hier.taxonomy.label_paths` checks labels, and its closure
-    is its prefixes; with it, each label is a node of ``taxonomy`` and its
-    closure the node and ``taxonomy.ancestors(node)``.
+    ``y`` is read by the label-set contract (:func:`~sklearn_hier.taxonomy.label_sets`),
+    against ``taxonomy`` when one is given (its node keys, e.g. an ontology's
+    ids) or as paths joined by ``sep``.
     """
-    values = np.asarray(y, dtype=object)
-    if values.ndim != 1:
+    if not is_multilabel(y):
         return None
-    values = values.tolist()
-    is_set = [isinstance(value, set | frozenset) for value in values]
-    if not any(is_set):
-        return None
-    # As in the label-set contract (taxonomy.label_sets): a str beside sets is a one-label set.
-    values = [frozenset([value]) if isinstance(value, str) else value for value in values]
-    is_set = [isinstance(value, set | frozenset) for value in values]
-    if not all(is_set):
-        i = is_set.index(False)
-        raise TypeError(
-            f"y mixes label sets with other labels: y[{i}] is {values[i]!r}. A set always means a label set; "
-            "give every sample a set, or a str for a single label."
-        )
-    for i, labels in enumerate(values):
-        if not labels:
-            raise ValueError(f"y[{i}] is an empty label set; every sample needs at least one label.")
-    names = _checked_nodes(values, taxonomy) if taxonomy is not None else _checked_paths(values, sep)
-    return _closures([frozenset(names[(type(x), x)] for x in labels) for labels in values], sep, taxonomy)
-
-
-def _first_samples(values: list[Any]) -> dict[tuple[type, Any], int]:
-    """Each distinct label (keyed with its type: 1 and 1.0 are different labels) and the first sample holding it."""
-    first: dict[tuple[type, Any], int] = {}
-    for i, labels in enumerate(values):
-        for label in labels:
-            first.setdefault((type(label), label), i)
-    return first
-
-
-def _checked_paths(values: list[Any], sep: str) -> dict[tuple[type, Any], str]:
-    """The path text of each distinct label, checked by ``label_paths``; an error names a sample holding it."""
-    first = _first_samples(values)
-    labels = np.empty(len(first), dtype=object)
-    for i, (_, label) in enumerate(first):
-        labels[i] = label  # one by one: tuples stay labels (rejected), not rows of a 2-D array
-    try:
-        texts = label_paths(labels, sep, leaves=False)
-    except (TypeError, ValueError):
-        for position, i in enumerate(first.values()):
-            try:
-                label_paths(labels[position : position + 1], sep, leaves=False)
-            except (TypeError, ValueError) as error:
-                # label_paths numbers the one label it was given sample 0; the sample is i here.
-                reason = str(error).replace(" (sample 0)", "")
-                raise type(error)(f"y[{i}] = {values[i]!r}: {reason}") from None
-        raise  # each label is fine alone: the labels mix types
-    return dict(zip(first, texts.tolist(), strict=True))
-
-
-def _checked_nodes(values: list[Any], taxonomy: Any) -> dict[tuple[type, Any], Any]:
-    """Each distinct label as itself, once checked to be a node of ``taxonomy``."""
-    first = _first_samples(values)
-    for (_, label), i in first.items():
-        if isinstance(label, str) and label == "":
-            raise ValueError(f"y[{i}] = {values[i]!r}: Label '' is empty; the root is no label.")
-        if label not in taxonomy:
-            raise ValueError(f"y[{i}] = {values[i]!r}: label {label!r} is not a node of the taxonomy.")
-    return {key: key[1] for key in first}
+    sets = label_sets(y, taxonomy=taxonomy) if taxonomy is not None else label_sets(y, sep=sep)
+    return _closures(list(sets), sep, taxonomy)
 
 
 def _ancestors(label: Any, sep: str, taxonomy: Any) -> tuple[Any, ...]:
