@@ -294,3 +294,35 @@ def test_an_undefined_rp5_is_said_once_per_run_at_the_callers_line():
     assert len(result["test_precision_at_5"]) == CV.get_n_splits() > 1
     assert len(undefined) == 1, [str(w.message) for w in undefined]  # not once per fold
     assert undefined[0].filename == __file__  # this test's cross_validate line, not the library's
+
+
+# ------------------------------------------------------------- label sets
+def test_retrieval_scorers_take_label_sets_and_one_label_sets_score_as_paths():
+    from _blobs import FAST, tree_blobs
+
+    from sklearn_hier.embedder import HierarchicalEmbedder
+    from sklearn_hier.metrics import hierarchical_ndcg_score, mean_normalized_rank
+
+    X, y = tree_blobs(n_per_leaf=6)
+    emb = HierarchicalEmbedder(losses="PL+T", max_epochs=2, random_state=0, device="cpu", **FAST).fit(X, y)
+    one_label_sets = [frozenset([label]) for label in y]
+    for name in ("neg_mean_normalized_rank", "ndcg", "precision_at_2"):
+        scorer = hierarchy_scorers(k=2)[name]
+        assert scorer(emb, X, one_label_sets) == scorer(emb, X, y), name  # bit for bit: today's engine
+    # Two-label sets (a clip's leaf and the leaf of the clip after it): scored on the label-set engine.
+    sets = [frozenset([a, b]) for a, b in zip(y, np.roll(y, 1), strict=True)]
+    Z = emb.transform(X)
+    assert hierarchy_scorers()["ndcg"](emb, X, sets) == pytest.approx(hierarchical_ndcg_score(Z, sets), abs=1e-12)
+    assert -hierarchy_scorers()["neg_mean_normalized_rank"](emb, X, sets) == pytest.approx(
+        mean_normalized_rank(Z, sets), abs=1e-12
+    )
+    # A set naming a class the fit never saw makes its clip an unseen one.
+    unseen = sets[:-1] + [frozenset(["z/new"])]
+    assert np.isnan(hierarchy_scorers()["ndcg_unseen"](emb, X, unseen))  # one unseen clip: nothing to rank
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scorers = hierarchy_scorers()
+        assert np.isnan(scorers["f1_macro_mean"](emb, X, sets))
+        assert np.isnan(scorers["lsa_accuracy_blind"](emb, X, unseen))
+    messages = [str(w.message) for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    assert any("scores one label per clip, and y holds label sets" in m for m in messages)

@@ -33,7 +33,7 @@ from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, l
 from sklearn_hier.metrics._ranking import check_embeddings, check_labels, mean_of_kept, relevance_table
 from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
 from sklearn_hier.nn.distances import SIMILARITIES, Distance, distance_of
-from sklearn_hier.taxonomy import label_paths
+from sklearn_hier.taxonomy import is_multilabel, label_paths, label_sets
 
 __all__ = ["final_step", "hierarchy_scorers", "predict_at_lsa_level"]
 
@@ -172,13 +172,27 @@ class _Evaluation:
         # A Pipeline's Xt is a fresh array only this evaluation holds; otherwise Xt is the caller's X.
         self._Xt = _weak(Xt, release) if Xt is X else (lambda: Xt)
         self.taxonomy = final.taxonomy_
-        self.paths = label_paths(y, self.taxonomy.sep)
-        seen_leaves = set(self.taxonomy.leaves)
-        self.rows = {
-            "seen": np.flatnonzero([path in seen_leaves for path in self.paths]),
-            "unseen": np.flatnonzero([path not in seen_leaves for path in self.paths]),
-        }
+        self.multilabel = is_multilabel(y)
+        self.paths, seen = self._labels(y)
+        self.rows = {"seen": np.flatnonzero(seen), "unseen": np.flatnonzero(~seen)}
         self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _labels(self, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each clip's label (a path, or a frozenset of paths for label sets) and whether the fit saw it.
+
+        A path is seen when it is a leaf of ``taxonomy_``; a label set when
+        each of its labels is a node of ``taxonomy_`` (labels may sit above
+        the leaves in a set).
+        """
+        if not self.multilabel:
+            paths = label_paths(y, self.taxonomy.sep)
+            leaves = set(self.taxonomy.leaves)
+            return paths, np.array([path in leaves for path in paths], dtype=bool)
+        sets = label_sets(y, sep=self.taxonomy.sep)
+        labels = np.empty(len(sets), dtype=object)
+        labels[:] = sets
+        nodes = set(self.taxonomy.nodes[1:])
+        return labels, np.array([labelled <= nodes for labelled in sets], dtype=bool)
 
     def made_for(self, estimator: Any, X: Any, y: Any) -> bool:
         return all(ref() is obj for ref, obj in zip(self._refs, (estimator, X, y), strict=True))
@@ -225,7 +239,8 @@ class _Evaluation:
         if not levels:
             scores["mnr"] = torch.full_like(scores["ndcg"], math.nan)
         means = {name: mean_of_kept(values) for name, values in scores.items()}
-        means["precision"] = self._checked_precision(means["precision"], tables.counts, part)
+        if not self.multilabel:  # the ceiling of RP@k is read from clips per leaf
+            means["precision"] = self._checked_precision(means["precision"], tables.counts, part)
         return means
 
     def _checked_precision(self, precision: float, counts: torch.Tensor, part: str) -> float:
@@ -256,6 +271,8 @@ class _Evaluation:
         return self._cached(("f1", level), lambda: self._f1(level))
 
     def _f1(self, level: int) -> float:
+        if self._one_label_per_clip_only("f1"):
+            return math.nan
         rows = self.rows["seen"]
         if len(rows) == 0 or not 1 <= level <= self.taxonomy.depth:
             return math.nan
@@ -266,6 +283,8 @@ class _Evaluation:
         return self._cached(("lsa", source), lambda: self._lsa(source))
 
     def _lsa(self, source: str) -> float:
+        if self._one_label_per_clip_only("lsa_accuracy"):
+            return math.nan
         rows = self.rows["unseen"]
         # No per-level head was trained (losses without PL): there is no "aware" prediction to score.
         if len(rows) == 0 or (source == "level" and not getattr(self.final, "level_heads_trained_", True)):
@@ -273,6 +292,20 @@ class _Evaluation:
         paths = self.paths[rows]
         pred = lsa_level_predictions(self.final, _safe_indexing(self.Xt, rows), paths, source)
         return lsa_accuracy(paths, pred, self.taxonomy)
+
+    def _one_label_per_clip_only(self, name: str) -> bool:
+        """True, with a warning once per hierarchy_scorers() call, when y holds label sets: ``name`` cannot."""
+        if not self.multilabel:
+            return False
+        if (name, "label sets") not in self.warned:
+            self.warned.add((name, "label sets"))
+            warn_at_caller(
+                f"{name} scores one label per clip, and y holds label sets: returning NaN. For label sets, the "
+                "retrieval scores (MNR, NDCG, RP@k) take them, and so do tagging_scorers() (said once per "
+                "hierarchy_scorers() call).",
+                UndefinedMetricWarning,
+            )
+        return True
 
 
 def _weak(obj: Any, release: Any) -> Any:
@@ -368,6 +401,15 @@ def hierarchy_scorers(
     ``HierarchicalEmbedder`` or a Pipeline ending in one: embeddings come from
     ``transform`` (through the whole pipeline), predictions from the last step's
     ``predict_level`` on X transformed by the earlier steps.
+
+    ``y`` may hold label sets (:func:`~sklearn_hier.taxonomy.label_sets`), e.g.
+    mixtures scored with a model fit on single notes: a clip is seen when each
+    of its labels is a node of ``taxonomy_``, and the retrieval scores (MNR,
+    NDCG, RP@k) take relevance from the overlap of the clips' closures (see
+    :func:`~sklearn_hier.metrics.mean_normalized_rank`); one label per clip
+    given as sets scores exactly as the labels themselves. The F1 and
+    lowest-seen-ancestor accuracies score one label per clip: on label sets
+    they are NaN, with a warning.
 
     Parameters
     ----------
