@@ -523,9 +523,8 @@ def multilabel_hierarchical_precision_recall_fscore(
 
     References
     ----------
-    Kiritchenko, S., Matwin, S., Nock, R., & Famili, A. F. (2006). Learning and
-    evaluation in the presence of class hierarchies: Application to text
-    categorization. Canadian AI.
+    Kiritchenko et al. (2006), as cited by the single-label
+    :func:`~sklearn_hier.metrics.hierarchical_precision_recall_fscore`.
 
     Examples
     --------
