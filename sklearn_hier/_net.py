@@ -285,7 +285,7 @@ class EmbeddingNet(NeuralNet):
 
     def _miner(self) -> HierarchicalTripletMiner | None:
         """The online miner of the criterion's triplet term: that term's margin, the criterion's distance."""
-        term = self.criterion_.triplet_term
+        term = self.criterion_.spec.triplet_term
         if term is None:
             return None
         if not hasattr(term, "margin"):

@@ -209,7 +209,8 @@ class Poincare(Distance):
     @property
     def c(self) -> float | torch.Tensor:
         """The current curvature magnitude (a tensor when it follows a ball)."""
-        return curvature_of(check_curvature_source(self.curvature))
+        # Checked when built (bound_to and the estimator build afresh); the hyperbolic maps check a number again.
+        return curvature_of(self.curvature)
 
     @property
     def curvature_value(self) -> float:

@@ -333,11 +333,6 @@ class HierarchicalLoss(nn.Module):
         """The :class:`Targets` of a batch's leaf codes, gathered from :attr:`tables`."""
         return self.tables(leaf_codes)
 
-    @property
-    def triplet_term(self) -> LossTerm | None:
-        """The bound term the online miner mines for (see :attr:`LossSpec.triplet_term`), or None."""
-        return next((term for term in self.terms.values() if term.uses_triplets), None)
-
     def forward(
         self,
         embeddings: torch.Tensor,
