@@ -21,12 +21,13 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sklearn_hier.experiments import PAPER_CONFIGS, CompareSettings, compare
+    from sklearn_hier.experiments import CompareSettings, compare
+    from sklearn_hier.experiments._settings import default_configs
 
     chosen = {
         "dataset": args.dataset,
         "data_dir": args.data_dir,
-        **config_grid(args.losses or PAPER_CONFIGS, args.triplets, args.geometry),
+        **config_grid(args.losses or default_configs(args.dataset), args.triplets, args.geometry),
         "baseline": args.baseline,
         "device": args.device,
         "random_state": args.seed,
@@ -102,6 +103,8 @@ def _describe_run(settings: Any) -> str:
     elif settings.dataset == "synthetic":
         leaves = math.prod(params.get("branching", (3, 3, 3))) if params else None
         data = f"generated sounds at {sr} Hz" + (f", {leaves} leaves x {params['n_per_leaf']} clips" if leaves else "")
+    elif settings.dataset == "mixtures":
+        data = _describe_mixtures(params, sr)
     elif settings.quick:
         data = (
             f"a subset of the soundfont's notes ({len(params['programs'])} programs x {len(params['techniques'])} "
@@ -112,12 +115,40 @@ def _describe_run(settings: Any) -> str:
     text = f"Data: {data} (--sr, --duration)."
     if settings.quick:
         epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
+        unit = "label" if settings.label_sets else "leaf"
         text += (
             f"\nQuick mode: {settings.mel_params.get('n_mels', 128)} mel bands, a 16-channel ConvModel, "
-            f"{settings.n_splits} folds, {epochs}, and {settings.test_size:.0%} of each seen leaf's clips held out "
+            f"{settings.n_splits} folds, {epochs}, and {settings.test_size:.0%} of each seen {unit}'s clips held out "
             "for testing (so that RP@5 is defined); drop --quick for the paper's settings."
         )
     return text
+
+
+def _describe_mixtures(params: dict, sr: int) -> str:
+    """The mixtures a run will mix, in words: their number, notes per clip and the leaves they draw from.
+
+    Examples
+    --------
+    >>> print(_describe_mixtures({"n_clips": 1200, "programs": (0, 4), "techniques": ("vibrato",)}, 22050))
+    1200 clips mixing 2-3 notes of different leaves of the soundfont (2 programs x 1 technique), rendered at 22050 Hz
+    >>> print(_describe_mixtures({"n_notes": 2, "distinct": "family"}, 44100))
+    4000 clips mixing 2 notes of different families of the soundfont, rendered at 44100 Hz
+    """
+    n_notes = params.get("n_notes", (2, 3))
+    low, high = (n_notes, n_notes) if isinstance(n_notes, int) else n_notes
+    notes = f"{low}" if low == high else f"{low}-{high}"
+    subset = ""
+    if "programs" in params and "techniques" in params:
+        n_programs, n_techniques = len(params["programs"]), len(params["techniques"])
+        subset = f" ({n_programs} programs x {n_techniques} technique{'s' * (n_techniques != 1)})"
+    return (
+        f"{params.get('n_clips', 4000)} clips mixing {notes} notes of different "
+        f"{_DISTINCT_PLURALS[params.get('distinct', 'leaf')]} of the soundfont{subset}, rendered at {sr} Hz"
+    )
+
+
+# How load_soundfont_mixtures' ``distinct`` reads in a sentence.
+_DISTINCT_PLURALS = {"leaf": "leaves", "instrument": "instruments", "family": "families"}
 
 
 def config_grid(losses: Sequence[str], triplets: Sequence[str], geometry: Sequence[str]) -> dict:
@@ -160,9 +191,11 @@ _COMPARE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("--dataset",),
         dict(
             default="soundfont",
-            choices=("soundfont", "synthetic", "orchideasol", "folder"),
+            choices=("soundfont", "synthetic", "orchideasol", "folder", "mixtures"),
             help="soundfont: instrument notes rendered from the bundled soundfont (default); synthetic: generated "
-            "sounds, no rendering; orchideasol: a local OrchideaSOL copy; folder: audio files in label subfolders",
+            "sounds, no rendering; orchideasol: a local OrchideaSOL copy; folder: audio files in label subfolders; "
+            "mixtures: 2-3 soundfont notes mixed per clip, each clip labelled with the set of their paths "
+            "(multi-label: UnseenLabelKFold folds, retrieval and tagging scores)",
         ),
     ),
     (("--data-dir",), dict(help="local data folder (orchideasol, folder)")),
@@ -171,7 +204,8 @@ _COMPARE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         dict(
             nargs="+",
             metavar="SPEC",
-            help="configurations: loss specs such as PL+T or L+0.5*T (default: the paper's six), each optionally "
+            help="configurations: loss specs such as PL+T or L+0.5*T (default: the paper's six; on mixtures the same "
+            "six with T mining semi_hard triplets), each optionally "
             "with options that set it apart, e.g. PL+B+T:triplets=batch_hard or PL+B+T:geometry=poincare "
             "(a list need not be a grid)",
         ),
@@ -204,10 +238,16 @@ _COMPARE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
             "statistics are printed beside the table and written to summary.md and stats.csv",
         ),
     ),
-    (("--folds",), dict(type=int, help="UnseenLeafKFold splits (default 5, 3 with --quick)")),
+    (
+        ("--folds",),
+        dict(type=int, help="UnseenLeafKFold splits (UnseenLabelKFold on mixtures; default 5, 3 with --quick)"),
+    ),
     (
         ("--min-samples-leaf",),
-        dict(type=int, help="leaves with fewer clips never go to the unseen test set (default 10)"),
+        dict(
+            type=int,
+            help="leaves (on mixtures, labels) with fewer clips are never trained on: always unseen (default 10)",
+        ),
     ),
     (("--max-epochs",), dict(type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")),
     (

@@ -22,7 +22,7 @@ from sklearn.manifold import TSNE
 from sklearn_hier._docstrings import fill_doc
 from sklearn_hier.nn.distances import SIMILARITIES, Distance, as_distance, distance_of, pairwise_similarity
 from sklearn_hier.stats import finite_stat
-from sklearn_hier.taxonomy import Taxonomy
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_sets
 
 __all__ = ["EmbeddingProjectionDisplay", "LevelSimilarityDisplay", "MetricComparisonDisplay", "metric_display_name"]
 
@@ -35,6 +35,9 @@ _METRIC_NAMES = {
     "f1_macro_leaf": "F1 leaf",
     "lsa_accuracy_aware": "Acc_aware",
     "lsa_accuracy_blind": "Acc_blind",
+    "lwlrap": "lwlrap",
+    "mean_average_precision": "mAP",
+    "hierarchical_f1": "hF1",
 }
 
 
@@ -156,6 +159,32 @@ def _prefixes(y: Any, level: Any, sep: str, name: str = "level") -> np.ndarray:
     if isinstance(level, bool) or not isinstance(level, Integral) or not 1 <= level <= taxonomy.depth:
         raise ValueError(f"{name} must be a depth of y's tree, an integer from 1 to {taxonomy.depth}; got {level!r}.")
     return taxonomy.ancestor_at(y, int(level))
+
+
+def _memberships(y: Any, level: Any, sep: str) -> tuple[np.ndarray, torch.Tensor]:
+    """The nodes at ``level`` and an (n, n_nodes) 0/1 matrix: which of them each clip belongs to.
+
+    A clip with one label belongs to its label's node at ``level``; a clip with a label set
+    to the node of each of its labels (a mixture of a violin and a trumpet counts for both).
+
+    Examples
+    --------
+    >>> nodes, members = _memberships([{"a/x", "b/y"}, {"a/z"}], 1, "/")
+    >>> nodes.tolist(), members.tolist()
+    (['a', 'b'], [[1.0, 1.0], [1.0, 0.0]])
+    """
+    if not is_multilabel(y):
+        nodes, codes = np.unique(_prefixes(y, level, sep), return_inverse=True)
+        members = torch.zeros(len(codes), len(nodes))
+        members[torch.arange(len(codes)), torch.as_tensor(codes)] = 1.0
+        return nodes, members
+    sets = label_sets(y, sep=sep)
+    flat = [label for labels in sets for label in sorted(labels)]
+    nodes, codes = np.unique(_prefixes(flat, level, sep), return_inverse=True)
+    members = torch.zeros(len(sets), len(nodes))
+    rows = np.repeat(np.arange(len(sets)), [len(labels) for labels in sets])
+    members[torch.as_tensor(rows), torch.as_tensor(codes)] = 1.0
+    return nodes, members
 
 
 def _embed(estimator: Any, X: Any) -> np.ndarray:
@@ -704,7 +733,9 @@ class LevelSimilarityDisplay:
     """Heatmap of the mean similarity between the clips of each pair of nodes at one level.
 
     A good hierarchical embedding shows a bright diagonal and brighter blocks
-    for siblings.
+    for siblings. ``y`` may hold label sets (one ``frozenset`` of paths per
+    clip): a clip then belongs to the node of each of its labels, and counts
+    in the mean of every pair of nodes it belongs to.
 
     Parameters
     ----------
@@ -799,11 +830,9 @@ class LevelSimilarityDisplay:
         if not isinstance(metric, Distance) and metric not in SIMILARITIES:
             raise ValueError(f"metric must be one of {SIMILARITIES} or a Distance; got {metric!r}.")
         Z = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
-        nodes, codes = np.unique(_prefixes(y, level, sep), return_inverse=True)
-        onehot = torch.zeros(len(codes), len(nodes))
-        onehot[torch.arange(len(codes)), torch.as_tensor(codes)] = 1.0
-        centroid_sims = onehot.T @ pairwise_similarity(Z, Z, metric, c=curvature) @ onehot
-        counts = onehot.sum(0)
+        nodes, members = _memberships(y, level, sep)
+        centroid_sims = members.T @ pairwise_similarity(Z, Z, metric, c=curvature) @ members
+        counts = members.sum(0)
         similarity = (centroid_sims / counts[:, None] / counts[None, :]).double().numpy()
         return cls(similarity, list(nodes), level=level, metric=as_distance(metric).name)
 

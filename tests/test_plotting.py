@@ -185,6 +185,18 @@ def test_similarity_says_which_level_and_similarity_and_keeps_labels_inside():
         assert _inside_figure(label, disp.figure_)
 
 
+def test_similarity_of_label_sets_counts_a_clip_in_every_node_it_carries():
+    Z = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    y = np.empty(3, dtype=object)
+    y[:] = [frozenset({"a/x"}), frozenset({"b/y"}), frozenset({"a/z", "b/y"})]
+    disp = LevelSimilarityDisplay.from_embeddings(Z, y, level=1)
+    cosine = Z @ Z.T  # unit rows
+    # a: clips 0 and 2; b: clips 1 and 2. Each mean runs over every pair of their clips, the mixture in both.
+    expected_ab = cosine[np.ix_([0, 2], [1, 2])].mean()
+    assert disp.node_labels == ["a", "b"] and disp.similarity[0, 1] == pytest.approx(expected_ab)
+    assert disp.similarity[0, 0] == pytest.approx(cosine[np.ix_([0, 2], [0, 2])].mean())
+
+
 def test_displays_draw_on_a_given_axes():
     _, ax = plt.subplots()
     disp = MetricComparisonDisplay({"PL": {"ndcg": 0.8}}, {"PL": {"ndcg": 0.1}}).plot(ax=ax, title=None)

@@ -1,4 +1,4 @@
-"""The paper's comparison (Table I): loss configurations x UnseenLeafKFold folds.
+"""The paper's comparison (Table I): loss configurations x UnseenLeafKFold folds (UnseenLabelKFold on label sets).
 
 Everything goes through the public API: a ``Pipeline`` of the README
 (``[AudioLoader ->] MelTransformer -> HierarchicalEmbedder``) scored by
@@ -137,8 +137,8 @@ def compare(
     write_outputs(out, settings, rows, summary, table, embeddings, run, stats)
     if verbose:
         print(table)
-        if precision_note(rows):
-            print(f"\n{precision_note(rows)}")
+        if note := precision_note(rows, label_sets=settings.label_sets):
+            print(f"\n{note}")
         if stats:
             print(f"\nPaired over folds, configuration - {settings.baseline}:\n{paired_table(stats)}")
         if paired_note(rows, settings.losses, settings.baseline):

@@ -16,11 +16,11 @@ from sklearn_hier._show_versions import describe_environment
 from sklearn_hier.experiments._records import fingerprint, write_atomic
 from sklearn_hier.experiments._settings import PAPER_RECIPE, CompareSettings, config_params
 from sklearn_hier.experiments._summary import (
-    TABLE_COLUMNS,
     capped_precision,
     paired_note,
     paired_table,
     precision_note,
+    reported_columns,
 )
 from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
 from sklearn_hier.taxonomy import Taxonomy
@@ -43,17 +43,14 @@ def write_outputs(
     stats = stats or []
     if stats:
         write_atomic(out / "stats.csv", _csv(stats, list(stats[0])))
-    note = (
-        "Columns MNR..F1: test clips of seen leaves; MNR unseen..Acc_blind: clips of leaves never seen in "
-        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels. "
-        "Acc_aware is n/a for a configuration without PL: it trains no per-level heads to ask."
-    )
+    note = _COLUMNS_NOTE[settings.label_sets]
     quick = (
-        "\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and half of each seen "
-        "leaf's clips held out for testing so that RP@5 is defined (see run.json)."
+        "\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and "
+        f"{_share(settings.test_size)} of each seen {'label' if settings.label_sets else 'leaf'}'s clips held out "
+        "for testing so that RP@5 is defined (see run.json)."
     ) * settings.quick
-    if precision_note(rows):
-        note += "\n\n" + precision_note(rows)
+    if precision := precision_note(rows, label_sets=settings.label_sets):
+        note += "\n\n" + precision
     paired = _paired_section(settings, stats)
     if paired and paired_note(rows, settings.losses, settings.baseline):
         paired += "\n" + paired_note(rows, settings.losses, settings.baseline) + "\n"
@@ -71,6 +68,35 @@ def write_outputs(
         "machine": f"{platform.machine()} {platform.processor()}".strip(),
     }
     write_atomic(out / "run.json", json.dumps(run, indent=2, default=str).encode())
+
+
+# What the table's columns are, under it: one label per clip (Table I), or label sets.
+_COLUMNS_NOTE = {
+    False: (
+        "Columns MNR..F1: test clips of seen leaves; MNR unseen..Acc_blind: clips of leaves never seen in "
+        "training. Mean ± std over folds; best per column in bold. F1: macro F1 per level, averaged over levels. "
+        "Acc_aware is n/a for a configuration without PL: it trains no per-level heads to ask."
+    ),
+    True: (
+        "Columns MNR..hF1: test clips whose every label was seen in training; MNR unseen, NDCG unseen: clips "
+        "carrying a label the fold held out (they may carry seen labels too). Mean ± std over folds; best per "
+        "column in bold. MNR and NDCG take relevance from the overlap of the clips' ancestor closures; RP@5 "
+        "counts the retrieved clips sharing one of the query's labels. lwlrap and mAP rank the heads' "
+        "probabilities (predict_proba) against the true labels; hF1 is the micro hierarchical F1 of the "
+        "predicted label sets (predict_label_sets) on their closures."
+    ),
+}
+
+
+def _share(fraction: float) -> str:
+    """A test share in words, as the quick note says it.
+
+    Examples
+    --------
+    >>> _share(0.5), _share(0.2)
+    ('half', '20 %')
+    """
+    return "half" if fraction == 0.5 else f"{fraction:.0%}".replace("%", " %")
 
 
 def _total_epochs(rows: list[dict]) -> int | None:
@@ -113,8 +139,11 @@ def _paired_section(settings: CompareSettings, stats: list[dict]) -> str:
 
 
 def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary: dict, embeddings: dict) -> dict:
-    """Write metrics.png and, with embeddings, projection.png and similarity.png; returns the displays by file."""
-    keys = [k for _, k, _ in TABLE_COLUMNS]
+    """Write metrics.png and, with embeddings, similarity.png and (one label per clip) projection.png.
+
+    Returns the displays by file name.
+    """
+    keys = [k for _, k, _ in reported_columns(rows)]
     capped = capped_precision(rows)
     # A capped RP@5 is drawn as n/a, as the table shows it, rather than as a bar of the data's ceiling.
     drawn = [
@@ -132,19 +161,19 @@ def _write_plots(out: Path, rows: list[dict], settings: CompareSettings, summary
     # The similarity the configuration was scored with: geodesic distance on the ball for poincare.
     metric = "poincare" if config_params(best, settings)["geometry"] == "poincare" else "cosine"
     whose = f"{best}, fold 0 test clips"
+    similarity = LevelSimilarityDisplay._from_embeddings(
+        Z, y, level=min(2, Taxonomy.from_label_sets(y).depth), metric=metric, curvature=curvature or 1.0, sep="/"
+    )
+    _save(similarity, out / "similarity.png", title=f"{whose}\n{similarity._default_title()}")
+    displays = {"metrics.png": bars, "similarity.png": similarity}
+    if settings.label_sets:
+        # One colour per family cannot say which of its two or three families a mixture is: no projection.
+        return displays
     projection = EmbeddingProjectionDisplay._from_embeddings(
         Z, y, colour_level=1, marker_level="auto", method="pca", sep="/", random_state=0
     )
     _save(projection, out / "projection.png", title=f"{whose}\nEmbeddings, PCA to 2-D")
-    similarity = LevelSimilarityDisplay._from_embeddings(
-        Z, y, level=min(2, _depth(y)), metric=metric, curvature=curvature or 1.0, sep="/"
-    )
-    _save(similarity, out / "similarity.png", title=f"{whose}\n{similarity._default_title()}")
-    return {"metrics.png": bars, "projection.png": projection, "similarity.png": similarity}
-
-
-def _depth(y: Any) -> int:
-    return Taxonomy.from_y(y).depth
+    return {**displays, "projection.png": projection}
 
 
 def _save(display: Any, path: Path, **plot_params: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from joblib import Memory
+from scipy import sparse
 from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
@@ -21,9 +22,10 @@ from sklearn_hier._net import NonFiniteTrainingError
 from sklearn_hier.audio import AudioLoader, MelTransformer
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.experiments._records import fingerprint
+from sklearn_hier.experiments._scoring import ComparisonScoring
 from sklearn_hier.experiments._settings import CompareSettings, config_params
-from sklearn_hier.metrics import hierarchy_scorers
-from sklearn_hier.model_selection import UnseenLeafKFold
+from sklearn_hier.model_selection import UnseenLabelKFold, UnseenLeafKFold
+from sklearn_hier.taxonomy import Taxonomy, label_sets
 
 __all__ = ["PRECISION_K", "fit_pair", "make_pipeline", "precision_ceiling", "prepared", "sample_rate_of"]
 
@@ -68,6 +70,11 @@ def _load_dataset(settings: CompareSettings, verbose: int) -> tuple[Any, np.ndar
         return datasets.make_hierarchical_sounds(random_state=settings.random_state, **params)
     if settings.dataset == "soundfont":
         bunch = datasets.load_soundfont_instruments(verbose=verbose, n_jobs=settings.n_jobs, **params)
+    elif settings.dataset == "mixtures":
+        # The seed draws the mixtures (their notes are one render whatever the seed), as it draws synthetic sounds.
+        bunch = datasets.load_soundfont_mixtures(
+            verbose=verbose, n_jobs=settings.n_jobs, random_state=settings.random_state, **params
+        )
     elif settings.dataset == "orchideasol":
         bunch = datasets.load_orchideasol(settings.data_dir, **params)
     else:
@@ -76,8 +83,8 @@ def _load_dataset(settings: CompareSettings, verbose: int) -> tuple[Any, np.ndar
 
 
 def _splits(settings: CompareSettings, X: Any, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-
-    cv = UnseenLeafKFold(
+    # On label sets the folds hide labels, and a clip carrying a hidden label is an unseen test clip.
+    cv = (UnseenLabelKFold if settings.label_sets else UnseenLeafKFold)(
         n_splits=settings.n_splits,
         min_samples_leaf=settings.min_samples_leaf,
         test_size=settings.test_size,
@@ -150,7 +157,13 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     device = str(check_device(settings.device))
     try:
         result = cross_validate(
-            pipe, X, y, cv=[(train, test)], scoring=hierarchy_scorers(), return_estimator=True, error_score="raise"
+            pipe,
+            X,
+            y,
+            cv=[(train, test)],
+            scoring=ComparisonScoring(settings.label_sets, k=PRECISION_K),
+            return_estimator=True,
+            error_score="raise",
         )
     except NonFiniteTrainingError as error:
         # A diverged fit is a failure to report, never a result: the runner writes no record for it.
@@ -176,23 +189,40 @@ def fit_pair(settings: CompareSettings, config: str, fold: int, cache_dir: str |
     return {"config": config, "fold": fold, "rows": rows, "embeddings": embeddings, "device": device, "n_clips": len(y)}
 
 
-def precision_ceiling(y_train: np.ndarray, y_test: np.ndarray, k: int = PRECISION_K) -> float:
-    """The highest RP@k any model can score on the test clips of seen leaves: 1 when each has k leaf-mates.
+def precision_ceiling(y_train: Any, y_test: Any, k: int = PRECISION_K) -> float:
+    """The highest RP@k any model can score on the seen test clips: 1 when each has k relevant clips there.
 
-    A query with ``m`` other test clips of its leaf finds at most ``min(m, k)`` of them among
-    its ``k`` nearest; the mean of ``min(m, k) / k`` over the queries is the ceiling.
+    A test clip is seen when each of its labels is a node of the training
+    labels' tree (one label per clip: its leaf was trained on). Relevant is
+    what RP@k counts: the same leaf, or for label sets a shared most specific
+    label. A query with ``m`` relevant test clips finds at most ``min(m, k)``
+    of them among its ``k`` nearest; the mean of ``min(m, k) / k`` over the
+    seen queries is the ceiling (NaN without any).
 
     Examples
     --------
     >>> y_train = np.array(["a/x", "a/y"])
     >>> precision_ceiling(y_train, np.array(["a/x"] * 2 + ["a/y"] * 6 + ["b/z"] * 3), k=5)  # b/z is unseen
     0.8
+    >>> # label sets: {a/x, a/y} shares a label with both others, each of them with it alone
+    >>> round(precision_ceiling([{"a/x", "a/y"}], [{"a/x"}, {"a/x", "a/y"}, {"a/y"}], k=5), 4)  # (1 + 2 + 1) / 15
+    0.2667
     """
-    seen = np.isin(np.asarray(y_test, dtype=str), np.asarray(y_train, dtype=str))
-    _, counts = np.unique(np.asarray(y_test, dtype=str)[seen], return_counts=True)
-    if counts.sum() == 0:
+    train = label_sets(y_train)
+    taxonomy = Taxonomy.from_label_sets(list(train))
+    known = set(taxonomy.nodes[1:])
+    seen = [labels for labels in label_sets(y_test) if labels <= known]
+    if not seen:
         return float("nan")
-    return float(np.sum(counts * np.minimum(counts - 1, k) / k) / counts.sum())
+    # A label that is an ancestor of another label of its set is not one of the set's most specific.
+    above = {label: set(taxonomy.ancestors(label)) for labels in seen for label in labels}
+    specific = [[label for label in labels if not any(label in above[o] for o in labels)] for labels in seen]
+    column = {node: j for j, node in enumerate(taxonomy.nodes)}
+    rows = np.repeat(np.arange(len(seen)), [len(labels) for labels in specific])
+    cols = [column[label] for labels in specific for label in labels]
+    carries = sparse.csr_array((np.ones(len(cols)), (rows, cols)), shape=(len(seen), len(column)))
+    relevant = np.asarray(((carries @ carries.T) > 0).sum(axis=1)).ravel() - 1  # a clip is no partner of its own
+    return float(np.mean(np.minimum(relevant, k) / k))
 
 
 def _worker_folder() -> str:

@@ -25,8 +25,10 @@ import numpy as np
 
 from sklearn_hier._version import __version__
 from sklearn_hier.audio.mel import mel_implementation
+from sklearn_hier.datasets._mixtures import MIXTURES_FORMAT_VERSION
 from sklearn_hier.datasets._soundfont import SOUNDFONT_FORMAT_VERSION
 from sklearn_hier.experiments._settings import CompareSettings
+from sklearn_hier.taxonomy import is_multilabel
 
 __all__ = [
     "check_folder",
@@ -72,9 +74,11 @@ def _data_version(settings: CompareSettings) -> str:
     """What identifies the data beyond its parameters: the renderer's versions, or the files themselves."""
     if settings.dataset == "synthetic":
         return "generated"  # a function of its parameters and the package version
-    if settings.dataset == "soundfont":
+    if settings.dataset in ("soundfont", "mixtures"):
         versions = [f"{name} {metadata.version(name)}" for name in ("pretty_midi", "midirenderer")]
-        return f"render format {SOUNDFONT_FORMAT_VERSION}; " + ", ".join(versions)
+        # Mixtures are rendered notes mixed: both formats decide their samples.
+        mixing = f"mixtures format {MIXTURES_FORMAT_VERSION}; " if settings.dataset == "mixtures" else ""
+        return f"{mixing}render format {SOUNDFONT_FORMAT_VERSION}; " + ", ".join(versions)
     # A local folder: its listing (names, sizes, modification times) stands for its content.
     root = Path(settings.data_dir).resolve()
     listing = sorted(
@@ -180,7 +184,7 @@ def write_pair(out: Path, settings: CompareSettings, result: dict[str, Any]) -> 
         npz = path.with_name(path.stem + "_embeddings.npz")
         # The ball's curvature goes with poincare embeddings: their similarity plot needs it.
         extra = {} if curvature is None else {"curvature": np.float64(curvature)}
-        write_atomic(npz, lambda f: np.savez(f, Z=Z, y=np.asarray(y, dtype=str), **extra))
+        write_atomic(npz, lambda f: np.savez(f, Z=Z, **_labels_to_store(y), **extra))
         record["embeddings"] = npz.name
     record["fingerprint"] = fingerprint(settings)
     write_atomic(path, json.dumps(record).encode())
@@ -201,4 +205,27 @@ def read_embeddings(out: Path, record: dict[str, Any]) -> tuple[Any, Any, float 
         return None
     with np.load(out / "runs" / record["embeddings"]) as data:
         curvature = float(data["curvature"]) if "curvature" in data.files else None
-        return data["Z"], data["y"], curvature
+        y = data["y"]
+        if "label_sets" in data.files:
+            texts = y.tolist()
+            y = np.empty(len(texts), dtype=object)
+            y[:] = [frozenset(text.split(_SET_SEP)) for text in texts]
+        return data["Z"], y, curvature
+
+
+# Between the labels of one clip in a stored label set: no label path holds a tab.
+_SET_SEP = "\t"
+
+
+def _labels_to_store(y: Any) -> dict[str, np.ndarray]:
+    """Labels as a plain string array (loadable without pickle); label sets as their sorted labels joined by a tab.
+
+    Examples
+    --------
+    >>> stored = _labels_to_store([frozenset({"b/y", "a/x"})])
+    >>> stored["y"][0].split(_SET_SEP), bool(stored["label_sets"])
+    (['a/x', 'b/y'], True)
+    """
+    if not is_multilabel(y):
+        return {"y": np.asarray(y, dtype=str)}
+    return {"y": np.array([_SET_SEP.join(sorted(labels)) for labels in y], dtype=str), "label_sets": np.bool_(True)}

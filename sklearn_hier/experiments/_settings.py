@@ -5,6 +5,10 @@ embedder that differ between configurations: ``"PL+B+T"``,
 ``"PL+B+T:triplets=batch_hard"``, ``"PL+B+T:geometry=poincare"`` or
 ``"PL+T:triplets=semi_hard,geometry=poincare"``. An option left out takes the
 run's own setting (``CompareSettings.triplets``, ``CompareSettings.geometry``).
+
+A dataset of label sets (``"mixtures"``) has configurations of its own
+(:data:`LABEL_SET_CONFIGS`), and a configuration that cannot train on label
+sets is refused when the settings are checked, before any data is loaded.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from sklearn_hier.nn.spec import BUILTIN_TERMS
 __all__ = [
     "CONFIG_OPTIONS",
     "DATASETS",
+    "LABEL_SET_CONFIGS",
+    "LABEL_SET_DATASETS",
     "PAPER_CONFIGS",
     "PAPER_RECIPE",
     "CompareSettings",
@@ -29,10 +35,25 @@ __all__ = [
     "canonical_losses",
     "check_settings",
     "config_params",
+    "default_configs",
 ]
 
 PAPER_CONFIGS = ("L", "L+T", "PL", "PL+T", "PL+B", "PL+B+T")
-DATASETS = ("soundfont", "synthetic", "orchideasol", "folder")
+DATASETS = ("soundfont", "synthetic", "orchideasol", "folder", "mixtures")
+# Datasets whose clips carry label sets (several paths each): split by UnseenLabelKFold, scored for label sets.
+LABEL_SET_DATASETS = ("mixtures",)
+# The paper's six on label sets. The tree sampler needs one leaf per clip, so T mines its triplets in
+# each batch; semi_hard rather than batch_hard because on closure overlap the hardest positive of a
+# batch is often a clip sharing one node of three, and the paper's own T is a margin loss on
+# triplets that are not all hard.
+LABEL_SET_CONFIGS = (
+    "L",
+    "L+T:triplets=semi_hard",
+    "PL",
+    "PL+T:triplets=semi_hard",
+    "PL+B",
+    "PL+B+T:triplets=semi_hard",
+)
 TRIPLETS = ("tree", "batch_hard", "semi_hard")
 GEOMETRIES = ("euclidean", "poincare")
 # The embedder options a configuration may set, in the order its canonical name writes them.
@@ -67,7 +88,9 @@ class CompareSettings:
 
     ``losses`` names the configurations: loss specs, each optionally with
     embedder options that set it apart (``"PL+B+T:triplets=batch_hard"``,
-    ``"PL+B+T:geometry=poincare"``; see :func:`canonical_config`).
+    ``"PL+B+T:geometry=poincare"``; see :func:`canonical_config`); None
+    means the dataset's own (:func:`default_configs`: the paper's six, or
+    :data:`LABEL_SET_CONFIGS` on label sets).
     ``triplets`` and ``geometry`` apply to the configurations that do not
     set them. ``terms`` holds loss terms of your own, by name, which the
     configurations' loss specs may then name (``losses=("PL+T", "PL+MR")``
@@ -79,13 +102,15 @@ class CompareSettings:
 
     Examples
     --------
-    >>> CompareSettings().losses
+    >>> check_settings(CompareSettings()).losses
     ('L', 'L+T', 'PL', 'PL+T', 'PL+B', 'PL+B+T')
+    >>> CompareSettings(dataset="mixtures").label_sets
+    True
     """
 
     dataset: str = "soundfont"
     data_dir: str | None = None
-    losses: tuple[str, ...] = PAPER_CONFIGS
+    losses: tuple[str, ...] | None = None
     triplets: str = "tree"
     geometry: str = "euclidean"
     n_splits: int = 5
@@ -102,6 +127,11 @@ class CompareSettings:
     baseline: str | None = None
     recipe: str | None = None
     terms: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label_sets(self) -> bool:
+        """Whether the dataset's clips carry label sets: folds by label, scores for label sets."""
+        return self.dataset in LABEL_SET_DATASETS
 
     @classmethod
     def paper_recipe(cls, **overrides: Any) -> CompareSettings:
@@ -143,22 +173,30 @@ class CompareSettings:
         """A run that fits a busy 2-core CPU in a few minutes.
 
         A subset of the data (soundfont: 12 programs x 4 techniques, 12 clips
-        per leaf; synthetic: 27 leaves of 12 half-second clips at 16 kHz),
-        64 mel bands at 22.05 kHz, a 16-channel ConvModel with 64-d
-        embeddings, 3 folds and 5 epochs. Sized for a 2-core CPU shared with
-        other work: the paper's network and epochs take hours there.
+        per leaf; synthetic: 27 leaves of 12 half-second clips at 16 kHz;
+        mixtures: 1,200 clips of 2 or 3 notes drawn from the soundfont's 48
+        quick leaves, 12 notes each), 64 mel bands at 22.05 kHz, a 16-channel
+        ConvModel with 64-d embeddings, 3 folds and 5 epochs. Sized for a
+        2-core CPU shared with other work: the paper's network and epochs
+        take hours there.
 
         Half of each seen leaf's clips (6 of 12) are test clips
         (``test_size=0.5``, the paper's is 0.1), so that every query of the
         seen test set has 5 clips of its leaf to retrieve: RP@5 can reach 1
         and is defined in every fold. With the paper's 10 % of 12 clips, one
         or two test clips per leaf leave RP@5 undefined or capped far below 1.
+        On mixtures, every label is carried by tens of clips, so a fifth of
+        each seen label's clips is enough for that (``test_size=0.2``); a
+        larger share would starve training, which already loses every clip
+        that carries one of the fold's held-out labels.
 
         Examples
         --------
         >>> quick = CompareSettings.quick_settings(dataset="synthetic")
         >>> quick.n_splits, quick.max_epochs, quick.test_size, quick.quick
         (3, 5, 0.5, True)
+        >>> CompareSettings.quick_settings(dataset="mixtures").test_size
+        0.2
         """
         settings = cls(
             n_splits=3,
@@ -175,13 +213,38 @@ class CompareSettings:
                     "sr": 22050,
                 },
                 "synthetic": {"n_per_leaf": 12, "branching": (3, 3, 3), "sr": 16000, "duration": 0.5},
+                "mixtures": {
+                    # The soundfont's quick leaves, each note rendered once and mixed into several clips.
+                    "programs": (0, 4, 16, 19, 24, 25, 40, 42, 56, 57, 72, 73),
+                    "techniques": ("ordinario", "staccato", "tremolo", "vibrato"),
+                    "n_per_leaf": 12,
+                    "n_clips": 1200,
+                    "n_notes": (2, 3),
+                    "sr": 22050,
+                },
             },
             mel_params={"sr": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 64},
             embedder_params={"module__channels": 16, "embedding_dim": 64},
         )
-        for key, value in overrides.items():
+        dataset = overrides.get("dataset", settings.dataset)
+        for key, value in {**_QUICK_BY_DATASET.get(dataset, {}), **overrides}.items():
             setattr(settings, key, value)
         return settings
+
+
+# Quick settings that differ by dataset, beyond its dataset_params (see quick_settings for why).
+_QUICK_BY_DATASET: dict[str, dict[str, Any]] = {"mixtures": {"test_size": 0.2}}
+
+
+def default_configs(dataset: str) -> tuple[str, ...]:
+    """The configurations a run compares when none are named: the paper's six, or their label-set version.
+
+    Examples
+    --------
+    >>> default_configs("soundfont") == PAPER_CONFIGS, default_configs("mixtures")[1]
+    (True, 'L+T:triplets=semi_hard')
+    """
+    return LABEL_SET_CONFIGS if dataset in LABEL_SET_DATASETS else PAPER_CONFIGS
 
 
 def canonical_losses(spec: str, terms: dict[str, Any] | None = None) -> str:
@@ -308,9 +371,12 @@ def check_settings(settings: CompareSettings) -> CompareSettings:
         _check_int("n_jobs", settings.n_jobs, -(2**31))
         if settings.n_jobs == 0:
             raise ValueError("n_jobs must be a positive number of processes or negative (all cores but some); got 0.")
-    configs = _unique_canonical(settings.losses, settings)
+    losses = default_configs(settings.dataset) if settings.losses is None else settings.losses
+    configs = _unique_canonical(losses, settings)
     for config in configs:
         _check_config_params(config, settings)
+        if settings.label_sets:
+            _check_trains_on_label_sets(config, settings)
     return replace(settings, losses=configs, baseline=_baseline(settings, configs))
 
 
@@ -323,6 +389,31 @@ def _check_config_params(config: str, settings: CompareSettings) -> None:
         LossSpec.parse(params["losses"], options=nested(estimator.get_params(), "criterion"))
     except (TypeError, ValueError) as error:
         raise ValueError(f"Configuration {config!r} with embedder_params {settings.embedder_params}: {error}") from None
+
+
+def _check_trains_on_label_sets(config: str, settings: CompareSettings) -> None:
+    """Refuse, before any data is loaded, a configuration the estimator would refuse at its first fit on label sets.
+
+    The terms say themselves whether they train on label sets
+    (``LossTerm.trains_on_label_sets``); the tree sampler draws triplets from
+    one leaf per clip, so a triplet term there needs triplets mined in the batch.
+    """
+    params = config_params(config, settings)
+    spec = LossSpec.parse(params["losses"], terms=settings.terms)
+    where = f"Configuration {config!r} on dataset {settings.dataset!r}, whose clips carry label sets"
+    refused = [name for name, _, term in spec.entries if not getattr(term, "trains_on_label_sets", False)]
+    if refused:
+        able = [name for name, term in BUILTIN_TERMS.items() if getattr(term, "trains_on_label_sets", False)]
+        raise ValueError(
+            f"{where}: {' and '.join(refused)} cannot train on label sets (one leaf per clip only); "
+            f"the built-in terms that can are {', '.join(able)}."
+        )
+    if spec.uses_triplets and params["triplets"] == "tree":
+        losses = config.partition(":")[0]
+        raise ValueError(
+            f"{where}: tree triplets need one leaf per clip; mine them in each batch instead, "
+            f"e.g. '{losses}:triplets=semi_hard' (or batch_hard), or --triplets semi_hard for the whole run."
+        )
 
 
 def _baseline(settings: CompareSettings, configs: tuple[str, ...]) -> str:

@@ -10,8 +10,10 @@ import numpy as np
 from sklearn_hier.stats import finite_stat, paired_comparison_table
 
 __all__ = [
+    "LABEL_SET_COLUMNS",
     "TABLE_COLUMNS",
     "capped_precision",
+    "reported_columns",
     "fold_scores",
     "paired_statistics",
     "paired_note",
@@ -32,6 +34,38 @@ TABLE_COLUMNS = (
     ("Acc_aware", "lsa_accuracy_aware", True),
     ("Acc_blind", "lsa_accuracy_blind", True),
 )
+# The same table for clips that carry label sets: retrieval by closure overlap, then tagging scores of the
+# heads (lwlrap, mAP, hierarchical F1; experiments._scoring) where Table I has F1 and the LSA accuracies,
+# which read one label per clip.
+LABEL_SET_COLUMNS = (
+    ("MNR", "neg_mean_normalized_rank", False),
+    ("NDCG", "ndcg", True),
+    ("RP@5", "precision_at_5", True),
+    ("lwlrap", "lwlrap", True),
+    ("mAP", "mean_average_precision", True),
+    ("hF1", "hierarchical_f1", True),
+    ("MNR unseen", "neg_mean_normalized_rank_unseen", False),
+    ("NDCG unseen", "ndcg_unseen", True),
+)
+# Every column either table can have, in the order both write them: seen, then unseen clips.
+_COLUMNS = (*TABLE_COLUMNS[:4], *LABEL_SET_COLUMNS[3:6], *TABLE_COLUMNS[4:])
+_HIGHER_IS_BETTER = {header: higher for header, _, higher in _COLUMNS}
+
+
+def reported_columns(rows: Sequence[dict]) -> tuple[tuple[str, str, bool], ...]:
+    """The columns (header, scorer key, higher is better) that ``rows`` has scores for, in the table's order.
+
+    A run on one label per clip scores :data:`TABLE_COLUMNS`, one on label sets
+    :data:`LABEL_SET_COLUMNS` (see ``experiments._scoring``): the rows say which.
+
+    Examples
+    --------
+    >>> rows = [{"config": "L", "fold": 0, "metric": m, "value": 0.5} for m in ("lwlrap", "ndcg_unseen", "ndcg")]
+    >>> [header for header, _, _ in reported_columns(rows)]
+    ['NDCG', 'lwlrap', 'NDCG unseen']
+    """
+    metrics = {row["metric"] for row in rows}
+    return tuple(column for column in _COLUMNS if column[1] in metrics)
 
 
 # Below this ceiling RP@5 mostly measures the data: fewer than half of the k places can hold a leaf-mate. (The
@@ -60,8 +94,21 @@ def capped_precision(rows: Sequence[dict]) -> dict[int, float]:
     return {fold: value for fold, value in _ceilings(rows).items() if not value >= CEILING_FLOOR}
 
 
-def precision_note(rows: Sequence[dict]) -> str:
+# Which test clips a query needs 5 of for RP@5 to reach 1, said of the seen test set: (too few, some ... fewer).
+_SHORT_OF_PARTNERS = {
+    False: ("too few seen leaves have 5 other test clips", "some seen leaves have fewer than 5 other test clips"),
+    True: (
+        "too few seen test clips have 5 others sharing one of their labels",
+        "some seen test clips have fewer than 5 others sharing one of their labels",
+    ),
+}
+
+
+def precision_note(rows: Sequence[dict], *, label_sets: bool = False) -> str:
     """One sentence on why RP@5 reads n/a or on the ceiling it is read against; "" when it can reach 1.
+
+    ``label_sets`` words it for clips that carry label sets, where RP@5 counts
+    the clips sharing one of the query's labels.
 
     Examples
     --------
@@ -71,22 +118,24 @@ def precision_note(rows: Sequence[dict]) -> str:
     >>> precision_note([{**rows[0], "value": 0.95}])[:48]
     'RP@5 is read against its ceiling: in fold 0 some'
     """
+    too_few, some = _SHORT_OF_PARTNERS[label_sets]
     capped = capped_precision(rows)
     if capped:
         folds = ", ".join(str(f) for f in sorted(capped))
         best = ", ".join(f"{capped[f]:.3f}" for f in sorted(capped))
         return (
-            f"RP@5 is n/a: in fold{'s' * (len(capped) > 1)} {folds} too few seen leaves have 5 other test clips, "
+            f"RP@5 is n/a: in fold{'s' * (len(capped) > 1)} {folds} {too_few}, "
             f"so no model can score above {best}; that number is about the data, not the models (results.csv keeps "
-            "precision_at_5 and its ceiling). More clips per leaf or a larger test_size make it defined."
+            f"precision_at_5 and its ceiling). More clips per {'label' if label_sets else 'leaf'} or a larger "
+            "test_size make it defined."
         )
     below = {fold: value for fold, value in _ceilings(rows).items() if value < 1 - 1e-9}
     if not below:
         return ""
     folds = ", ".join(str(f) for f in sorted(below))
     return (
-        f"RP@5 is read against its ceiling: in fold{'s' * (len(below) > 1)} {folds} some seen leaves have fewer "
-        f"than 5 other test clips, so no model can score above {min(below.values()):.3f}"
+        f"RP@5 is read against its ceiling: in fold{'s' * (len(below) > 1)} {folds} {some}, "
+        f"so no model can score above {min(below.values()):.3f}"
         f"{'-' + format(max(below.values()), '.3f') if len(below) > 1 else ''} (results.csv keeps each fold's "
         "ceiling)."
     )
@@ -102,28 +151,33 @@ def _reported(rows: Sequence[dict]) -> list[dict]:
 def summarise(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[str, tuple[float, float]]]:
     """Config -> column header -> (mean, std) over folds, MNR shown as itself (stored negated).
 
-    RP@5 is NaN (n/a) when some fold's seen test clips keep its ceiling below 0.5 (:func:`capped_precision`).
+    The columns are those ``rows`` scores (:func:`reported_columns`); with the LSA accuracies, their
+    ratio blind/aware follows. RP@5 is NaN (n/a) when some fold's seen test clips keep its ceiling
+    below 0.5 (:func:`capped_precision`).
     """
+    columns = reported_columns(rows)
     values: dict[str, dict[str, list[float]]] = {c: {} for c in configs}
     for row in _reported(rows):
         values[row["config"]].setdefault(row["metric"], []).append(row["value"])
     summary = {}
     for config, metrics in values.items():
         summary[config] = {}
-        for header, key, _ in TABLE_COLUMNS:
+        for header, key, _ in columns:
             sign = -1.0 if key.startswith("neg_") else 1.0
             v = sign * np.asarray(metrics.get(key, [np.nan]), dtype=float)
             summary[config][header] = (finite_stat(np.mean, v), finite_stat(np.std, v))
-        aware, blind = summary[config]["Acc_aware"][0], summary[config]["Acc_blind"][0]
-        summary[config]["blind/aware"] = (blind / aware if aware else math.nan, math.nan)
+        if "Acc_aware" in summary[config] and "Acc_blind" in summary[config]:
+            aware, blind = summary[config]["Acc_aware"][0], summary[config]["Acc_blind"][0]
+            summary[config]["blind/aware"] = (blind / aware if aware else math.nan, math.nan)
     return summary
 
 
 def summary_table(summary: dict[str, dict[str, tuple[float, float]]]) -> str:
     """A Markdown table in the shape of the paper's Table I, best value per column in bold.
 
-    Columns before "MNR unseen" are on the test clips of seen leaves, the rest
-    on the clips of unseen leaves; MNR is lower-is-better, the rest higher.
+    Columns come in the order of ``summary`` (:func:`summarise`'s). Those
+    before "MNR unseen" are on the test clips of seen leaves (or labels), the
+    rest on the clips of unseen ones; MNR is lower-is-better, the rest higher.
 
     Examples
     --------
@@ -134,12 +188,10 @@ def summary_table(summary: dict[str, dict[str, tuple[float, float]]]) -> str:
     | L | 0.200 ± 0.010 |
     | PL | **0.100 ± 0.020** |
     """
-    headers = [h for h, _, _ in TABLE_COLUMNS if any(h in row for row in summary.values())]
-    if any("blind/aware" in row for row in summary.values()):
-        headers.append("blind/aware")
+    headers = list(dict.fromkeys(h for row in summary.values() for h in row))
     # blind/aware is not a score to maximise (a weak per-level head inflates it), so it is neither
     # ranked nor bolded: it is read against the paper's 0.8 threshold.
-    better = {h: hib for h, _, hib in TABLE_COLUMNS}
+    better = {h: _HIGHER_IS_BETTER[h] for h in headers if h in _HIGHER_IS_BETTER}
     best = {}
     for h in headers:
         means = [row[h][0] for row in summary.values() if h in row and np.isfinite(row[h][0])]
@@ -171,7 +223,7 @@ def fold_scores(rows: Sequence[dict], configs: Sequence[str]) -> dict[str, dict[
     for row in _reported(rows):
         by_key.setdefault((row["config"], row["metric"]), {})[row["fold"]] = row["value"]
     scores: dict[str, dict[str, list[float]]] = {}
-    for header, key, _ in TABLE_COLUMNS:
+    for header, key, _ in reported_columns(rows):
         sign = -1.0 if key.startswith("neg_") else 1.0
         folds = {config: by_key.get((config, key), {}) for config in configs}
         if any(folds.values()):
@@ -190,7 +242,7 @@ def paired_statistics(rows: Sequence[dict], configs: Sequence[str], baseline: st
     if len(configs) < 2:
         return []
     table = paired_comparison_table(fold_scores(rows, configs), baseline, random_state=random_state)
-    better = {header: higher for header, _, higher in TABLE_COLUMNS}
+    better = _HIGHER_IS_BETTER
     # A column the baseline has no value for (Acc_aware of a model without PL) pairs no fold:
     # a row of n/a says nothing, paired_note says why it is missing.
     return [{**row, "higher_is_better": better[row["metric"]]} for row in table if row["n_folds"] > 0]
@@ -212,9 +264,10 @@ def paired_note(rows: Sequence[dict], configs: Sequence[str], baseline: str) -> 
     missing = [h for h, by_config in scores.items() if not np.isfinite(by_config.get(baseline, [])).any()]
     if not missing:
         return ""
+    why = " (Acc_aware needs the per-level heads that PL trains)" if "Acc_aware" in missing else ""
     return (
-        f"Not compared with {baseline}: {', '.join(missing)}, for which {baseline} has no value (Acc_aware needs "
-        "the per-level heads that PL trains); --baseline (CompareSettings.baseline) names another configuration."
+        f"Not compared with {baseline}: {', '.join(missing)}, for which {baseline} has no value{why}; "
+        "--baseline (CompareSettings.baseline) names another configuration."
     )
 
 
