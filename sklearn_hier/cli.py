@@ -92,6 +92,7 @@ def _describe_run(settings: Any) -> str:
     >>> print(_describe_run(CompareSettings(dataset="folder", data_dir="clips")))
     Data: every audio file under 'clips', resampled to 44100 Hz, the first 1.0 s of each (--sr, --duration).
     """
+    from sklearn_hier.experiments._outputs import test_share
     from sklearn_hier.experiments._pairs import FILE_DATASETS, sample_rate_of
 
     params = settings.dataset_params.get(settings.dataset, {})
@@ -115,11 +116,10 @@ def _describe_run(settings: Any) -> str:
     text = f"Data: {data} (--sr, --duration)."
     if settings.quick:
         epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
-        unit = "label" if settings.label_sets else "leaf"
         text += (
             f"\nQuick mode: {settings.mel_params.get('n_mels', 128)} mel bands, a 16-channel ConvModel, "
-            f"{settings.n_splits} folds, {epochs}, and {settings.test_size:.0%} of each seen {unit}'s clips held out "
-            "for testing (so that RP@5 is defined); drop --quick for the paper's settings."
+            f"{settings.n_splits} folds, {epochs}, and {test_share(settings)} (so that RP@5 is defined); drop "
+            "--quick for the paper's settings."
         )
     return text
 
@@ -249,7 +249,10 @@ _COMPARE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
             help="leaves (on mixtures, labels) with fewer clips are never trained on: always unseen (default 10)",
         ),
     ),
-    (("--max-epochs",), dict(type=int, help="epoch limit of each fit (default 2500, 5 with --quick)")),
+    (
+        ("--max-epochs",),
+        dict(type=int, help="epoch limit of each fit (default 2500; with --quick 5, on mixtures 20)"),
+    ),
     (
         ("--sr",),
         dict(

@@ -248,7 +248,7 @@ def test_quick_run_on_synthetic_data_defines_every_metric_in_every_fold_and_logs
     # The paired table holds only numbers; the column L cannot be compared on is named instead.
     assert "n/a [n/a, n/a]" not in log and "Not compared with L: Acc_aware, for which L has no value" in log
     summary = (out / "summary.md").read_text()
-    assert "RP@5 is n/a" not in summary and "half of each seen leaf's clips" in summary
+    assert "RP@5 is n/a" not in summary and "50% of each seen leaf's clips held out for testing" in summary
 
 
 def test_quick_run_on_soundfont_data_defines_every_metric_in_every_fold(tmp_path):

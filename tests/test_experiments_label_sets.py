@@ -57,10 +57,10 @@ def test_mixtures_default_to_the_paper_six_with_mined_triplets():
     assert [config.partition(":")[0] for config in LABEL_SET_CONFIGS] == list(PAPER_CONFIGS)
     assert all(config.endswith(":triplets=semi_hard") for config in LABEL_SET_CONFIGS if "T" in config.split(":")[0])
     settings = CompareSettings.quick_settings(dataset="mixtures")
-    assert settings.label_sets and settings.test_size == 0.2 and settings.losses is None
+    assert settings.label_sets and settings.test_size == 0.6 and settings.max_epochs == 20 and settings.losses is None
     assert settings.dataset_params["mixtures"]["n_notes"] == (2, 3)
     assert CompareSettings.quick_settings(dataset="mixtures", test_size=0.3).test_size == 0.3  # overrides win
-    assert CompareSettings.quick_settings(dataset="soundfont").test_size == 0.5
+    assert CompareSettings.quick_settings(dataset="soundfont").test_size == 0.5  # the others keep theirs
 
 
 def test_the_quick_mixtures_command_names_its_data_and_settings(monkeypatch, tmp_path, capsys):
@@ -68,11 +68,11 @@ def test_the_quick_mixtures_command_names_its_data_and_settings(monkeypatch, tmp
     monkeypatch.setattr(sklearn_hier.experiments, "compare", lambda settings, **kwargs: ran.update(settings=settings))
     assert main(["compare", "--dataset", "mixtures", "--quick", "--out", str(tmp_path)]) == 0
     settings = ran["settings"]
-    assert settings.dataset == "mixtures" and settings.losses == LABEL_SET_CONFIGS and settings.test_size == 0.2
+    assert settings.dataset == "mixtures" and settings.losses == LABEL_SET_CONFIGS and settings.test_size == 0.6
     printed = capsys.readouterr().out
-    data = "Data: 1200 clips mixing 2-3 notes of different leaves of the soundfont (12 programs x 4 techniques)"
+    data = "Data: 2000 clips mixing 2-3 notes of different leaves of the soundfont (12 programs x 4 techniques)"
     assert data in printed
-    assert "20% of each seen label's clips held out for testing" in printed
+    assert "20 epochs, and 60% of each seen label's clips in the test set, counting those a held-out" in printed
 
 
 @pytest.mark.parametrize(
@@ -204,3 +204,32 @@ def test_run_json_of_a_label_set_run_keeps_its_mixture_parameters(tmp_path):
     assert run["settings"]["dataset_params"]["mixtures"]["n_clips"] == 90
     text = (tmp_path / "summary.md").read_text()
     assert "# Comparison on mixtures" in text and "Columns MNR..hF1: test clips whose every label was seen" in text
+
+
+# ------------------------------------------------------------------ end to end
+def test_a_tiny_mixtures_comparison_runs_scores_resumes_and_compares_with_the_baseline(tmp_path):
+    # Real mixtures of 12 rendered leaves (24 notes at 8 kHz), 2 configurations x 3 folds x 2 epochs.
+    params = {"mixtures": {**TINY_MIXTURES["dataset_params"]["mixtures"], "data_home": str(tmp_path / "data")}}
+    settings = CompareSettings(**{**TINY_MIXTURES, "dataset_params": params})
+    results = compare(settings, out=tmp_path / "out", verbose=0)
+    rows = {(r["config"], r["fold"], r["metric"]): r["value"] for r in results["rows"]}
+    for config in ("PL", "PL+T:triplets=semi_hard"):
+        for fold in range(3):
+            for _, key, _ in LABEL_SET_COLUMNS:
+                assert np.isfinite(rows[config, fold, key]), (config, fold, key)
+            assert 0 < rows[config, fold, "precision_at_5_ceiling"] <= 1
+    assert not any(metric.startswith(("f1_", "lsa_")) for _, _, metric in rows)  # one label per clip only
+    header = results["table"].splitlines()[0]
+    assert "| lwlrap ↑ | mAP ↑ | hF1 ↑ |" in header and "Acc_aware" not in header
+    assert {row["metric"] for row in results["stats"]} == {header for header, _, _ in LABEL_SET_COLUMNS}
+    out = tmp_path / "out"
+    assert (out / "similarity.png").exists() and not (out / "projection.png").exists()
+    # Resume: a rerun of the same settings fits nothing and writes the same table.
+    before = sorted(p.stat().st_mtime_ns for p in (out / "runs").glob("*.json"))
+    again = compare(settings, out=out, verbose=0)
+    assert again["table"] == results["table"]
+    assert sorted(p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")) == before
+    # Other mixtures are other data: refused, never mixed in.
+    other = {"mixtures": {**params["mixtures"], "n_clips": 91}}
+    with pytest.raises(ValueError, match="dataset_params"):
+        compare(CompareSettings(**{**TINY_MIXTURES, "dataset_params": other}), out=out, verbose=0)

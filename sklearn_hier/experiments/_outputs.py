@@ -25,7 +25,7 @@ from sklearn_hier.experiments._summary import (
 from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["write_outputs"]
+__all__ = ["test_share", "write_outputs"]
 
 
 def write_outputs(
@@ -45,9 +45,8 @@ def write_outputs(
         write_atomic(out / "stats.csv", _csv(stats, list(stats[0])))
     note = _COLUMNS_NOTE[settings.label_sets]
     quick = (
-        "\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and "
-        f"{_share(settings.test_size)} of each seen {'label' if settings.label_sets else 'leaf'}'s clips held out "
-        "for testing so that RP@5 is defined (see run.json)."
+        f"\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and {test_share(settings)} "
+        "so that RP@5 is defined (see run.json)."
     ) * settings.quick
     if precision := precision_note(rows, label_sets=settings.label_sets):
         note += "\n\n" + precision
@@ -88,15 +87,24 @@ _COLUMNS_NOTE = {
 }
 
 
-def _share(fraction: float) -> str:
-    """A test share in words, as the quick note says it.
+def test_share(settings: CompareSettings) -> str:
+    """What ``test_size`` holds out, in words, as the quick notes say it.
+
+    On label sets the share counts the clips a held-out label already puts in
+    the test set (:class:`~sklearn_hier.model_selection.UnseenLabelKFold`).
 
     Examples
     --------
-    >>> _share(0.5), _share(0.2)
-    ('half', '20 %')
+    >>> test_share(CompareSettings(dataset="synthetic", test_size=0.5))
+    "50% of each seen leaf's clips held out for testing"
+    >>> print(test_share(CompareSettings(dataset="mixtures", test_size=0.6)))
+    60% of each seen label's clips in the test set, counting those a held-out label puts there
     """
-    return "half" if fraction == 0.5 else f"{fraction:.0%}".replace("%", " %")
+    if settings.label_sets:
+        where = "in the test set, counting those a held-out label puts there"
+    else:
+        where = "held out for testing"
+    return f"{settings.test_size:.0%} of each seen {'label' if settings.label_sets else 'leaf'}'s clips {where}"
 
 
 def _total_epochs(rows: list[dict]) -> int | None:
