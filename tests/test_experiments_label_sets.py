@@ -28,14 +28,14 @@ TINY_MIXTURES = {
     "dataset": "mixtures",
     "losses": ("PL", "PL+T:triplets=semi_hard"),
     "n_splits": 3,
-    "test_size": 0.2,
+    "test_size": 0.6,  # with the clips held-out labels put there: some of every seen label's get tested
     "min_samples_leaf": 3,
     "dataset_params": {
         "mixtures": {
             "programs": (0, 24, 40, 56, 73, 19),
             "techniques": ("ordinario", "staccato"),
             "n_per_leaf": 2,
-            "n_clips": 90,
+            "n_clips": 120,
             "n_notes": 2,
             "sr": 8000,
             "duration": 0.5,
@@ -110,7 +110,7 @@ def test_single_label_datasets_still_take_every_term():
 
 # ------------------------------------------------------------------ records
 @pytest.mark.parametrize(
-    "change", [{"n_clips": 91}, {"n_notes": (2, 3)}, {"level_db": 0.0}, {"distinct": "family"}, {"sr": 16000}]
+    "change", [{"n_clips": 121}, {"n_notes": (2, 3)}, {"level_db": 0.0}, {"distinct": "family"}, {"sr": 16000}]
 )
 def test_fingerprint_changes_with_every_mixture_parameter(change):
     base = fingerprint(CompareSettings(**TINY_MIXTURES))
@@ -199,9 +199,9 @@ def test_run_json_of_a_label_set_run_keeps_its_mixture_parameters(tmp_path):
     settings = check_settings(CompareSettings(**{**TINY_MIXTURES, "losses": ("L", "PL")}))
     rows = _label_set_rows()
     summary = summarise(rows, settings.losses)
-    write_outputs(tmp_path, settings, rows, summary, summary_table(summary), {}, {"n_clips": 90}, [])
+    write_outputs(tmp_path, settings, rows, summary, summary_table(summary), {}, {"n_clips": 120}, [])
     run = json.loads((tmp_path / "run.json").read_text())
-    assert run["settings"]["dataset_params"]["mixtures"]["n_clips"] == 90
+    assert run["settings"]["dataset_params"]["mixtures"]["n_clips"] == 120
     text = (tmp_path / "summary.md").read_text()
     assert "# Comparison on mixtures" in text and "Columns MNR..hF1: test clips whose every label was seen" in text
 
@@ -230,6 +230,6 @@ def test_a_tiny_mixtures_comparison_runs_scores_resumes_and_compares_with_the_ba
     assert again["table"] == results["table"]
     assert sorted(p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")) == before
     # Other mixtures are other data: refused, never mixed in.
-    other = {"mixtures": {**params["mixtures"], "n_clips": 91}}
+    other = {"mixtures": {**params["mixtures"], "n_clips": 121}}
     with pytest.raises(ValueError, match="dataset_params"):
         compare(CompareSettings(**{**TINY_MIXTURES, "dataset_params": other}), out=out, verbose=0)
