@@ -92,7 +92,7 @@ def _describe_run(settings: Any) -> str:
     >>> print(_describe_run(CompareSettings(dataset="folder", data_dir="clips")))
     Data: every audio file under 'clips', resampled to 44100 Hz, the first 1.0 s of each (--sr, --duration).
     """
-    from sklearn_hier.experiments._outputs import test_share
+    from sklearn_hier.experiments._outputs import share_in_words
     from sklearn_hier.experiments._pairs import FILE_DATASETS, sample_rate_of
 
     params = settings.dataset_params.get(settings.dataset, {})
@@ -118,7 +118,7 @@ def _describe_run(settings: Any) -> str:
         epochs = f"{settings.max_epochs} epoch" + "s" * (settings.max_epochs != 1)
         text += (
             f"\nQuick mode: {settings.mel_params.get('n_mels', 128)} mel bands, a 16-channel ConvModel, "
-            f"{settings.n_splits} folds, {epochs}, and {test_share(settings)} (so that RP@5 is defined); drop "
+            f"{settings.n_splits} folds, {epochs}, and {share_in_words(settings)} (so that RP@5 is defined); drop "
             "--quick for the paper's settings."
         )
     return text

@@ -25,7 +25,7 @@ from sklearn_hier.experiments._summary import (
 from sklearn_hier.plotting import EmbeddingProjectionDisplay, LevelSimilarityDisplay, MetricComparisonDisplay
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["test_share", "write_outputs"]
+__all__ = ["share_in_words", "write_outputs"]
 
 
 def write_outputs(
@@ -45,7 +45,7 @@ def write_outputs(
         write_atomic(out / "stats.csv", _csv(stats, list(stats[0])))
     note = _COLUMNS_NOTE[settings.label_sets]
     quick = (
-        f"\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and {test_share(settings)} "
+        f"\n\nQuick mode: a subset of the data, a slimmer network and few epochs, and {share_in_words(settings)} "
         "so that RP@5 is defined (see run.json)."
     ) * settings.quick
     if precision := precision_note(rows, label_sets=settings.label_sets):
@@ -87,7 +87,7 @@ _COLUMNS_NOTE = {
 }
 
 
-def test_share(settings: CompareSettings) -> str:
+def share_in_words(settings: CompareSettings) -> str:
     """What ``test_size`` holds out, in words, as the quick notes say it.
 
     On label sets the share counts the clips a held-out label already puts in
@@ -95,9 +95,9 @@ def test_share(settings: CompareSettings) -> str:
 
     Examples
     --------
-    >>> test_share(CompareSettings(dataset="synthetic", test_size=0.5))
+    >>> share_in_words(CompareSettings(dataset="synthetic", test_size=0.5))
     "50% of each seen leaf's clips held out for testing"
-    >>> print(test_share(CompareSettings(dataset="mixtures", test_size=0.6)))
+    >>> print(share_in_words(CompareSettings(dataset="mixtures", test_size=0.6)))
     60% of each seen label's clips in the test set, counting those a held-out label puts there
     """
     if settings.label_sets:
