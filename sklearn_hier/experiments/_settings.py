@@ -409,9 +409,9 @@ def _check_trains_on_label_sets(config: str, settings: CompareSettings) -> None:
     params = config_params(config, settings)
     spec = LossSpec.parse(params["losses"], terms=settings.terms)
     where = f"Configuration {config!r} on dataset {settings.dataset!r}, whose clips carry label sets"
-    refused = [name for name, _, term in spec.entries if not getattr(term, "trains_on_label_sets", False)]
+    refused = [name for name, _, term in spec.entries if not term.trains_on_label_sets]
     if refused:
-        able = [name for name, term in BUILTIN_TERMS.items() if getattr(term, "trains_on_label_sets", False)]
+        able = [name for name, term in BUILTIN_TERMS.items() if term.trains_on_label_sets]
         raise ValueError(
             f"{where}: {' and '.join(refused)} cannot train on label sets (one leaf per clip only); "
             f"the built-in terms that can are {', '.join(able)}."
