@@ -76,16 +76,17 @@ def test_the_quick_mixtures_command_names_its_data_and_settings(monkeypatch, tmp
 
 
 @pytest.mark.parametrize(
-    ("losses", "message"),
+    ("change", "message"),
     [
-        (("PL+HXE",), "HXE cannot train on label sets"),
-        (("PL+B+SOFT",), "SOFT cannot train on label sets"),
-        (("PL+T",), r"tree triplets need one leaf per clip; mine them in each batch instead, e\.g\. 'PL\+T:triplets="),
-        (("PL", "L+T:triplets=tree"), "tree triplets need one leaf per clip"),
+        ({"losses": ("PL+HXE",)}, "'PL\\+HXE' on dataset 'mixtures': .* has HXE, which train"),
+        ({"losses": ("PL+B+SOFT",)}, "has SOFT, which train"),
+        ({"losses": ("PL+T",)}, "'PL\\+T' on dataset 'mixtures': .*triplets='tree' samples .* from one leaf per clip"),
+        ({"losses": ("PL", "L+T:triplets=tree")}, "'L\\+T'.*mine them online instead: triplets='semi_hard'"),
+        ({"embedder_params": {"leaf_source": "level_product"}}, "a label set has no one path"),
     ],
 )
-def test_configurations_that_cannot_train_on_label_sets_are_refused_before_any_work(losses, message, tmp_path):
-    settings = CompareSettings(**{**TINY_MIXTURES, "losses": losses})
+def test_configurations_that_cannot_train_on_label_sets_are_refused_before_any_work(change, message, tmp_path):
+    settings = CompareSettings(**{**TINY_MIXTURES, **change})
     with pytest.raises(ValueError, match=message):
         compare(settings, out=tmp_path / "out", verbose=0)
     assert not (tmp_path / "out").exists()
@@ -95,7 +96,7 @@ def test_the_command_refuses_them_in_one_line(tmp_path, capsys):
     argv = ["compare", "--dataset", "mixtures", "--quick", "--losses", "PL", "PL+T", "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     error = capsys.readouterr().err.strip()
-    assert "\n" not in error and "tree triplets need one leaf per clip" in error and "--triplets semi_hard" in error
+    assert "\n" not in error and "Configuration 'PL+T' on dataset 'mixtures'" in error and "'semi_hard'" in error
     assert not (tmp_path / "o").exists()
 
 

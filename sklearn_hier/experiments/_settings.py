@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sklearn_hier._build import nested
+from sklearn_hier._validation import check_label_set_fit
 from sklearn_hier.embedder import HierarchicalEmbedder
 from sklearn_hier.nn import LossSpec
 from sklearn_hier.nn.spec import BUILTIN_TERMS
@@ -383,45 +384,27 @@ def check_settings(settings: CompareSettings) -> CompareSettings:
     configs = _unique_canonical(losses, settings)
     for config in configs:
         _check_config_params(config, settings)
-        if settings.label_sets:
-            _check_trains_on_label_sets(config, settings)
     return replace(settings, losses=configs, baseline=_baseline(settings, configs))
 
 
 def _check_config_params(config: str, settings: CompareSettings) -> None:
-    """A configuration's embedder parameters checked by the estimator's own constraints and loss specification."""
+    """A configuration's embedder parameters checked by the estimator's own constraints and loss specification.
+
+    On label sets, also by the estimator's own refusal of what cannot train on them (HXE, SOFT, tree
+    triplets with T, ``leaf_source="level_product"``), which a fit would only reach after the data is loaded.
+    """
     params = {**config_params(config, settings), **settings.embedder_params}
     try:
         estimator = HierarchicalEmbedder(**params)
         estimator._validate_params()
-        LossSpec.parse(params["losses"], options=nested(estimator.get_params(), "criterion"))
+        spec = LossSpec.parse(params["losses"], options=nested(estimator.get_params(), "criterion"))
     except (TypeError, ValueError) as error:
         raise ValueError(f"Configuration {config!r} with embedder_params {settings.embedder_params}: {error}") from None
-
-
-def _check_trains_on_label_sets(config: str, settings: CompareSettings) -> None:
-    """Refuse, before any data is loaded, a configuration the estimator would refuse at its first fit on label sets.
-
-    The terms say themselves whether they train on label sets
-    (``LossTerm.trains_on_label_sets``); the tree sampler draws triplets from
-    one leaf per clip, so a triplet term there needs triplets mined in the batch.
-    """
-    params = config_params(config, settings)
-    spec = LossSpec.parse(params["losses"], terms=settings.terms)
-    where = f"Configuration {config!r} on dataset {settings.dataset!r}, whose clips carry label sets"
-    refused = [name for name, _, term in spec.entries if not term.trains_on_label_sets]
-    if refused:
-        able = [name for name, term in BUILTIN_TERMS.items() if term.trains_on_label_sets]
-        raise ValueError(
-            f"{where}: {' and '.join(refused)} cannot train on label sets (one leaf per clip only); "
-            f"the built-in terms that can are {', '.join(able)}."
-        )
-    if spec.uses_triplets and params["triplets"] == "tree":
-        losses = config.partition(":")[0]
-        raise ValueError(
-            f"{where}: tree triplets need one leaf per clip; mine them in each batch instead, "
-            f"e.g. '{losses}:triplets=semi_hard' (or batch_hard), or --triplets semi_hard for the whole run."
-        )
+    if settings.label_sets:
+        try:
+            check_label_set_fit(spec, estimator.triplets, estimator.leaf_source)
+        except ValueError as error:
+            raise ValueError(f"Configuration {config!r} on dataset {settings.dataset!r}: {error}") from None
 
 
 def _baseline(settings: CompareSettings, configs: tuple[str, ...]) -> str:
