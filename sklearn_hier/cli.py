@@ -251,7 +251,7 @@ _COMPARE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (
         ("--max-epochs",),
-        dict(type=int, help="epoch limit of each fit (default 2500; with --quick 5, on mixtures 20)"),
+        dict(type=int, help="epoch limit of each fit (default 2500; with --quick 5, on mixtures 12)"),
     ),
     (
         ("--sr",),

@@ -57,7 +57,7 @@ def test_mixtures_default_to_the_paper_six_with_mined_triplets():
     assert [config.partition(":")[0] for config in LABEL_SET_CONFIGS] == list(PAPER_CONFIGS)
     assert all(config.endswith(":triplets=semi_hard") for config in LABEL_SET_CONFIGS if "T" in config.split(":")[0])
     settings = CompareSettings.quick_settings(dataset="mixtures")
-    assert settings.label_sets and settings.test_size == 0.6 and settings.max_epochs == 20 and settings.losses is None
+    assert settings.label_sets and settings.test_size == 0.6 and settings.max_epochs == 12 and settings.losses is None
     assert settings.dataset_params["mixtures"]["n_notes"] == (2, 3)
     assert CompareSettings.quick_settings(dataset="mixtures", test_size=0.3).test_size == 0.3  # overrides win
     assert CompareSettings.quick_settings(dataset="soundfont").test_size == 0.5  # the others keep theirs
@@ -72,7 +72,7 @@ def test_the_quick_mixtures_command_names_its_data_and_settings(monkeypatch, tmp
     printed = capsys.readouterr().out
     data = "Data: 2000 clips mixing 2-3 notes of different leaves of the soundfont (12 programs x 4 techniques)"
     assert data in printed
-    assert "20 epochs, and 60% of each seen label's clips in the test set, counting those a held-out" in printed
+    assert "12 epochs, and 60% of each seen label's clips in the test set, counting those a held-out" in printed
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 
 from sklearn_hier.metrics import (
@@ -94,15 +95,15 @@ def tagging_scores(estimator: Any, X: Any, y: Any) -> dict[str, float]:
         the micro :func:`~sklearn_hier.metrics.multilabel_hierarchical_f1_score`
         of ``predict_label_sets``. NaN when no scored clip is seen.
     """
-    final, Xt = final_step(estimator, X)
-    taxonomy = final.taxonomy_
+    taxonomy = (estimator[-1] if isinstance(estimator, Pipeline) else estimator).taxonomy_
     sets = label_sets(y, sep=taxonomy.sep)
     nodes = set(taxonomy.nodes[1:])
     rows = [i for i, labels in enumerate(sets) if labels <= nodes]
     if not rows:
         return dict.fromkeys(TAGGING_SCORES, math.nan)
     seen = [sets[i] for i in rows]
-    Xs = _safe_indexing(Xt, rows)
+    # Only the seen clips go through the pipeline: in a fold most test clips carry a held-out label.
+    final, Xs = final_step(estimator, _safe_indexing(X, rows))
     column = {node: j for j, node in enumerate(taxonomy.nodes[1:])}
     truth = taxonomy.closure_multi_hot(seen)[:, [column[c] for c in final.classes_]] > 0
     proba = np.asarray(final.predict_proba(Xs), dtype=np.float64)

@@ -177,7 +177,7 @@ class CompareSettings:
         per leaf; synthetic: 27 leaves of 12 half-second clips at 16 kHz;
         mixtures: 2,000 clips of 2 or 3 notes drawn from the soundfont's 48
         quick leaves, 12 notes each), 64 mel bands at 22.05 kHz, a 16-channel
-        ConvModel with 64-d embeddings, 3 folds and 5 epochs (mixtures: 20).
+        ConvModel with 64-d embeddings, 3 folds and 5 epochs (mixtures: 12).
         Sized for a 2-core CPU shared with other work: the paper's network
         and epochs take hours there.
 
@@ -194,9 +194,9 @@ class CompareSettings:
         tests about 30 % of the clips free of held-out labels (200-250 per
         fold, against some 500 for training; 1,250-1,300 clips carry a
         held-out label), and RP@5 can reach 1: every label is carried by tens
-        of clips. The mixtures train for 20 epochs rather than 5: an epoch of
-        mined triplets passes over the training clips once, about 5 batches
-        here, so 5 epochs would be some 25 steps.
+        of clips. The mixtures train for 12 epochs rather than 5: an epoch on
+        label sets passes over the training clips once, about 5 batches here,
+        so 5 epochs would be some 25 steps.
 
         Examples
         --------
@@ -205,7 +205,7 @@ class CompareSettings:
         (3, 5, 0.5, True)
         >>> mixtures = CompareSettings.quick_settings(dataset="mixtures")
         >>> mixtures.test_size, mixtures.max_epochs
-        (0.6, 20)
+        (0.6, 12)
         """
         settings = cls(
             n_splits=3,
@@ -242,7 +242,7 @@ class CompareSettings:
 
 
 # Quick settings that differ by dataset, beyond its dataset_params (see quick_settings for why).
-_QUICK_BY_DATASET: dict[str, dict[str, Any]] = {"mixtures": {"test_size": 0.6, "max_epochs": 20}}
+_QUICK_BY_DATASET: dict[str, dict[str, Any]] = {"mixtures": {"test_size": 0.6, "max_epochs": 12}}
 
 
 def default_configs(dataset: str) -> tuple[str, ...]:
