@@ -27,6 +27,7 @@ exclude_patterns = [
     "_build",
     "results/soundfont-cpu/*",
     "results/ablation/*",
+    "results/mixtures-cpu/*",
     "auto_examples/*.ipynb",
     "auto_examples/*.py",
     "auto_examples/*.zip",
