@@ -31,6 +31,8 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from sklearn_hier._tensor_input import host_array
+from sklearn_hier._warnings import warn_at_caller
+from sklearn_hier.taxonomy import is_multilabel, label_sets
 
 __all__ = [
     "lwlrap_score",
@@ -608,6 +610,15 @@ def tagging_scorers(*, taxonomy: Any = None, labels: Any = None) -> dict:
     A list of per-class ``(n_samples, 2)`` probabilities, as multi-output
     forests return, is read as scikit-learn's scorers read it.
 
+    ``y`` may also hold label sets (sets of node keys, or hiclass's 3-D
+    array) for an estimator fit on label sets, such as
+    :class:`~sklearn_hier.HierarchicalEmbedder`: they are read as the
+    indicator matrix over the fitted ``classes_`` (``taxonomy_`` resolves
+    the labels), which is what its ``predict_proba`` scores, fold by fold.
+    A label that is not a class of the fit (unseen in training, e.g. under
+    :class:`~sklearn_hier.model_selection.UnseenLabelKFold`) has no column
+    to score it, so it is left out, with a warning that counts such labels.
+
     Parameters
     ----------
     taxonomy : Taxonomy, default=None
@@ -642,8 +653,8 @@ def tagging_scorers(*, taxonomy: Any = None, labels: Any = None) -> dict:
     """
     response = ("predict_proba", "decision_function")
     scorers = {
-        "lwlrap": make_scorer(lwlrap_score, response_method=response),
-        "mean_average_precision": make_scorer(mean_average_precision, response_method=response),
+        "lwlrap": _LabelSetsAsIndicator(make_scorer(lwlrap_score, response_method=response)),
+        "mean_average_precision": _LabelSetsAsIndicator(make_scorer(mean_average_precision, response_method=response)),
     }
     if (taxonomy is None) != (labels is None):
         raise ValueError("taxonomy and labels go together: labels names y's columns as nodes of taxonomy.")
@@ -652,3 +663,46 @@ def tagging_scorers(*, taxonomy: Any = None, labels: Any = None) -> dict:
             multilabel_hierarchical_f1_score, taxonomy=taxonomy, labels=_check_labels(labels)
         )
     return scorers
+
+
+class _LabelSetsAsIndicator:
+    """A scorer that reads label-set ``y`` as the indicator matrix over the fitted estimator's ``classes_``."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+
+    def __call__(self, estimator: Any, X: Any, y: Any, **kwargs: Any) -> float:
+        if is_multilabel(y) and not _is_indicator(y):
+            y = _fitted_indicator(estimator, y)
+        return self.scorer(estimator, X, y, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self.scorer)
+
+
+def _fitted_indicator(estimator: Any, y: Any) -> np.ndarray:
+    """Label sets as a bool indicator over ``estimator.classes_``; labels outside them are left out, with a warning."""
+    classes = getattr(estimator, "classes_", None)
+    taxonomy = getattr(estimator, "taxonomy_", None)
+    if classes is None or np.ndim(classes) != 1:
+        raise ValueError(
+            "y holds label sets, which these scorers read as an indicator over the estimator's classes_; "
+            f"{type(estimator).__name__} has no 1-D classes_ (fit it on label sets, or pass y as an indicator matrix)."
+        )
+    sep = getattr(taxonomy, "sep", "/")
+    sets = label_sets(y, sep=sep)
+    column = {label: j for j, label in enumerate(np.asarray(classes).tolist())}
+    indicator = np.zeros((len(sets), len(column)), dtype=bool)
+    left_out = 0
+    for i, labels in enumerate(sets):
+        for label in labels:
+            if label in column:
+                indicator[i, column[label]] = True
+            else:
+                left_out += 1
+    if left_out:
+        warn_at_caller(
+            f"{left_out} label(s) of y are not classes of the fit (unseen in training): no column of predict_proba "
+            "scores them, so the tagging scores leave them out."
+        )
+    return indicator
