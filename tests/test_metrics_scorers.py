@@ -325,4 +325,4 @@ def test_retrieval_scorers_take_label_sets_and_one_label_sets_score_as_paths():
         assert np.isnan(scorers["f1_macro_mean"](emb, X, sets))
         assert np.isnan(scorers["lsa_accuracy_blind"](emb, X, unseen))
     messages = [str(w.message) for w in caught if issubclass(w.category, UndefinedMetricWarning)]
-    assert any("scores one label per clip, and y holds label sets" in m for m in messages)
+    assert any("scores the estimator's predict_label_sets, which HierarchicalEmbedder lacks" in m for m in messages)
