@@ -22,6 +22,7 @@ __all__ = [
     "EpochView",
     "MinedBatches",
     "SequentialBatches",
+    "ShuffledBatches",
     "TripletBatches",
     "clips_per_batch",
     "epoch_batches",
@@ -214,15 +215,60 @@ class MinedBatches(_EpochBatches):
     def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         batches = list(self.sampler)
         flat = np.concatenate(batches)
-        return self._batches(flat, [len(b) for b in batches]), np.bincount(
+        return _to_mine(self.data, flat, [len(b) for b in batches]), np.bincount(
             self.data.leaf_codes[flat], minlength=self.n_leaves
         )
 
-    def _batches(self, flat: np.ndarray, sizes: list[int]) -> Iterator[Batch]:
-        indices = host_to_device(flat, self.data.X.device)  # one copy per epoch
-        for index in indices.split(sizes):
-            X, codes = self.data.take(index)
-            yield X, (codes, None)
+
+class ShuffledBatches(_EpochBatches):
+    """Training batches on label sets: every clip once per pass, shuffled, with no triplets (the net mines them).
+
+    Label sets have no leaf to group clips by (most sets of polyphonic clips
+    are unique), and a random batch of them already holds pairs that share
+    more or less of the hierarchy, which is what the miner needs.
+
+    Parameters
+    ----------
+    data : TensorData
+        Clips with label-set codes.
+    n_codes : int
+        Number of distinct label sets (the length of the counts).
+    batch_size : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = TensorData.from_arrays(np.zeros((10, 1), np.float32), np.array([0, 1] * 5), "cpu")
+    >>> [len(X) for X, (codes, triplets) in ShuffledBatches(data, 2, batch_size=4)]
+    [4, 4, 2]
+    """
+
+    def __init__(self, data: TensorData, n_codes: int, batch_size: int) -> None:
+        self.data = data
+        self.n_leaves = n_codes
+        self.batch_size = batch_size
+        self._rng = np.random.default_rng(data.seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    @property
+    def clips_per_epoch(self) -> int:
+        """Every clip once."""
+        return len(self.data)
+
+    def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
+        order = self._rng.permutation(len(self.data))
+        sizes = [len(part) for part in np.array_split(order, np.arange(self.batch_size, len(order), self.batch_size))]
+        return _to_mine(self.data, order, sizes), np.bincount(self.data.leaf_codes[order], minlength=self.n_leaves)
+
+
+def _to_mine(data: TensorData, flat: np.ndarray, sizes: list[int]) -> Iterator[Batch]:
+    """Batches of the clips ``flat`` in runs of ``sizes``, with no triplets: the net's miner picks them."""
+    indices = host_to_device(flat, data.X.device)  # one copy per epoch
+    for index in indices.split(sizes):
+        X, codes = data.take(index)
+        yield X, (codes, None)
 
 
 class SequentialBatches:

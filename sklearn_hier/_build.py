@@ -89,7 +89,7 @@ def build_module(plan: FitPlan) -> EmbeddingNetwork:
     """Backbone, embedding map (the ball under ``geometry="poincare"``) and heads; the distance bound to the map."""
     backbone = build_backbone(plan.params, plan.input_shape)
     ball = PoincareEmbedding(**nested(plan.params, "geometry")) if plan.geometry == "poincare" else None
-    heads = HierarchicalHeads(plan.taxonomy, plan.embedding_dim)
+    heads = HierarchicalHeads(plan.taxonomy, plan.embedding_dim, n_classes=plan.n_classes)
     distance = plan.distance.bound_to(ball)
     module = EmbeddingNetwork(backbone, heads, plan.embedding_dim, embedding_map=ball, distance=distance)
     if plan.channels_last:
@@ -98,8 +98,14 @@ def build_module(plan: FitPlan) -> EmbeddingNetwork:
 
 
 def build_criterion(plan: FitPlan, module: EmbeddingNetwork) -> HierarchicalLoss:
-    """The spec's terms bound to this fit: its taxonomy, embedding width and the module's distance."""
-    return HierarchicalLoss(plan.loss_spec, plan.taxonomy, distance=module.distance, embedding_dim=plan.embedding_dim)
+    """The spec's terms bound to this fit: its taxonomy, label sets, embedding width and the module's distance."""
+    return HierarchicalLoss(
+        plan.loss_spec,
+        plan.taxonomy,
+        distance=module.distance,
+        embedding_dim=plan.embedding_dim,
+        label_sets=plan.label_sets,
+    )
 
 
 def build_net(plan: FitPlan) -> EmbeddingNet:

@@ -141,6 +141,10 @@ class LeafSplit:
     valid_size : float in (0, 1)
     random_state : int
         Seeds the split: the same seed gives the same split on every call.
+    strata : ndarray of int, optional
+        The stratum of each code, when the codes are not what to stratify on
+        (label sets: each set's rarest class,
+        :func:`~sklearn_hier._validation.rarest_label_strata`).
 
     Examples
     --------
@@ -151,13 +155,15 @@ class LeafSplit:
     (8, 2)
     """
 
-    def __init__(self, valid_size: float, random_state: int) -> None:
+    def __init__(self, valid_size: float, random_state: int, strata: np.ndarray | None = None) -> None:
         self.valid_size = valid_size
         self.random_state = random_state
+        self.strata = strata
 
     def indices(self, leaf_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The training and validation indices of clips with these leaf codes."""
-        return leaf_stratified_split(leaf_codes, self.valid_size, self.random_state)
+        groups = leaf_codes if self.strata is None else self.strata[leaf_codes]
+        return leaf_stratified_split(groups, self.valid_size, self.random_state)
 
     def __call__(self, dataset: TensorData, y: Any = None, **fit_params: Any) -> tuple[TensorData, TensorData]:
         train, valid = self.indices(dataset.leaf_codes)

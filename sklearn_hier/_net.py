@@ -32,7 +32,15 @@ from skorch.callbacks import (
 from skorch.utils import to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from sklearn_hier._batches import EpochView, MinedBatches, TripletBatches, epoch_batches, sequential_batches
+from sklearn_hier._batches import (
+    EpochView,
+    MinedBatches,
+    ShuffledBatches,
+    TripletBatches,
+    clips_per_batch,
+    epoch_batches,
+    sequential_batches,
+)
 from sklearn_hier._data import TensorData
 from sklearn_hier._progress import plain_unless_terminal
 from sklearn_hier.nn import HeadOutputs, HierarchicalTripletMiner
@@ -202,11 +210,14 @@ class EmbeddingNet(NeuralNet):
     criterion : HierarchicalLoss
         The weighted loss terms, bound to the fit (an instance).
     taxonomy : Taxonomy
-        The tree of the training leaves; the batches follow it.
+        The tree of the training leaves; the batches follow it. On label sets
+        (the criterion's tables are sets) the batches are shuffled clips
+        (:class:`~sklearn_hier._batches.ShuffledBatches`).
     triplets : {"tree", "batch_hard", "semi_hard"}, default="tree"
         Offline tree triplets, or the strategy of the miner that
         :meth:`initialize` builds from the criterion's triplet term (its
-        margin, the criterion's distance).
+        margin, the criterion's distance). The miner reads how much of the
+        hierarchy two clips share (:meth:`~sklearn_hier.nn.targets.Targets.shared`).
     triplets_per_batch : int, default=32
     class_weight : {"balanced"} or None, default=None
         ``"balanced"`` adds the :class:`EpochClassWeights` callback.
@@ -344,7 +355,11 @@ class EmbeddingNet(NeuralNet):
         if not isinstance(train, TensorData):
             return train, valid
         train = self._placed(train)
-        if self.triplets == "tree":
+        tables = self.criterion_.tables
+        if tables.multilabel:
+            batch_size = clips_per_batch(self.triplets, self.triplets_per_batch)
+            self.train_batches_ = ShuffledBatches(train, tables.n_codes, batch_size)
+        elif self.triplets == "tree":
             # A compiled network reuses its graphs only when every batch has the same shape.
             drop_last = self.compile_embedding is not None
             self.train_batches_ = TripletBatches(train, self.taxonomy, self.triplets_per_batch, drop_last=drop_last)
@@ -380,7 +395,7 @@ class EmbeddingNet(NeuralNet):
         codes, triplets = y_true
         targets = self.criterion_.targets(codes)
         if training and triplets is None and self.miner_ is not None:
-            triplets = self.miner_(z.detach(), targets.levels)
+            triplets = self.miner_.mine(z.detach(), targets.shared(), self.criterion_.tables.max_shared)
         loss, _ = self.criterion_(z, outputs, targets, triplets, include_triplet=training, weighted=training)
         return loss
 

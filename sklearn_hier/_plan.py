@@ -26,14 +26,17 @@ from sklearn_hier._data import LeafSplit
 from sklearn_hier._device import check_device, fits_on_device
 from sklearn_hier._validation import (
     check_ball,
+    check_label_set_fit,
+    learn_label_sets,
     learn_labels,
+    rarest_label_strata,
     resolve_distance,
     validate_X,
     validate_y,
     warn_if_no_triplet,
 )
-from sklearn_hier.nn import Distance, LossSpec
-from sklearn_hier.taxonomy import Taxonomy
+from sklearn_hier.nn import Distance, LabelSetTable, LossSpec
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel
 
 __all__ = ["FITTED_FIELDS", "NET_PREFIXES", "FitPlan", "Seeds", "make_plan"]
 
@@ -80,9 +83,15 @@ class FitPlan:
     Attributes
     ----------
     taxonomy : Taxonomy
-        The tree of the training leaves.
+        The taxonomy of the training labels.
     classes : ndarray
-        The training leaves in the user's form.
+        The training leaves in the user's form; on label sets, the classes
+        (node keys).
+    label_sets : LabelSetTable or None
+        On label sets, the distinct training sets that the codes index.
+    strata : ndarray of int or None
+        On label sets, each set's stratum in the validation split (its
+        rarest class); None for one leaf per sample.
     input_shape : tuple of int
     loss_spec : LossSpec
         ``losses`` and the ``criterion__*`` options, parsed.
@@ -106,6 +115,8 @@ class FitPlan:
 
     taxonomy: Taxonomy
     classes: np.ndarray
+    label_sets: LabelSetTable | None
+    strata: np.ndarray | None
     input_shape: tuple[int, ...]
     loss_spec: LossSpec
     leaf_source: str | None
@@ -128,7 +139,12 @@ class FitPlan:
 
     def split(self) -> LeafSplit | None:
         """skorch's ``train_split``: ``valid_size`` of each leaf's clips held out, or None."""
-        return None if self.valid_size is None else LeafSplit(self.valid_size, self.seeds.split)
+        return None if self.valid_size is None else LeafSplit(self.valid_size, self.seeds.split, self.strata)
+
+    @property
+    def n_classes(self) -> int | None:
+        """On label sets, the number of classes (the width of the leaf head); else None."""
+        return None if self.label_sets is None else len(self.label_sets.classes)
 
 
 def make_plan(estimator: Any, X: Any, y: Any) -> tuple[FitPlan, Any, np.ndarray]:
@@ -151,17 +167,28 @@ def make_plan(estimator: Any, X: Any, y: Any) -> tuple[FitPlan, Any, np.ndarray]
     distance = resolve_distance(params["metric"], params["geometry"], geometry_options)
     check_ball(params["geometry"], geometry_options)
     device = check_device(params["device"])
-    taxonomy, classes, codes = learn_labels(y, params["taxonomy"], params["sep"], type(estimator).__name__)
+    owner = type(estimator).__name__
+    table = strata = None
+    if is_multilabel(y):
+        check_label_set_fit(spec, params["triplets"], params["leaf_source"])
+        taxonomy, table, codes = learn_label_sets(y, params["taxonomy"], params["sep"], owner)
+        classes, strata = np.array(table.classes, dtype=object), rarest_label_strata(table, codes)
+    else:
+        taxonomy, classes, codes = learn_labels(y, params["taxonomy"], params["sep"], owner)
     seeds = Seeds.draw(params["random_state"])
     valid_size = params["valid_size"] if _validates(params["valid_size"]) else None
-    split = None if valid_size is None else LeafSplit(valid_size, seeds.split)
+    split = None if valid_size is None else LeafSplit(valid_size, seeds.split, strata)
     # The split is drawn here too (same seed, same split) so that an impossible one fails before training.
-    warn_if_no_triplet(spec, taxonomy, codes if split is None else codes[split.indices(codes)[0]])
+    train_codes = codes if split is None else codes[split.indices(codes)[0]]
+    if table is None:
+        warn_if_no_triplet(spec, taxonomy, train_codes)
     input_shape = tuple(X.shape[1:])
     width, has_conv = inspect_backbone(params, input_shape)
     plan = FitPlan(
         taxonomy=taxonomy,
         classes=classes,
+        label_sets=table,
+        strata=strata,
         input_shape=input_shape,
         loss_spec=spec,
         leaf_source=leaf_source,

@@ -17,10 +17,10 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 
 from sklearn_hier._tensor_input import checked_tensor, host_array
 from sklearn_hier._warnings import warn_at_caller
-from sklearn_hier.nn import LossSpec, TreeTripletSampler
+from sklearn_hier.nn import LabelSetTable, LossSpec, TreeTripletSampler
 from sklearn_hier.nn.distances import Distance, as_distance
 from sklearn_hier.nn.hyperbolic import MIN_CURVATURE, MIN_EPS, boundary_eps, check_ball_options, tangent_reach
-from sklearn_hier.taxonomy import Taxonomy, is_multilabel
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_sets
 
 __all__ = [
     "GEOMETRY_METRIC",
@@ -28,6 +28,9 @@ __all__ = [
     "MIN_REACH",
     "WAVEFORM_MIN_FEATURES",
     "check_ball",
+    "check_label_set_fit",
+    "learn_label_sets",
+    "rarest_label_strata",
     "refuse_bool",
     "learn_labels",
     "resolve_distance",
@@ -164,15 +167,17 @@ def _validate_tensor(estimator: Any, X: torch.Tensor, reset: bool) -> torch.Tens
     return X
 
 
-def validate_y(estimator: Any, y: Any, X: Any) -> np.ndarray:
+def validate_y(estimator: Any, y: Any, X: Any) -> Any:
+    """``y`` checked for its length and form: an array of single labels, or label sets as given (:func:`is_multilabel`).
+
+    Label sets are read (and each label checked) by :func:`learn_label_sets`
+    against the taxonomy; single labels by :func:`learn_labels`.
+    """
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
     if is_multilabel(y):
-        # Refused by name: the label-set contract would otherwise read as a bad single label.
-        raise ValueError(
-            f"y holds label sets (multi-label), which {type(estimator).__name__} does not train on yet; give one "
-            "label per clip. The metrics, UnseenLabelKFold and the datasets already take label sets."
-        )
+        check_consistent_length(X, y)
+        return y
     # NaN is left to label_paths: it ends a path in a 2-D row (the docs' contract) and is refused in 1-D.
     y = check_array(y, ensure_2d=False, dtype=None, input_name="y", ensure_all_finite=False)
     if y.ndim not in (1, 2):
@@ -200,6 +205,70 @@ def learn_labels(
     _warn_if_spellings_merge(y, codes)
     first = np.unique(codes, return_index=True)[1]
     return taxonomy, y[first], codes
+
+
+def learn_label_sets(
+    y: Any, given: Taxonomy | None, sep: str, owner: str
+) -> tuple[Taxonomy, LabelSetTable, np.ndarray]:
+    """The taxonomy of the training labels (a given one restricted to them), the table of distinct sets, the codes.
+
+    Every label is checked by the label-set contract (:func:`label_sets`):
+    against ``given`` when there is one (an unknown label is refused by
+    name), else as paths split by ``sep``.
+    """
+    sets = label_sets(y, taxonomy=given, sep=sep if given is None else given.sep)
+    taxonomy = Taxonomy.from_label_sets(list(sets), sep=sep) if given is None else given.restrict(list(sets))
+    table, codes = LabelSetTable.encode(sets, taxonomy)
+    if len(table.classes) < 2:
+        raise ValueError(
+            f"y has {len(table.classes)} class {list(table.classes)} in its label sets; {owner} needs at least 2 "
+            "classes to learn from."
+        )
+    return taxonomy, table, codes
+
+
+def rarest_label_strata(table: LabelSetTable, codes: np.ndarray) -> np.ndarray:
+    """Per label set (code), the class it holds that the fewest clips hold: the strata of a validation split.
+
+    Stratifying on each clip's rarest label keeps every class in training
+    (each stratum keeps a clip), where stratifying on the sets themselves
+    would hold out nothing: most sets of polyphonic clips are unique.
+
+    Examples
+    --------
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> table, codes = LabelSetTable.encode([{"a", "b"}, {"a"}, {"a"}, {"b"}], Taxonomy.from_paths(["a", "b"]))
+    >>> [sorted(labels) for labels in table.sets]
+    [['a'], ['a', 'b'], ['b']]
+    >>> rarest_label_strata(table, codes).tolist()  # "b" (2 clips) is rarer than "a" (3 clips)
+    [0, 1, 1]
+    """
+    indicator = table.indicator()
+    counts = np.bincount(codes, minlength=len(table.sets)) @ indicator
+    # Among each set's classes, the fewest clips; ties go to the first class.
+    return np.argmin(np.where(indicator > 0, counts, np.inf), axis=1)
+
+
+def check_label_set_fit(spec: LossSpec, triplets: str, leaf_source: str) -> None:
+    """Refuse, before training, what cannot train on label sets: a term that does not, tree triplets, one path."""
+    refused = [name for name, term in spec.terms.items() if not term.trains_on_label_sets]
+    if refused:
+        raise ValueError(
+            f"y holds label sets (multi-label), and losses={spec.canonical!r} has {', '.join(refused)}, which "
+            "train(s) on one leaf per sample only. Terms that train on label sets: L, PL, B, T (and terms of your "
+            "own that declare trains_on_label_sets = True)."
+        )
+    if spec.uses_triplets and triplets == "tree":
+        raise ValueError(
+            "y holds label sets (multi-label), and triplets='tree' samples the paper's triplets from one leaf per "
+            "clip; mine them online instead: triplets='semi_hard' or 'batch_hard' (a triplet is then valid when "
+            "the anchor's ancestor closure shares more nodes with the positive's than with the negative's)."
+        )
+    if leaf_source == "level_product":
+        raise ValueError(
+            "leaf_source='level_product' multiplies the per-level probabilities along one path, and a label set "
+            "has no one path; use leaf_source='auto', 'leaf', 'deepest_level' or 'nodes'."
+        )
 
 
 def warn_if_no_triplet(spec: LossSpec, taxonomy: Taxonomy, train_codes: np.ndarray) -> None:

@@ -27,11 +27,11 @@ from sklearn_hier._net import NonFiniteTrainingError
 from sklearn_hier._plan import FITTED_FIELDS, NET_PREFIXES, make_plan
 from sklearn_hier._validation import GEOMETRY_METRIC, saturation_message, validate_X, validate_y
 from sklearn_hier._warnings import warn_at_caller
-from sklearn_hier.nn import Distance, HeadOutputs, HierarchicalLoss, leaf_log_scores
+from sklearn_hier.nn import Distance, HeadOutputs, HierarchicalLoss, LabelSetTable, leaf_log_scores
 from sklearn_hier.nn.distances import SIMILARITIES
-from sklearn_hier.nn.heads import LEAF_ROUTES
+from sklearn_hier.nn.heads import LEAF_ROUTES, class_probabilities
 from sklearn_hier.nn.hyperbolic import boundary_eps, tangent_reach
-from sklearn_hier.taxonomy import Taxonomy, label_paths
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_paths, label_sets
 
 __all__ = ["HierarchicalEmbedder"]
 
@@ -217,11 +217,16 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     ----------
     taxonomy_ : Taxonomy
         The tree of the training leaves: a leaf is "seen" when it is a leaf of
-        ``taxonomy_``.
-    classes_ : ndarray of shape (n_leaves,) or (n_leaves, depth)
+        ``taxonomy_``. On label sets, the taxonomy of the training labels (a
+        given ``taxonomy``, a DAG included, restricted to them and their
+        ancestors).
+    classes_ : ndarray of shape (n_leaves,), (n_leaves, depth) or (n_classes,)
         The training leaves in the user's own form, in ``taxonomy_.leaves``
         order (the columns of :meth:`predict_proba`): for 1-D ``y`` the labels
-        as given (ints stay ints), for 2-D ``y`` one row per leaf.
+        as given (ints stay ints), for 2-D ``y`` one row per leaf. On label
+        sets, the classes: every node that is a label of some training
+        sample (labels may be inner nodes), as node keys in
+        ``taxonomy_.nodes`` order.
     input_shape_ : tuple of int
         Shape of one training sample, e.g. ``(n_mels, n_frames)``.
     n_features_in_ : int
@@ -495,9 +500,19 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ----------
         X : array-like of shape (n_samples, n_mels, n_frames) or (n_samples, n_features)
             Mel spectrograms (the ConvModel backbone) or feature rows (the MLP).
-        y : array-like of shape (n_samples,) or (n_samples, depth)
+        y : array-like of shape (n_samples,) or (n_samples, depth), or label sets
             Label paths (``"Brass/Trumpet/open"``), flat labels, or one column
-            per level.
+            per level. Or label sets (multi-label): a sequence of ``set`` /
+            ``frozenset`` of paths (or of node ids of a DAG ``taxonomy``), or
+            hiclass's 3-D array (:func:`~sklearn_hier.taxonomy.label_sets`
+            gives the rules). On label sets, "L" trains one sigmoid per class
+            of :attr:`classes_`, "PL" independent sigmoids per level and "B"
+            one per node, on the ancestor closure; "T" takes triplets mined
+            online (``triplets="semi_hard"`` or ``"batch_hard"``), valid when
+            the anchor's closure shares more nodes with the positive's than
+            with the negative's; HXE and SOFT are refused. Training batches
+            are then shuffled clips, and the validation split is stratified
+            by each clip's rarest label.
         **fit_params : dict
             Passed to the backbone's ``forward``.
 
@@ -511,7 +526,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Before any training: NaN or infinity in ``X``, an ``X`` of the
             wrong dimension or one that looks like raw waveforms, ``y`` of
             another length, fewer than 2 leaves, a label that is not a leaf of
-            ``taxonomy``, an invalid ``losses`` or one whose weights are all 0,
+            ``taxonomy`` (on label sets: not a node of it, or an empty set), an
+            invalid ``losses`` or one whose weights are all 0, on label sets a
+            term that does not train on them or ``triplets="tree"`` with a
+            triplet term,
             a ``geometry__*`` option of the wrong type or range, or one that
             leaves the heads nothing to read.
         TypeError
@@ -592,8 +610,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _continue(self, X: Any, y: Any, fit_params: dict[str, Any]) -> HierarchicalEmbedder:
         X = validate_X(self, X, reset=False)
-        y = validate_y(self, y, X)
-        codes = self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
+        codes = self._codes(validate_y(self, y, X))
         torch_seed, train_seed = (int(seed) for seed in self._continue_rng.randint(2**31 - 1, size=2))
         data = TensorData.from_arrays(X, codes, home_device(X), train_seed)
         try:
@@ -603,6 +620,29 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             self._forget_fit()  # a cut-short or diverged model must not pass for a fitted one
             raise
         return self
+
+    def _codes(self, y: Any) -> np.ndarray:
+        """The codes of ``y`` in the fitted tables: leaves of ``taxonomy_``, or the fit's label sets."""
+        table = self._label_set_table()
+        if is_multilabel(y) != (table is not None):
+            fitted, given = ("label sets", "one label per sample") if table is not None else ("one label", "label sets")
+            raise ValueError(f"This model was fit on {fitted} per sample; y holds {given}. Refit with fit().")
+        if table is None:
+            return self.taxonomy_.encode(label_paths(y, self.taxonomy_.sep))
+        row = {labels: i for i, labels in enumerate(table.sets)}
+        sets = label_sets(y, taxonomy=self.taxonomy_)
+        for i, labels in enumerate(sets):
+            if labels not in row:
+                # The label-set tables are fixed at fit (the heads, the class weights and the split read them).
+                raise ValueError(
+                    f"The label set {sorted(labels)} of sample {i} is not one of the {len(row)} label sets this "
+                    "model was fit on; partial_fit and warm_start train on those sets only. Refit with fit()."
+                )
+        return np.fromiter((row[labels] for labels in sets), dtype=np.int64, count=len(sets))
+
+    def _label_set_table(self) -> LabelSetTable | None:
+        """The fit's distinct label sets (the rows of its targets), or None for one leaf per sample."""
+        return self.net_.criterion_.tables.label_sets
 
     def _forget_fit(self) -> None:
         for name in _FITTED:
@@ -639,7 +679,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return np.concatenate([z.cpu().numpy() for z, _ in self._outputs(X)], dtype=np.float32)
 
     def _leaf_scores(self, X: Any) -> Iterator[torch.Tensor]:
-        """Per batch, the (B, n_leaves) leaf log-scores from the head fixed at fit (``leaf_source_``)."""
+        """Per batch, the (B, n_leaves) leaf log-scores from the head fixed at fit (``leaf_source_``).
+
+        On label sets, the (B, n_classes) class probabilities instead.
+        """
         check_is_fitted(self)
         if self.leaf_source_ is None:
             raise ValueError(
@@ -647,24 +690,38 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 "so there is nothing to predict with; use transform() for embeddings, or refit with L, PL, B, HXE "
                 "or SOFT in losses."
             )
+        multilabel = self._label_set_table() is not None
         for _, outputs in self._outputs(X):
-            yield leaf_log_scores(outputs, self.taxonomy_, self.leaf_source_)
+            if multilabel:
+                yield class_probabilities(outputs, self.taxonomy_, self.classes_, self.leaf_source_)
+            else:
+                yield leaf_log_scores(outputs, self.taxonomy_, self.leaf_source_)
 
     def _predict_codes(self, X: Any) -> np.ndarray:
+        self._refuse_label_sets("leaf codes")
         return np.concatenate([scores.argmax(1).cpu().numpy() for scores in self._leaf_scores(X)])
 
+    def _refuse_label_sets(self, what: str) -> None:
+        if self._label_set_table() is not None:
+            raise ValueError(
+                f"This model was fit on label sets, which have no single {what}; use predict_label_sets(), "
+                "predict() (an indicator matrix over classes_) or predict_proba()."
+            )
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probability of each training leaf.
+        """Probability of each training leaf (on label sets: of each class, independently).
 
         From the route ``fit`` chose (:attr:`leaf_source_`, see
         ``leaf_source``): the leaf head when a term trains it (L, HXE, SOFT);
         otherwise, by default, the deepest per-level head (PL, the paper's
         route), or the node head's likelihood of each path (B), normalised
-        over the leaves.
+        over the leaves. On label sets each class has its own sigmoid
+        (:func:`~sklearn_hier.nn.heads.class_probabilities`): the rows do not
+        sum to 1, as in scikit-learn's multi-label convention.
 
         Returns
         -------
-        proba : ndarray of float32 of shape (n_samples, n_leaves)
+        proba : ndarray of float32 of shape (n_samples, n_leaves) or (n_samples, n_classes)
             Columns follow :attr:`classes_`.
 
         Examples
@@ -676,16 +733,24 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1))
         ((2, 4), True)
         """
+        check_is_fitted(self)
+        if self._label_set_table() is not None:
+            return np.concatenate([p.cpu().numpy() for p in self._leaf_scores(X)], dtype=np.float32)
         parts = [torch.softmax(scores, dim=1).cpu().numpy() for scores in self._leaf_scores(X)]
         return np.concatenate(parts, dtype=np.float32)
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable training leaf of each sample, in the form of ``y``.
+        """The most probable training leaf of each sample, in the form of ``y``; on label sets, an indicator matrix.
+
+        On label sets, a class is predicted when its probability
+        (:meth:`predict_proba`) is at least 0.5: scikit-learn's multi-label
+        convention, an indicator matrix whose columns follow :attr:`classes_`
+        (:meth:`predict_label_sets` gives the sets).
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, depth)
-            Rows of :attr:`classes_`.
+        y_pred : ndarray of shape (n_samples,), (n_samples, depth) or (n_samples, n_classes)
+            Rows of :attr:`classes_`; on label sets, 0/1 ints.
 
         Examples
         --------
@@ -696,7 +761,36 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         True
         """
         check_is_fitted(self)
+        if self._label_set_table() is not None:
+            return (self.predict_proba(X) >= 0.5).astype(np.int64)
         return self.classes_[self._predict_codes(X)]
+
+    def predict_label_sets(self, X: Any) -> list[frozenset[str]]:
+        """The labels of each sample as a frozenset of node keys of ``taxonomy_``.
+
+        On label sets, the classes :meth:`predict` marks (possibly none); with
+        one label per sample, the one-label set of the predicted leaf, so that
+        both kinds of model answer in one form.
+
+        Returns
+        -------
+        sets : list of frozenset of str, length n_samples
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 6)
+        >>> y = [{"p/a"}, {"q/c"}, {"p/a", "q/c"}] * 6
+        >>> emb = HierarchicalEmbedder(losses="B", embedding_dim=3, max_epochs=2, random_state=0, verbose=0)
+        >>> emb.fit(X, y).classes_
+        array(['p/a', 'q/c'], dtype=object)
+        >>> emb.predict(X[:2]).shape, all(labels <= {"p/a", "q/c"} for labels in emb.predict_label_sets(X))
+        ((2, 2), True)
+        """
+        check_is_fitted(self)
+        if self._label_set_table() is None:
+            return [frozenset([leaf]) for leaf in self.taxonomy_.decode(self._predict_codes(X))]
+        return [frozenset(self.classes_[row > 0]) for row in self.predict(X)]
 
     def predict_level(self, X: Any, level: int, source: str = "auto") -> np.ndarray:
         """The node of ``taxonomy_`` at depth ``level`` that each sample belongs to.
@@ -729,6 +823,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         True
         """
         check_is_fitted(self)
+        self._refuse_label_sets("node per level")
         tax = self.taxonomy_
         if isinstance(level, bool) or not isinstance(level, Integral) or not 1 <= level <= tax.depth:
             raise ValueError(f"level must be an int in [1, {tax.depth}] (the depths of taxonomy_); got {level!r}.")
@@ -754,7 +849,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """Leaf accuracy: the fraction of samples whose predicted leaf is their label.
 
         A label that is not a leaf of ``taxonomy_`` (an unseen class) counts as
-        a miss. For embedding quality (MNR, NDCG, RP@k) pass one of
+        a miss. On label sets, the subset accuracy (scikit-learn's multi-label
+        accuracy): the fraction of samples whose predicted set is their set.
+        For embedding quality (MNR, NDCG, RP@k) pass one of
         :mod:`sklearn_hier.metrics`' scorers as ``scoring=``.
 
         Parameters
@@ -775,6 +872,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         True
         """
         check_is_fitted(self)
+        if self._label_set_table() is not None:
+            predicted_sets = self.predict_label_sets(X)
+            true_sets = label_sets(validate_y(self, y, predicted_sets), sep=self.taxonomy_.sep)
+            return float(np.mean([p == t for p, t in zip(predicted_sets, true_sets, strict=True)]))
         predicted = self._predict_codes(X)
         paths = label_paths(validate_y(self, y, predicted), self.taxonomy_.sep)
         known = {path: self._code_or_missing(path) for path in set(paths)}

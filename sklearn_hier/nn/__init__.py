@@ -6,7 +6,7 @@ scikit-learn or skorch.
 
 from sklearn_hier.nn.backbones import MLP, ConvModel
 from sklearn_hier.nn.distances import Cosine, Distance, Dot, Euclidean, Poincare, as_distance, pairwise_similarity
-from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads, leaf_log_scores
+from sklearn_hier.nn.heads import HeadOutputs, HierarchicalHeads, class_probabilities, leaf_log_scores
 from sklearn_hier.nn.hyperbolic import (
     PoincareEmbedding,
     check_in_ball,
@@ -20,7 +20,7 @@ from sklearn_hier.nn.network import EmbeddingNetwork
 from sklearn_hier.nn.params import HyperParameters
 from sklearn_hier.nn.sampling import HierarchicalBatchSampler, HierarchicalTripletMiner, TreeTripletSampler
 from sklearn_hier.nn.spec import HierarchicalLoss, LossSpec
-from sklearn_hier.nn.targets import Targets, TargetTables
+from sklearn_hier.nn.targets import LabelSetTable, Targets, TargetTables
 from sklearn_hier.nn.terms import (
     HierarchicalCrossEntropy,
     LeafCrossEntropy,
@@ -47,6 +47,7 @@ __all__ = [
     "HierarchicalLoss",
     "HierarchicalTripletMiner",
     "HyperParameters",
+    "LabelSetTable",
     "LeafCrossEntropy",
     "LossBatch",
     "LossSpec",
@@ -64,6 +65,7 @@ __all__ = [
     "TripletMarginLoss",
     "as_distance",
     "check_in_ball",
+    "class_probabilities",
     "expmap0",
     "leaf_log_scores",
     "logmap0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,15 @@ from torch import nn
 
 from sklearn_hier.taxonomy import Taxonomy
 
-__all__ = ["HEAD_NAMES", "LEAF_ROUTES", "HeadOutputs", "HierarchicalHeads", "leaf_log_scores"]
+__all__ = [
+    "HEAD_NAMES",
+    "LEAF_ROUTES",
+    "HeadOutputs",
+    "HierarchicalHeads",
+    "class_probabilities",
+    "leaf_log_scores",
+    "level_depths",
+]
 
 HEAD_NAMES = ("leaf", "levels", "nodes")
 # The ways from the heads to a leaf (leaf_log_scores), each with the head it reads.
@@ -29,8 +38,9 @@ class HeadOutputs:
 
     Attributes
     ----------
-    leaf : Tensor of shape (B, taxonomy.n_leaves)
-        Columns follow ``taxonomy.leaves``.
+    leaf : Tensor of shape (B, taxonomy.n_leaves) or (B, n_classes)
+        Columns follow ``taxonomy.leaves`` (one leaf per sample), or the
+        classes of a fit on label sets.
     levels : dict of int to Tensor
         ``levels[d]`` has shape (B, len(taxonomy.levels[d])), columns following
         ``taxonomy.levels[d]``, for each ``d`` in ``taxonomy.informative_levels``.
@@ -83,6 +93,12 @@ class HierarchicalHeads(nn.Module):
         The label tree; it fixes the number and order of the columns.
     embedding_dim : int
         Size of the embeddings the heads read.
+    n_classes : int, optional
+        For a fit on label sets: the width of the leaf head, which then scores
+        the classes (labels may be inner nodes), and every level gets a head,
+        since on label sets a level of one node still says whether a sample
+        reaches it. By default the leaf head scores the leaves and only the
+        informative levels have heads.
 
     Examples
     --------
@@ -95,15 +111,15 @@ class HierarchicalHeads(nn.Module):
     (torch.Size([5, 3]), {1: 2, 2: 3}, torch.Size([5, 5]))
     """
 
-    def __init__(self, taxonomy: Taxonomy, embedding_dim: int) -> None:
+    def __init__(self, taxonomy: Taxonomy, embedding_dim: int, n_classes: int | None = None) -> None:
         super().__init__()
         if not isinstance(taxonomy, Taxonomy):
             raise TypeError(f"taxonomy must be a Taxonomy; got {type(taxonomy).__name__}.")
         if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
             raise ValueError(f"embedding_dim must be a positive int; got {embedding_dim!r}.")
         self.taxonomy = taxonomy
-        self.level_depths = taxonomy.informative_levels
-        self.leaf = nn.Linear(embedding_dim, taxonomy.n_leaves)
+        self.level_depths = level_depths(taxonomy, multilabel=n_classes is not None)
+        self.leaf = nn.Linear(embedding_dim, taxonomy.n_leaves if n_classes is None else n_classes)
         # ModuleDict keys must be strings.
         self.levels = nn.ModuleDict(
             {str(d): nn.Linear(embedding_dim, len(taxonomy.levels[d])) for d in self.level_depths}
@@ -117,6 +133,71 @@ class HierarchicalHeads(nn.Module):
             levels={d: self.levels[str(d)](z) for d in self.level_depths},
             nodes=self.nodes(z),
         )
+
+
+def class_probabilities(
+    outputs: HeadOutputs, taxonomy: Taxonomy, classes: Sequence[str], route: str = "leaf"
+) -> torch.Tensor:
+    """(B, n_classes) probability that each class is one of a sample's labels, for heads fit on label sets.
+
+    Each class is read from its own sigmoid, independently of the others.
+
+    Parameters
+    ----------
+    outputs : HeadOutputs
+        Of :class:`HierarchicalHeads` built with ``n_classes=len(classes)``.
+    taxonomy : Taxonomy
+    classes : sequence of str
+        Node keys of the classes, the columns of the leaf head.
+    route : {"leaf", "deepest_level", "nodes"}, default="leaf"
+        ``"leaf"``: the leaf head's column of the class (trained by "L").
+        ``"deepest_level"``: the class's column in the head of its own level
+        (trained by "PL"). ``"nodes"``: the node head's column of the class
+        (trained by "B"): the probability that the class lies in the
+        sample's ancestor closure, which for a class with classes below it is
+        also reached through them.
+
+    Returns
+    -------
+    proba : Tensor of shape (B, n_classes)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> tax = Taxonomy.from_paths(["a/x", "a/y", "b"])
+    >>> out = HierarchicalHeads(tax, embedding_dim=2, n_classes=2)(torch.zeros(1, 2))
+    >>> class_probabilities(out, tax, ["b", "a/x"], "nodes").shape
+    torch.Size([1, 2])
+    """
+    if route == "leaf":
+        return torch.sigmoid(outputs.leaf)
+    if route == "nodes":
+        columns = torch.tensor([taxonomy.nodes.index(c) - 1 for c in classes], device=outputs.nodes.device)
+        return torch.sigmoid(outputs.nodes[:, columns])
+    if route != "deepest_level":
+        raise ValueError(f"route must be 'leaf', 'deepest_level' or 'nodes' on label sets; got {route!r}.")
+    columns = [
+        outputs.levels[depth][:, taxonomy.levels[depth].index(c)] for c in classes for depth in [taxonomy.node_depth(c)]
+    ]
+    return torch.sigmoid(torch.stack(columns, dim=1))
+
+
+def level_depths(taxonomy: Taxonomy, multilabel: bool = False) -> tuple[int, ...]:
+    """The depths that have a level head: the informative ones, or, on label sets, every depth.
+
+    With one leaf per sample, a level of one node is a one-class softmax that
+    teaches nothing; with label sets, its sigmoid says whether the sample
+    reaches that level at all.
+
+    Examples
+    --------
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> tax = Taxonomy.from_paths(["a/x", "a/y"])
+    >>> level_depths(tax), level_depths(tax, multilabel=True)
+    ((2,), (1, 2))
+    """
+    return tuple(range(1, taxonomy.depth + 1)) if multilabel else taxonomy.informative_levels
 
 
 def leaf_log_scores(outputs: HeadOutputs, taxonomy: Taxonomy, route: str = "leaf") -> torch.Tensor:

@@ -312,13 +312,49 @@ class HierarchicalTripletMiner:
                 "embeddings (B, D) and level_codes (B, depth) must be 2-D with one row per clip; got shapes "
                 f"{tuple(embeddings.shape)} and {tuple(level_codes.shape)}."
             )
+        return self.mine(embeddings, lca_depth(level_codes, level_codes), level_codes.shape[1])
+
+    def mine(self, embeddings: torch.Tensor, shared: torch.Tensor, max_shared: int) -> tuple[torch.Tensor, ...]:
+        """Mine one batch from how much of the hierarchy each pair of clips shares.
+
+        A triplet is valid when ``shared[a, p] > shared[a, n]`` and ``p != a``.
+        :meth:`__call__` passes the depths of the lowest common ancestors; on
+        label sets, the sizes of the intersections of the ancestor closures
+        (:meth:`~sklearn_hier.nn.targets.Targets.shared`), for which the depth
+        of the LCA is the one-leaf case.
+
+        Parameters
+        ----------
+        embeddings : Tensor of shape (B, D)
+        shared : LongTensor of shape (B, B)
+            Non-negative; symmetric.
+        max_shared : int
+            An upper bound of ``shared`` (the tree's depth; the largest closure).
+
+        Returns
+        -------
+        anchors, positives, negatives : LongTensor of shape (k,)
+
+        Examples
+        --------
+        >>> import torch
+        >>> z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+        >>> shared = torch.tensor([[3, 2, 0], [2, 3, 1], [0, 1, 2]])  # clip 0 shares 2 nodes with 1, none with 2
+        >>> HierarchicalTripletMiner("batch_hard").mine(z, shared, 3)
+        (tensor([0, 1, 2]), tensor([1, 0, 1]), tensor([2, 2, 0]))
+        """
+        if embeddings.ndim != 2 or shared.shape != (len(embeddings), len(embeddings)):
+            raise ValueError(
+                "embeddings (B, D) and shared (B, B) must have one row per clip; got shapes "
+                f"{tuple(embeddings.shape)} and {tuple(shared.shape)}."
+            )
         with torch.no_grad():
             embeddings = embeddings.detach()
             sim = self.distance.similarity(embeddings, embeddings)
-            lca = lca_depth(level_codes, level_codes).to(sim.device)
+            shared = shared.to(sim.device)
             if self.strategy == "batch_hard":
-                return _batch_hard(sim, lca, level_codes.shape[1])
-            return _with_gap_below_margin(sim, lca, self.margin, strict_positive=self.strategy == "semi_hard")
+                return _batch_hard(sim, shared, max_shared)
+            return _with_gap_below_margin(sim, shared, self.margin, strict_positive=self.strategy == "semi_hard")
 
 
 def _with_gap_below_margin(

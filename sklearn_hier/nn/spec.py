@@ -27,7 +27,7 @@ from torch import nn
 from sklearn_hier.nn import terms
 from sklearn_hier.nn.distances import Cosine, Distance
 from sklearn_hier.nn.heads import LEAF_ROUTES
-from sklearn_hier.nn.targets import Targets, TargetTables, Triplets
+from sklearn_hier.nn.targets import LabelSetTable, Targets, TargetTables, Triplets
 from sklearn_hier.nn.terms import LossTerm, TermContext
 from sklearn_hier.taxonomy import Taxonomy
 
@@ -284,6 +284,10 @@ class HierarchicalLoss(nn.Module):
         The fit's distance (:class:`~sklearn_hier.nn.distances.Cosine` when not given).
     embedding_dim : int, optional
         Width of the embeddings, for terms that size parameters by it.
+    label_sets : LabelSetTable, optional
+        For a fit on label sets (multi-label ``y``): its distinct sets, whose
+        rows the codes index, and its classes. Every term must then declare
+        :attr:`~sklearn_hier.nn.LossTerm.trains_on_label_sets`.
 
     Attributes
     ----------
@@ -292,7 +296,7 @@ class HierarchicalLoss(nn.Module):
     terms : torch.nn.ModuleDict
         The bound :class:`LossTerm` of each name.
     tables : TargetTables
-        The leaf tables the batch targets are gathered from (buffers).
+        The tables (of leaves, or of label sets) the batch targets are gathered from (buffers).
     uses_triplets : bool
 
     Examples
@@ -316,6 +320,7 @@ class HierarchicalLoss(nn.Module):
         *,
         distance: Distance | None = None,
         embedding_dim: int | None = None,
+        label_sets: LabelSetTable | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(taxonomy, Taxonomy):
@@ -323,14 +328,14 @@ class HierarchicalLoss(nn.Module):
         self.spec = losses if isinstance(losses, LossSpec) else LossSpec.parse(losses)
         self.taxonomy = taxonomy
         self.distance = Cosine() if distance is None else distance
-        context = TermContext(taxonomy, embedding_dim, self.distance)
+        context = TermContext(taxonomy, embedding_dim, self.distance, label_sets)
         self.weights = self.spec.weights
         self.terms = nn.ModuleDict({name: term.bind(context) for name, _, term in self.spec.entries})
-        self.tables = TargetTables(taxonomy)
+        self.tables = TargetTables(taxonomy, label_sets)
         self.uses_triplets = self.spec.uses_triplets
 
     def targets(self, leaf_codes: torch.Tensor) -> Targets:
-        """The :class:`Targets` of a batch's leaf codes, gathered from :attr:`tables`."""
+        """The :class:`Targets` of a batch's codes (leaves, or label sets), gathered from :attr:`tables`."""
         return self.tables(leaf_codes)
 
     def forward(
@@ -376,8 +381,9 @@ class HierarchicalLoss(nn.Module):
 
         Parameters
         ----------
-        leaf_counts : ndarray of shape (taxonomy.n_leaves,) or None
-            How often each leaf occurs in this epoch's sampled clips (see
+        leaf_counts : ndarray of shape (tables.n_codes,) or None
+            How often each leaf (or, on label sets, each distinct set) occurs
+            in this epoch's sampled clips (see
             :meth:`~sklearn_hier.nn.sampling.TreeTripletSampler.leaf_counts`).
 
         Examples
@@ -391,9 +397,9 @@ class HierarchicalLoss(nn.Module):
         """
         if leaf_counts is not None:
             leaf_counts = np.array(leaf_counts, dtype=np.float64)
-            n_leaves = self.taxonomy.n_leaves
-            if leaf_counts.shape != (n_leaves,):
-                raise ValueError(f"leaf_counts must have shape ({n_leaves},); got {leaf_counts.shape}.")
+            n_codes = self.tables.n_codes
+            if leaf_counts.shape != (n_codes,):
+                raise ValueError(f"leaf_counts must have shape ({n_codes},); got {leaf_counts.shape}.")
             if not np.all(np.isfinite(leaf_counts)) or np.any(leaf_counts < 0):
                 raise ValueError("leaf_counts must be finite and >= 0.")
         for term in self.terms.values():

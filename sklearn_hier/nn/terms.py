@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sklearn_hier.nn.distances import Cosine, Distance
+from sklearn_hier.nn.heads import level_depths
 from sklearn_hier.nn.params import HyperParameters
-from sklearn_hier.nn.targets import Targets, Triplets
+from sklearn_hier.nn.targets import LabelSetTable, Targets, Triplets
 from sklearn_hier.taxonomy import Taxonomy
 
 __all__ = [
@@ -76,6 +77,27 @@ def _as_weight(values: np.ndarray) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32)
 
 
+def _positive_weight(code_counts: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+    """``pos_weight = (total - count) / count`` per column of ``rows`` (1 for a column that never occurs).
+
+    ``count`` is how often a column is 1 among the sampled clips, whose
+    codes occur ``code_counts`` times: the reference code's weights for "B".
+    """
+    code_counts = np.asarray(code_counts, dtype=np.float64)
+    counts = code_counts @ rows.astype(np.float64)
+    pos_weight = np.ones(len(counts))
+    seen = counts > 0
+    pos_weight[seen] = (code_counts.sum() - counts[seen]) / counts[seen]
+    return _as_weight(pos_weight)
+
+
+def _binary_cross_entropy(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean binary cross-entropy over samples and columns, ``pos_weight`` (if any) on the logits' device."""
+    if pos_weight is not None:
+        pos_weight = pos_weight.to(logits.device, logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
+
+
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean cross-entropy, weighted like ``F.cross_entropy(weight=...)``; targets < 0 are ignored.
 
@@ -98,17 +120,43 @@ class TermContext:
     Attributes
     ----------
     taxonomy : Taxonomy
-        The tree of the training leaves; leaf code ``i`` is ``taxonomy.leaves[i]``.
+        The taxonomy of the training labels; with one leaf per sample, leaf
+        code ``i`` is ``taxonomy.leaves[i]``.
     embedding_dim : int or None
         Width of the embeddings (``None`` when the term is used outside a fit
         and the width is not known).
     distance : Distance
         The fit's distance (:class:`~sklearn_hier.nn.distances.Cosine` by default).
+    label_sets : LabelSetTable or None
+        For a fit on label sets, its distinct sets (code ``i`` is
+        ``label_sets.sets[i]``) and classes; None for one leaf per sample.
     """
 
     taxonomy: Taxonomy
     embedding_dim: int | None = None
     distance: Distance = field(default_factory=Cosine)
+    label_sets: LabelSetTable | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether the fit trains on label sets."""
+        return self.label_sets is not None
+
+    def code_multi_hot(self) -> np.ndarray:
+        """(n_codes, n_nodes - 1): each code's path multi-hot (a leaf) or ancestor closure (a label set)."""
+        if self.label_sets is None:
+            return self.taxonomy.path_multi_hot(list(self.taxonomy.leaves))
+        return self.taxonomy.closure_multi_hot(list(self.label_sets.sets))
+
+    @property
+    def level_depths(self) -> tuple[int, ...]:
+        """The depths with a level head (:func:`~sklearn_hier.nn.heads.level_depths`): every one on label sets."""
+        return level_depths(self.taxonomy, multilabel=self.multilabel)
+
+    def level_columns(self, depth: int) -> slice:
+        """The columns of :meth:`code_multi_hot` (``taxonomy.nodes[1:]``) that hold the nodes at ``depth``."""
+        start = sum(len(self.taxonomy.levels[d]) for d in range(1, depth))
+        return slice(start, start + len(self.taxonomy.levels[depth]))
 
 
 class LossBatch(NamedTuple):
@@ -157,6 +205,12 @@ class LossTerm(HyperParameters, nn.Module):
         The head of :class:`~sklearn_hier.nn.heads.HierarchicalHeads` the term
         trains (``None``: none, only the embeddings). Declared by the class;
         the estimator predicts with a trained head.
+    trains_on_label_sets : bool
+        Whether the term can train on label sets (multi-label ``y``), where a
+        batch's targets hold ``multi_hot`` (the ancestor closures) and
+        ``labels`` (the label multi-hots over the classes) but no level codes
+        (:class:`~sklearn_hier.nn.targets.Targets`). Declared by the class;
+        the estimator refuses label sets for a term that does not declare it.
     context : TermContext or None
         What :meth:`bind` bound this copy to; ``None`` for an unbound term.
 
@@ -175,13 +229,19 @@ class LossTerm(HyperParameters, nn.Module):
 
     uses_triplets: ClassVar[bool] = False
     head: ClassVar[str | None] = None
+    trains_on_label_sets: ClassVar[bool] = False
 
     def __init__(self) -> None:
         nn.Module.__init__(self)
         self.context: TermContext | None = None
 
     def bind(
-        self, taxonomy: Taxonomy | TermContext, *, embedding_dim: int | None = None, distance: Distance | None = None
+        self,
+        taxonomy: Taxonomy | TermContext,
+        *,
+        embedding_dim: int | None = None,
+        distance: Distance | None = None,
+        label_sets: LabelSetTable | None = None,
     ) -> LossTerm:
         """A fresh copy of this term (same options) bound to a fit; this term is left as it is.
 
@@ -191,6 +251,8 @@ class LossTerm(HyperParameters, nn.Module):
         embedding_dim : int, optional
         distance : Distance, optional
             :class:`~sklearn_hier.nn.distances.Cosine` when not given.
+        label_sets : LabelSetTable, optional
+            The distinct label sets of a fit on label sets.
 
         Returns
         -------
@@ -201,7 +263,13 @@ class LossTerm(HyperParameters, nn.Module):
         else:
             if not isinstance(taxonomy, Taxonomy):
                 raise TypeError(f"taxonomy must be a Taxonomy; got {type(taxonomy).__name__}.")
-            context = TermContext(taxonomy, embedding_dim, Cosine() if distance is None else distance)
+            context = TermContext(taxonomy, embedding_dim, Cosine() if distance is None else distance, label_sets)
+        if context.multilabel and not self.trains_on_label_sets:
+            raise ValueError(
+                f"{type(self).__name__} does not train on label sets (multi-label y): it reads one leaf per "
+                "sample. Terms that do: L, PL, B and T; a term of your own declares trains_on_label_sets = True "
+                "and reads targets.multi_hot (closures) and targets.labels (labels)."
+            )
         term = self.clone()
         term.context = context
         term.setup(context)
@@ -258,7 +326,7 @@ class LossTerm(HyperParameters, nn.Module):
         raise NotImplementedError
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
-        """Derive class weights from how often each leaf occurs; ``None`` turns them off.
+        """Derive class weights from how often each code (leaf, or label set) occurs; ``None`` turns them off.
 
         The base class has no class weights and ignores the counts.
         """
@@ -272,6 +340,12 @@ class LeafCrossEntropy(LossTerm):
 
     Class weights (reference code): inverse leaf frequency, normalised to sum 1.
 
+    On label sets the leaf head has one column per class, and "L" is the
+    binary cross-entropy of each column against whether the class is one of
+    the sample's labels (independent sigmoids, mean over samples and
+    classes), with ``pos_weight = (total - count) / count`` per class as the
+    class weights, as "B" has them per node.
+
     Examples
     --------
     >>> from sklearn_hier.nn.heads import HeadOutputs
@@ -282,16 +356,24 @@ class LeafCrossEntropy(LossTerm):
     """
 
     head = "leaf"
+    trains_on_label_sets = True
 
     def setup(self, context: TermContext) -> None:
         self.class_weight: torch.Tensor | None = None
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
-        """Inverse leaf frequency, normalised; ``None`` turns the weights off."""
-        self.class_weight = None if leaf_counts is None else _as_weight(_inverse_frequency(leaf_counts))
+        """Inverse leaf frequency, normalised (label sets: ``pos_weight`` per class); ``None`` turns them off."""
+        if leaf_counts is None:
+            self.class_weight = None
+        elif self.context.multilabel:
+            self.class_weight = _positive_weight(leaf_counts, self.context.label_sets.indicator())
+        else:
+            self.class_weight = _as_weight(_inverse_frequency(leaf_counts))
 
     def compute(self, batch: LossBatch) -> torch.Tensor:
         weight = self.class_weight if batch.weighted else None
+        if batch.targets.labels is not None:
+            return _binary_cross_entropy(batch.outputs.leaf, batch.targets.labels, weight)
         return _cross_entropy(batch.outputs.leaf, batch.targets.leaf, weight)
 
 
@@ -300,6 +382,16 @@ class PerLevelCrossEntropy(LossTerm):
 
     Levels holding a single node are skipped; a sample whose path ends above a
     level is ignored at that level.
+
+    On label sets a sample may hold several nodes of one level (and, on a
+    DAG, a node's level is its depth, the longest path from the root), so
+    each level head, a level of one node included, is trained as
+    independent sigmoids: the binary
+    cross-entropy of its columns against the sample's ancestor closure at
+    that level (mean over samples and the level's nodes), with
+    ``pos_weight`` per node as class weights. A sample with no node at a
+    level has all-zero targets there: it teaches the head that the level is
+    absent, which is what the closure says.
 
     Parameters
     ----------
@@ -316,6 +408,7 @@ class PerLevelCrossEntropy(LossTerm):
     """
 
     head = "levels"
+    trains_on_label_sets = True
 
     def __init__(self, reduction: str = "sum") -> None:
         super().__init__()
@@ -327,9 +420,19 @@ class PerLevelCrossEntropy(LossTerm):
         self.class_weight: dict[int, torch.Tensor] | None = None
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
-        """Inverse frequency of each level's nodes (leaf counts summed up the tree), normalised per level."""
+        """Inverse frequency of each level's nodes (leaf counts summed up the tree), normalised per level.
+
+        On label sets: ``pos_weight`` of each level's nodes, from the closures.
+        """
         if leaf_counts is None:
             self.class_weight = None
+            return
+        context = self.context
+        if context.multilabel:
+            rows = context.code_multi_hot()
+            self.class_weight = {
+                d: _positive_weight(leaf_counts, rows[:, context.level_columns(d)]) for d in context.level_depths
+            }
             return
         self.class_weight = {
             d: _as_weight(_inverse_frequency(_level_counts(self.taxonomy, leaf_counts, d)))
@@ -339,10 +442,20 @@ class PerLevelCrossEntropy(LossTerm):
     def compute(self, batch: LossBatch) -> torch.Tensor:
         weights = self.class_weight if batch.weighted else None
         outputs, targets = batch.outputs, batch.targets
-        values = [
-            _cross_entropy(outputs.levels[d], targets.levels[:, d - 1], None if weights is None else weights[d])
-            for d in self.taxonomy.informative_levels
-        ]
+        if targets.levels is None:  # label sets: independent sigmoids on each level's part of the closure
+            values = [
+                _binary_cross_entropy(
+                    outputs.levels[d],
+                    targets.multi_hot[:, self.context.level_columns(d)],
+                    None if weights is None else weights[d],
+                )
+                for d in self.context.level_depths
+            ]
+        else:
+            values = [
+                _cross_entropy(outputs.levels[d], targets.levels[:, d - 1], None if weights is None else weights[d])
+                for d in self.taxonomy.informative_levels
+            ]
         if not values:  # a one-leaf tree has no informative level
             return outputs.leaf.sum() * 0.0
         stacked = torch.stack(values)
@@ -356,6 +469,11 @@ class NodeBinaryCrossEntropy(LossTerm):
     (reference code): ``pos_weight = (total - count) / count`` per node, where
     ``count`` is how often the node lies on a sampled clip's path.
 
+    On label sets the target is the ancestor closure of the sample's labels
+    (:meth:`~sklearn_hier.taxonomy.Taxonomy.closure_multi_hot`): every node
+    above any of its labels, on any path of a DAG. With one leaf per sample
+    on a tree that is the path multi-hot, so the term is the same.
+
     Examples
     --------
     >>> from sklearn_hier.nn.heads import HeadOutputs
@@ -366,28 +484,18 @@ class NodeBinaryCrossEntropy(LossTerm):
     """
 
     head = "nodes"
+    trains_on_label_sets = True
 
     def setup(self, context: TermContext) -> None:
         self.pos_weight: torch.Tensor | None = None
 
     def set_class_weights(self, leaf_counts: np.ndarray | None) -> None:
         """``pos_weight = (total - count) / count`` per node (1 for a node that never occurs)."""
-        if leaf_counts is None:
-            self.pos_weight = None
-            return
-        leaf_counts = np.asarray(leaf_counts, dtype=np.float64)
-        counts = leaf_counts @ self.taxonomy.path_multi_hot(list(self.taxonomy.leaves)).astype(np.float64)
-        pos_weight = np.ones(len(counts))
-        seen = counts > 0
-        pos_weight[seen] = (leaf_counts.sum() - counts[seen]) / counts[seen]
-        self.pos_weight = _as_weight(pos_weight)
+        self.pos_weight = None if leaf_counts is None else _positive_weight(leaf_counts, self.context.code_multi_hot())
 
     def compute(self, batch: LossBatch) -> torch.Tensor:
-        nodes = batch.outputs.nodes
         pos_weight = self.pos_weight if batch.weighted else None
-        if pos_weight is not None:
-            pos_weight = pos_weight.to(nodes.device, nodes.dtype)
-        return F.binary_cross_entropy_with_logits(nodes, batch.targets.multi_hot, pos_weight=pos_weight)
+        return _binary_cross_entropy(batch.outputs.nodes, batch.targets.multi_hot, pos_weight)
 
 
 class TripletMarginLoss(LossTerm):
@@ -399,6 +507,9 @@ class TripletMarginLoss(LossTerm):
     :class:`~sklearn_hier.nn.distances.Poincare`, so the formula then reads
     ``max(0, margin + d(a, p) - d(a, n))``). No triplet gives 0 (never NaN).
     The estimator's online miner mines for this term: its margin and distance.
+    On label sets the triplets come from the miner, which calls a triplet
+    valid when the anchor's ancestor closure shares more nodes with the
+    positive's than with the negative's (:meth:`~sklearn_hier.nn.targets.Targets.shared`).
 
     Parameters
     ----------
@@ -413,6 +524,7 @@ class TripletMarginLoss(LossTerm):
     """
 
     uses_triplets = True
+    trains_on_label_sets = True
 
     def __init__(self, margin: float = 0.3) -> None:
         super().__init__()
