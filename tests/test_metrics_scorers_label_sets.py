@@ -77,16 +77,15 @@ def dag_mixtures(seed=0):
     return mixtures(list(DAG.leaves), ref_closure, seed=seed)
 
 
-def reference_scores(estimator, X, y):
+def reference_scores(estimator, X, y, train_labels):
     """The F1 and LSA scores of one fitted estimator on (X, y), from the definitions, by hand."""
-    train_labels = set().union(*estimator.sets_)
     seen_nodes = ref_closure(train_labels)
     seen_leaves = {n for n in seen_nodes if not any(n in ref_ancestors(m) for m in seen_nodes)}
     seen = np.array([labels <= seen_nodes for labels in y])
     depth = {node: ref_depth(node) for node in seen_nodes}
     levels = [d for d in sorted(set(depth.values())) if sum(v == d for v in depth.values()) > 1]
     true_seen = [y[i] for i in np.flatnonzero(seen)]
-    pred_seen = estimator.predict_label_sets(X[seen])
+    pred_seen = estimator.predict_label_sets(X[seen]) if seen.any() else []
     f1 = {d: ref_level_f1(true_seen, pred_seen, d, "macro") for d in range(1, max(depth.values()) + 1)}
     true_unseen = [y[i] for i in np.flatnonzero(~seen)]
     pred_unseen = estimator.predict_label_sets(X[~seen]) if (~seen).any() else []
@@ -119,7 +118,7 @@ def test_cross_validate_with_unseen_label_kfold_gives_the_reference_scores(kind)
             error_score="raise",
         )
     for fold, (estimator, test) in enumerate(zip(result["estimator"], result["indices"]["test"], strict=True)):
-        expected = reference_scores(estimator, X[test], [y[i] for i in test])
+        expected = reference_scores(estimator, X[test], [y[i] for i in test], set().union(*estimator.sets_))
         for name, value in expected.items():
             assert result[f"test_{name}"][fold] == pytest.approx(value, rel=1e-12, nan_ok=True), (fold, name)
         assert np.isfinite(expected["lsa_accuracy_blind"]) and np.isfinite(expected["f1_macro_mean"])
@@ -194,3 +193,37 @@ def test_without_a_full_taxonomy_identities_have_no_lsa_and_without_predict_labe
     estimator.predict_label_sets = None
     with pytest.warns(UndefinedMetricWarning, match="which NearestSetEmbedder lacks"):
         assert math.isnan(hierarchy_scorers()["f1_macro_leaf"](estimator, X[test], y_test))
+
+
+@pytest.mark.parametrize("kind", ["tree", "dag"])
+def test_cross_validate_a_hierarchical_embedder_fit_on_label_sets(kind):
+    from sklearn_hier.embedder import HierarchicalEmbedder
+
+    X, y = tree_mixtures() if kind == "tree" else dag_mixtures()
+    taxonomy = None if kind == "tree" else DAG
+    embedder = HierarchicalEmbedder(
+        losses="PL+T",
+        triplets="semi_hard",
+        taxonomy=taxonomy,
+        embedding_dim=8,
+        module__hidden=(16,),
+        max_epochs=3,
+        lr=1e-2,
+        valid_size=None,
+        device="cpu",
+        random_state=0,
+        verbose=0,
+    )
+    cv = UnseenLabelKFold(3, min_samples_leaf=5, test_size=0.3, random_state=0, taxonomy=taxonomy)
+    scoring = hierarchy_scorers(k=2)
+    with pytest.warns(UndefinedMetricWarning, match="lsa_accuracy_aware asks a per-level head"):
+        result = cross_validate(
+            embedder, X, y, cv=cv, scoring=scoring, return_estimator=True, return_indices=True, error_score="raise"
+        )
+    folds = zip(result["estimator"], result["indices"]["train"], result["indices"]["test"], strict=True)
+    for fold, (fitted, train, test) in enumerate(folds):
+        expected = reference_scores(fitted, X[test], [y[i] for i in test], set().union(*(y[i] for i in train)))
+        for name in ("f1_macro_mean", "f1_macro_leaf", "lsa_accuracy_blind"):
+            assert np.isfinite(expected[name]), (fold, name)
+            assert result[f"test_{name}"][fold] == pytest.approx(expected[name], rel=1e-12), (fold, name)
+    assert np.isnan(result["test_lsa_accuracy_aware"]).all()

@@ -463,8 +463,10 @@ def hierarchy_scorers(
       for one node at the LSA's depth, and a clip with several labels may
       have several LSAs there.
 
-    An estimator without ``predict_label_sets`` (one fit on single labels)
-    gets NaN, with a warning, for the F1 and LSA scorers on label sets.
+    A ``HierarchicalEmbedder`` fit on single labels predicts one-label sets
+    (its predicted leaf), so a model fit on single notes is scored on
+    mixtures too; an estimator without ``predict_label_sets`` gets NaN, with
+    a warning, for the F1 and LSA scorers on label sets.
 
     Parameters
     ----------
