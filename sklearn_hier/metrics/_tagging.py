@@ -374,8 +374,8 @@ def _check_labels(labels: Any) -> list[Any] | None:
     return names
 
 
-def _closure_table(keys: list[Any], taxonomy: Any) -> sparse.csr_array:
-    """(n_keys, n_nodes) 0/1: row k marks key k and every ancestor of it, the root excluded.
+def _closure_table(keys: list[Any], taxonomy: Any) -> tuple[sparse.csr_array, list[Any]]:
+    """(n_keys, n_nodes) 0/1: row k marks key k and every ancestor of it, the root excluded; and the column nodes.
 
     Built once per distinct label, so its cost does not grow with the number of clips.
     """
@@ -388,7 +388,7 @@ def _closure_table(keys: list[Any], taxonomy: Any) -> sparse.csr_array:
             rows.append(k)
             cols.append(node_index.setdefault(node, len(node_index)))
     data = np.ones(len(rows), dtype=np.int64)
-    return sparse.csr_array((data, (rows, cols)), shape=(len(keys), len(node_index)))
+    return sparse.csr_array((data, (rows, cols)), shape=(len(keys), len(node_index))), list(node_index)
 
 
 def _check_known(keys: list[Any], taxonomy: Any, places: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
@@ -400,8 +400,23 @@ def _check_known(keys: list[Any], taxonomy: Any, places: list[tuple[str, np.ndar
         raise ValueError(f"Unknown label {key!r} in {where}: it is not a node of the taxonomy.")
 
 
-def _closure_sizes(y_true: Any, y_pred: Any, taxonomy: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per clip: |C(true) & C(pred)|, |C(true)|, |C(pred)|, with C the ancestor closure."""
+def closure_indicators(
+    y_true: Any, y_pred: Any, taxonomy: Any, labels: Any = None
+) -> tuple[sparse.csr_array, sparse.csr_array, list[Any]]:
+    """The ancestor closures of each clip's true and predicted labels, as two sparse bool matrices.
+
+    Both are (n_clips, n_nodes), row ``i`` marking the closure of clip ``i``'s
+    set (the root excluded); the third value names the node of each column:
+    the nodes some closure reaches, nothing else. The inputs are read and
+    checked as :func:`multilabel_hierarchical_precision_recall_fscore` reads them.
+
+    Examples
+    --------
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> true, pred, nodes = closure_indicators([{"a/x"}], [{"b"}], Taxonomy.from_paths(["a/x", "b"]))
+    >>> sorted(zip(nodes, true.toarray()[0].tolist(), pred.toarray()[0].tolist()))
+    [('a', True, False), ('a/x', True, False), ('b', False, True)]
+    """
     names = _check_labels(labels)
     if names is not None and not (_is_indicator(y_true) or _is_indicator(y_pred)):
         raise ValueError("labels names the columns of an indicator matrix, but y_true and y_pred are both label sets.")
@@ -412,13 +427,19 @@ def _closure_sizes(y_true: Any, y_pred: Any, taxonomy: Any, labels: Any) -> tupl
         raise ValueError(f"y_true has {n_true} clips but y_pred has {n_pred}.")
     keys = list(index)
     _check_known(keys, taxonomy, [("y_true", *true), ("y_pred", *pred)])
-    closure = _closure_table(keys, taxonomy)
+    closure, nodes = _closure_table(keys, taxonomy)
     closed = []
     for rows, cols in (true, pred):
         members = sparse.csr_array((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=(n_true, len(keys)))
-        closed.append((members @ closure) > 0)  # a node reached through two labels counts once
-    common = closed[0].multiply(closed[1])
-    return tuple(np.asarray(matrix.sum(axis=1), dtype=np.int64) for matrix in (common, *closed))
+        closed.append(sparse.csr_array((members @ closure) > 0))  # a node reached through two labels counts once
+    return closed[0], closed[1], nodes
+
+
+def _closure_sizes(y_true: Any, y_pred: Any, taxonomy: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per clip: |C(true) & C(pred)|, |C(true)|, |C(pred)|, with C the ancestor closure."""
+    true, pred, _ = closure_indicators(y_true, y_pred, taxonomy, labels)
+    common = true.multiply(pred)
+    return tuple(np.asarray(matrix.sum(axis=1), dtype=np.int64) for matrix in (common, true, pred))
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
