@@ -212,10 +212,10 @@ class UnseenLabelKFold(UnseenLeafKFold):
     - every clip carrying a leaf label with fewer than ``min_samples_leaf``
       clips (unseen in every fold),
     - for each other eligible label, in label order, clips of it drawn until
-      ``ceil(test_size * n)`` of its ``n`` clips are in the test set, keeping
-      at least one in training: the test set of seen labels. Should these
-      draws take the last training clip of another label, one of its drawn
-      clips goes back to training.
+      ``ceil(test_size * n)`` of its ``n`` clips that carry no held-out label
+      are in the test set, keeping at least one in training: the test set of
+      seen labels. Should these draws take the last training clip of another
+      label, one of its drawn clips goes back to training.
 
     All remaining clips are the training set, so no training clip carries a
     held-out label, and every eligible label is held out in exactly one fold.
@@ -313,7 +313,7 @@ class UnseenLabelKFold(UnseenLeafKFold):
             hidden = set(chunk.tolist())
             seen = [i for i in eligible if i not in hidden]
             for i in seen:
-                self._hold_out(clips_of[i], test, rng)
+                self._hold_out(clips_of[i], test, forced, rng)
             for i in seen:  # a draw for one label may have taken another's last training clip
                 if test[clips_of[i]].all() and not forced[clips_of[i]].all():
                     test[clips_of[i][~forced[clips_of[i]]][0]] = False
@@ -334,13 +334,22 @@ class UnseenLabelKFold(UnseenLeafKFold):
                     clips[code[label]].append(clip)
         return [np.asarray(c, dtype=np.int64) for c in clips]
 
-    def _hold_out(self, clips: np.ndarray, test: np.ndarray, rng: np.random.RandomState | None) -> None:
-        """Put clips of one seen label in the test set until its share is reached, keeping one for training."""
-        free = clips[~test[clips]]
+    def _hold_out(
+        self, clips: np.ndarray, test: np.ndarray, forced: np.ndarray, rng: np.random.RandomState | None
+    ) -> None:
+        """Put clips of one seen label in the test set until its share is reached, keeping one for training.
+
+        The share is of the label's clips that carry no held-out label: those
+        are test clips anyway (unseen ones), and counting them would leave
+        polyphonic data, where most clips carry some held-out label, with no
+        seen test clip at all.
+        """
+        candidates = clips[~forced[clips]]
+        free = candidates[~test[candidates]]
         if len(free) == 0:
             return
         # As UnseenLeafKFold's _held_out when no clip of the label is in the test set yet (one label per clip).
-        wanted = math.ceil(self.test_size * len(clips) - 1e-9) - (len(clips) - len(free))
+        wanted = math.ceil(self.test_size * len(candidates) - 1e-9) - (len(candidates) - len(free))
         test[self._held_out_of(free, max(min(wanted, len(free) - 1), 0), rng)] = True
 
     @staticmethod

@@ -249,13 +249,3 @@ def test_single_label_data_as_sets_gives_todays_taxonomy():
     levels = [(p.split("/") + [""])[:3] for p in paths]  # padded: one row of levels per sample
     assert Taxonomy.from_label_sets([[row] for row in levels]) == Taxonomy.from_y(levels)
     assert Taxonomy.from_y([{1}, {2}]) == Taxonomy.from_y([1, 2])
-
-
-def test_the_estimator_refuses_label_sets_by_name_until_it_trains_on_them():
-    import numpy as np
-
-    from sklearn_hier import HierarchicalEmbedder
-
-    X = np.zeros((4, 2), np.float32)
-    with pytest.raises(ValueError, match="y holds label sets .* does not train on yet"):
-        HierarchicalEmbedder(max_epochs=1, verbose=0).fit(X, [{"a/x"}, {"a/y"}, {"b"}, {"a/x", "b"}])

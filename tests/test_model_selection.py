@@ -247,6 +247,23 @@ def test_label_folds_hide_each_eligible_label_once_and_never_train_on_it(p):
     _same_folds(folds, cv.split(X, y))  # the same folds at every call
 
 
+def test_seen_test_share_counts_the_clips_without_a_held_out_label():
+    # Polyphonic data: most clips of a seen label also carry a held-out one, and go to the test set as unseen
+    # clips. The seen test set is test_size of the remaining clips of each seen label, not nothing.
+    y = [{"a"}] * 20 + [{"b"}] * 20 + [{"c"}] * 20 + [{"a", "b"}] * 20 + [{"b", "c"}] * 20 + [{"a", "c"}] * 20
+    cv = UnseenLabelKFold(3, min_samples_leaf=1, test_size=0.25, random_state=0)
+    for train, test in cv.split(np.zeros((len(y), 1)), y):
+        hidden = set().union(*(y[i] for i in test)) - set().union(*(y[i] for i in train))
+        assert len(hidden) == 1
+        unforced = [i for i, labels in enumerate(y) if not labels & hidden]
+        in_test = set(test.tolist())
+        for label in {"a", "b", "c"} - hidden:
+            own = [i for i in unforced if label in y[i]]
+            assert len(own) == 40
+            assert sum(i in in_test for i in own) >= 10  # ceil(0.25 * 40), some drawn for the other label
+        assert 10 <= sum(i in in_test for i in unforced) <= 20
+
+
 def test_label_folds_on_an_ontology():
     tax = Taxonomy.from_ontology(ONTOLOGY)
     speech, guitar, children = "/m/09x0r", "/m/0342h", "/t/dd00013"

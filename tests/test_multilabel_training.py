@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import cross_validate
 
 from sklearn_hier import HierarchicalEmbedder
 from sklearn_hier._batches import ShuffledBatches
 from sklearn_hier._data import TensorData
 from sklearn_hier._validation import rarest_label_strata
+from sklearn_hier.metrics import hierarchy_scorers, lwlrap_score, mean_average_precision, tagging_scorers
+from sklearn_hier.model_selection import UnseenLabelKFold
 from sklearn_hier.nn import (
     HierarchicalLoss,
     HierarchicalTripletMiner,
@@ -374,3 +378,33 @@ def test_hiclass_arrays_and_indicator_matrices_train_as_their_label_sets():
         fitted = _embedder(losses="B", max_epochs=3, taxonomy=tree).fit(X, other)
         assert np.array_equal(fitted.classes_, as_sets.classes_)
         assert np.array_equal(fitted.transform(X), as_sets.transform(X))
+
+
+def test_tagging_scorers_read_label_sets_over_the_fitted_classes():
+    X, y = _mixtures(60)
+    emb = _embedder(losses="B", max_epochs=5).fit(X[:40], y[:40])
+    # The test clips carry a label the fit never saw, which no column can score.
+    y_test = [labels | {"c/new"} if i % 3 == 0 else labels for i, labels in enumerate(y[40:])]
+    column = {label: j for j, label in enumerate(emb.classes_)}
+    truth = np.zeros((20, len(column)), dtype=bool)
+    for i, labels in enumerate(y_test):
+        for label in labels - {"c/new"}:
+            truth[i, column[label]] = True
+    proba = emb.predict_proba(X[40:])
+    scorers = tagging_scorers()
+    with pytest.warns(UserWarning, match="7 label"):
+        assert scorers["lwlrap"](emb, X[40:], np.array(y_test, dtype=object)) == lwlrap_score(truth, proba)
+    with pytest.warns(UserWarning, match="not classes of the fit"):
+        got = scorers["mean_average_precision"](emb, X[40:], y_test)
+    assert got == mean_average_precision(truth, proba)
+
+
+def test_the_retrieval_and_tagging_scorers_run_in_cross_validate_with_unseen_label_folds():
+    X, y = _mixtures(120)
+    cv = UnseenLabelKFold(2, min_samples_leaf=5, random_state=0)
+    scoring = {**hierarchy_scorers(), **tagging_scorers()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unseen labels left out of the tagging scores; F1 and LSA on label sets
+        results = cross_validate(_embedder(losses="PL+B"), X, np.array(y, dtype=object), cv=cv, scoring=scoring)
+    for name in ("ndcg", "ndcg_unseen", "lwlrap", "mean_average_precision"):
+        assert np.isfinite(results[f"test_{name}"]).all(), name

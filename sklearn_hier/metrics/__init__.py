@@ -7,6 +7,7 @@ from sklearn_hier.metrics._classification import (
     lsa_accuracy,
     mistake_severity,
 )
+from sklearn_hier.metrics._multilabel_classification import multilabel_level_f1_score, multilabel_lsa_accuracy
 from sklearn_hier.metrics._ranking import (
     hierarchical_ndcg_score,
     hierarchical_retrieval_scores,
@@ -36,6 +37,8 @@ __all__ = [
     "mistake_severity",
     "multilabel_hierarchical_f1_score",
     "multilabel_hierarchical_precision_recall_fscore",
+    "multilabel_level_f1_score",
+    "multilabel_lsa_accuracy",
     "precision_at_k",
     "predict_at_lsa_level",
     "tagging_scorers",

@@ -3,8 +3,9 @@
 ``cross_validate`` calls each scorer of a dict on its own, with the same
 ``(estimator, X, y)``. The scorers of one :func:`hierarchy_scorers` call share a
 one-slot cache: the first scorer to see an ``(estimator, X, y)`` computes the
-embeddings once, and each group of scores (retrieval on seen or unseen clips,
-F1 at a level, LSA accuracy) once, for all the scorers of that call. The
+embeddings once, each group of scores (retrieval on seen or unseen clips,
+F1 at a level, LSA accuracy) once, and for label sets ``predict_label_sets``
+once per part (seen, unseen), for all the scorers of that call. The
 cache refers to the model and the data weakly: scoring never keeps them alive.
 
 It also holds the estimator-facing helpers that reach the hierarchical step of
@@ -30,10 +31,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklearn_hier._warnings import warn_at_caller
 from sklearn_hier.metrics._classification import level_f1_score, lsa_accuracy, lsa_depths
+from sklearn_hier.metrics._multilabel_classification import multilabel_level_f1_score, multilabel_lsa_accuracy
 from sklearn_hier.metrics._ranking import check_embeddings, check_labels, mean_of_kept, relevance_table
 from sklearn_hier.metrics._retrieval import RetrievalRequest, ndcg_gain, ranked_scores
 from sklearn_hier.nn.distances import SIMILARITIES, Distance, distance_of
-from sklearn_hier.taxonomy import is_multilabel, label_paths, label_sets
+from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_paths, label_sets
 
 __all__ = ["final_step", "hierarchy_scorers", "predict_at_lsa_level"]
 
@@ -271,21 +273,29 @@ class _Evaluation:
         return self._cached(("f1", level), lambda: self._f1(level))
 
     def _f1(self, level: int) -> float:
-        if self._one_label_per_clip_only("f1"):
-            return math.nan
         rows = self.rows["seen"]
         if len(rows) == 0 or not 1 <= level <= self.taxonomy.depth:
             return math.nan
+        if self.multilabel:
+            if not self._predicts_label_sets("f1"):
+                return math.nan
+            pred = self.label_set_predictions("seen")
+            return multilabel_level_f1_score(self.paths[rows].tolist(), pred, self.taxonomy, level=level)
         pred = self.final.predict_level(_safe_indexing(self.Xt, rows), level, source="auto")
         return level_f1_score(self.paths[rows], pred, level=level, sep=self.taxonomy.sep)
+
+    def label_set_predictions(self, part: str) -> list[frozenset]:
+        """``predict_label_sets`` of the clips of ``part``, once for every scorer that reads them."""
+        rows = self.rows[part]
+        return self._cached(("label sets", part), lambda: self.final.predict_label_sets(_safe_indexing(self.Xt, rows)))
 
     def lsa(self, source: str) -> float:
         return self._cached(("lsa", source), lambda: self._lsa(source))
 
     def _lsa(self, source: str) -> float:
-        if self._one_label_per_clip_only("lsa_accuracy"):
-            return math.nan
         rows = self.rows["unseen"]
+        if self.multilabel:
+            return self._multilabel_lsa(source)
         # No per-level head was trained (losses without PL): there is no "aware" prediction to score.
         if len(rows) == 0 or (source == "level" and not getattr(self.final, "level_heads_trained_", True)):
             return math.nan
@@ -293,19 +303,46 @@ class _Evaluation:
         pred = lsa_level_predictions(self.final, _safe_indexing(self.Xt, rows), paths, source)
         return lsa_accuracy(paths, pred, self.taxonomy)
 
-    def _one_label_per_clip_only(self, name: str) -> bool:
-        """True, with a warning once per hierarchy_scorers() call, when y holds label sets: ``name`` cannot."""
-        if not self.multilabel:
-            return False
+    def _multilabel_lsa(self, source: str) -> float:
+        if source == "level":
+            self._warn_once(
+                "lsa_accuracy_aware",
+                "lsa_accuracy_aware asks a per-level head for one node at the depth of each clip's lowest seen "
+                "ancestor; a clip with label sets may have several there, and the estimator predicts sets only "
+                "through predict_label_sets: returning NaN. lsa_accuracy_blind scores those sets.",
+            )
+            return math.nan
+        rows = self.rows["unseen"]
+        if len(rows) == 0 or not self._predicts_label_sets("lsa_accuracy"):
+            return math.nan
+        full = getattr(self.final, "taxonomy", None)
+        full = full if isinstance(full, Taxonomy) else None
+        if full is None and self.taxonomy.sep is None:
+            self._warn_once(
+                "lsa_accuracy_blind",
+                "lsa_accuracy_blind: taxonomy_ is keyed by identities and the estimator holds no full taxonomy "
+                "(its taxonomy parameter) to find the ancestors of the unseen labels in: returning NaN.",
+            )
+            return math.nan
+        pred = self.label_set_predictions("unseen")
+        return multilabel_lsa_accuracy(self.paths[rows].tolist(), pred, self.taxonomy, taxonomy=full)
+
+    def _predicts_label_sets(self, name: str) -> bool:
+        """Whether the final step has ``predict_label_sets``; if not, a warning once per hierarchy_scorers() call."""
+        if callable(getattr(self.final, "predict_label_sets", None)):
+            return True
+        self._warn_once(
+            name,
+            f"{name} on label sets scores the estimator's predict_label_sets, which "
+            f"{type(self.final).__name__} lacks: returning NaN. The retrieval scores (MNR, NDCG, RP@k) need only "
+            "transform.",
+        )
+        return False
+
+    def _warn_once(self, name: str, message: str) -> None:
         if (name, "label sets") not in self.warned:
             self.warned.add((name, "label sets"))
-            warn_at_caller(
-                f"{name} scores one label per clip, and y holds label sets: returning NaN. For label sets, the "
-                "retrieval scores (MNR, NDCG, RP@k) take them, and so do tagging_scorers() (said once per "
-                "hierarchy_scorers() call).",
-                UndefinedMetricWarning,
-            )
-        return True
+            warn_at_caller(f"{message} (said once per hierarchy_scorers() call)", UndefinedMetricWarning)
 
 
 def _weak(obj: Any, release: Any) -> Any:
@@ -402,14 +439,34 @@ def hierarchy_scorers(
     ``transform`` (through the whole pipeline), predictions from the last step's
     ``predict_level`` on X transformed by the earlier steps.
 
-    ``y`` may hold label sets (:func:`~sklearn_hier.taxonomy.label_sets`), e.g.
-    mixtures scored with a model fit on single notes: a clip is seen when each
-    of its labels is a node of ``taxonomy_``, and the retrieval scores (MNR,
-    NDCG, RP@k) take relevance from the overlap of the clips' closures (see
-    :func:`~sklearn_hier.metrics.mean_normalized_rank`); one label per clip
-    given as sets scores exactly as the labels themselves. The F1 and
-    lowest-seen-ancestor accuracies score one label per clip: on label sets
-    they are NaN, with a warning.
+    ``y`` may hold label sets (:func:`~sklearn_hier.taxonomy.label_sets`), on
+    a tree or a DAG: a clip is seen when each of its labels is a node of
+    ``taxonomy_``, and the others are unseen. Then:
+
+    - the retrieval scores (MNR, NDCG, RP@k) take relevance from the overlap
+      of the clips' closures (see :func:`~sklearn_hier.metrics.mean_normalized_rank`);
+      one label per clip given as sets scores exactly as the labels themselves;
+    - the F1 scorers score the final step's ``predict_label_sets`` on the seen
+      clips, level by level, on the closures' nodes at each depth of
+      ``taxonomy_`` (:func:`multilabel_level_f1_score`, macro over the
+      level's nodes): the per-level macro F1 of the single-label scorers,
+      which it equals for one-label sets on a tree whenever the predicted set
+      is one leaf that ``predict_level`` walks up;
+    - ``lsa_accuracy_blind`` scores ``predict_label_sets`` on the unseen
+      clips: the share of (clip, unseen label) pairs whose lowest seen
+      ancestors all lie in the closure of the predicted set
+      (:func:`multilabel_lsa_accuracy`; on a tree, whether the predicted set
+      names the node the single-label score asks for). On a DAG keyed by
+      identities, the unseen labels' ancestors are read from the final
+      step's ``taxonomy`` parameter (the full taxonomy it was given);
+    - ``lsa_accuracy_aware`` is NaN, with a warning: it asks a per-level head
+      for one node at the LSA's depth, and a clip with several labels may
+      have several LSAs there.
+
+    A ``HierarchicalEmbedder`` fit on single labels predicts one-label sets
+    (its predicted leaf), so a model fit on single notes is scored on
+    mixtures too; an estimator without ``predict_label_sets`` gets NaN, with
+    a warning, for the F1 and LSA scorers on label sets.
 
     Parameters
     ----------
@@ -440,10 +497,10 @@ def hierarchy_scorers(
           :func:`precision_at_k` at the leaf);
         - the same three with the suffix ``_unseen``: on unseen clips;
         - macro F1 of ``predict_level(X, level, source="auto")`` on seen clips
-          (see ``levels``);
+          (see ``levels``; for label sets, of ``predict_label_sets``, above);
         - ``lsa_accuracy_aware`` and ``lsa_accuracy_blind``: :func:`lsa_accuracy`
           on unseen clips, predicted by the per-level head and by the predicted
-          leaf (``leaf_source_``) walked up.
+          leaf (``leaf_source_``) walked up (for label sets, above).
 
         A scorer whose clips are missing (no unseen clip, or fewer than 2 for
         retrieval), or ``lsa_accuracy_aware`` for a model whose

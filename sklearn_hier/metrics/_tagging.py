@@ -31,6 +31,8 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from sklearn_hier._tensor_input import host_array
+from sklearn_hier._warnings import warn_at_caller
+from sklearn_hier.taxonomy import is_multilabel, label_sets
 
 __all__ = [
     "lwlrap_score",
@@ -372,8 +374,8 @@ def _check_labels(labels: Any) -> list[Any] | None:
     return names
 
 
-def _closure_table(keys: list[Any], taxonomy: Any) -> sparse.csr_array:
-    """(n_keys, n_nodes) 0/1: row k marks key k and every ancestor of it, the root excluded.
+def _closure_table(keys: list[Any], taxonomy: Any) -> tuple[sparse.csr_array, list[Any]]:
+    """(n_keys, n_nodes) 0/1: row k marks key k and every ancestor of it, the root excluded; and the column nodes.
 
     Built once per distinct label, so its cost does not grow with the number of clips.
     """
@@ -386,7 +388,7 @@ def _closure_table(keys: list[Any], taxonomy: Any) -> sparse.csr_array:
             rows.append(k)
             cols.append(node_index.setdefault(node, len(node_index)))
     data = np.ones(len(rows), dtype=np.int64)
-    return sparse.csr_array((data, (rows, cols)), shape=(len(keys), len(node_index)))
+    return sparse.csr_array((data, (rows, cols)), shape=(len(keys), len(node_index))), list(node_index)
 
 
 def _check_known(keys: list[Any], taxonomy: Any, places: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
@@ -398,8 +400,23 @@ def _check_known(keys: list[Any], taxonomy: Any, places: list[tuple[str, np.ndar
         raise ValueError(f"Unknown label {key!r} in {where}: it is not a node of the taxonomy.")
 
 
-def _closure_sizes(y_true: Any, y_pred: Any, taxonomy: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per clip: |C(true) & C(pred)|, |C(true)|, |C(pred)|, with C the ancestor closure."""
+def closure_indicators(
+    y_true: Any, y_pred: Any, taxonomy: Any, labels: Any = None
+) -> tuple[sparse.csr_array, sparse.csr_array, list[Any]]:
+    """The ancestor closures of each clip's true and predicted labels, as two sparse bool matrices.
+
+    Both are (n_clips, n_nodes), row ``i`` marking the closure of clip ``i``'s
+    set (the root excluded); the third value names the node of each column:
+    the nodes some closure reaches, nothing else. The inputs are read and
+    checked as :func:`multilabel_hierarchical_precision_recall_fscore` reads them.
+
+    Examples
+    --------
+    >>> from sklearn_hier.taxonomy import Taxonomy
+    >>> true, pred, nodes = closure_indicators([{"a/x"}], [{"b"}], Taxonomy.from_paths(["a/x", "b"]))
+    >>> sorted(zip(nodes, true.toarray()[0].tolist(), pred.toarray()[0].tolist()))
+    [('a', True, False), ('a/x', True, False), ('b', False, True)]
+    """
     names = _check_labels(labels)
     if names is not None and not (_is_indicator(y_true) or _is_indicator(y_pred)):
         raise ValueError("labels names the columns of an indicator matrix, but y_true and y_pred are both label sets.")
@@ -410,13 +427,19 @@ def _closure_sizes(y_true: Any, y_pred: Any, taxonomy: Any, labels: Any) -> tupl
         raise ValueError(f"y_true has {n_true} clips but y_pred has {n_pred}.")
     keys = list(index)
     _check_known(keys, taxonomy, [("y_true", *true), ("y_pred", *pred)])
-    closure = _closure_table(keys, taxonomy)
+    closure, nodes = _closure_table(keys, taxonomy)
     closed = []
     for rows, cols in (true, pred):
         members = sparse.csr_array((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=(n_true, len(keys)))
-        closed.append((members @ closure) > 0)  # a node reached through two labels counts once
-    common = closed[0].multiply(closed[1])
-    return tuple(np.asarray(matrix.sum(axis=1), dtype=np.int64) for matrix in (common, *closed))
+        closed.append(sparse.csr_array((members @ closure) > 0))  # a node reached through two labels counts once
+    return closed[0], closed[1], nodes
+
+
+def _closure_sizes(y_true: Any, y_pred: Any, taxonomy: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per clip: |C(true) & C(pred)|, |C(true)|, |C(pred)|, with C the ancestor closure."""
+    true, pred, _ = closure_indicators(y_true, y_pred, taxonomy, labels)
+    common = true.multiply(pred)
+    return tuple(np.asarray(matrix.sum(axis=1), dtype=np.int64) for matrix in (common, true, pred))
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -608,6 +631,15 @@ def tagging_scorers(*, taxonomy: Any = None, labels: Any = None) -> dict:
     A list of per-class ``(n_samples, 2)`` probabilities, as multi-output
     forests return, is read as scikit-learn's scorers read it.
 
+    ``y`` may also hold label sets (sets of node keys, or hiclass's 3-D
+    array) for an estimator fit on label sets, such as
+    :class:`~sklearn_hier.HierarchicalEmbedder`: they are read as the
+    indicator matrix over the fitted ``classes_`` (``taxonomy_`` resolves
+    the labels), which is what its ``predict_proba`` scores, fold by fold.
+    A label that is not a class of the fit (unseen in training, e.g. under
+    :class:`~sklearn_hier.model_selection.UnseenLabelKFold`) has no column
+    to score it, so it is left out, with a warning that counts such labels.
+
     Parameters
     ----------
     taxonomy : Taxonomy, default=None
@@ -642,8 +674,8 @@ def tagging_scorers(*, taxonomy: Any = None, labels: Any = None) -> dict:
     """
     response = ("predict_proba", "decision_function")
     scorers = {
-        "lwlrap": make_scorer(lwlrap_score, response_method=response),
-        "mean_average_precision": make_scorer(mean_average_precision, response_method=response),
+        "lwlrap": _LabelSetsAsIndicator(make_scorer(lwlrap_score, response_method=response)),
+        "mean_average_precision": _LabelSetsAsIndicator(make_scorer(mean_average_precision, response_method=response)),
     }
     if (taxonomy is None) != (labels is None):
         raise ValueError("taxonomy and labels go together: labels names y's columns as nodes of taxonomy.")
@@ -652,3 +684,46 @@ def tagging_scorers(*, taxonomy: Any = None, labels: Any = None) -> dict:
             multilabel_hierarchical_f1_score, taxonomy=taxonomy, labels=_check_labels(labels)
         )
     return scorers
+
+
+class _LabelSetsAsIndicator:
+    """A scorer that reads label-set ``y`` as the indicator matrix over the fitted estimator's ``classes_``."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+
+    def __call__(self, estimator: Any, X: Any, y: Any, **kwargs: Any) -> float:
+        if is_multilabel(y) and not _is_indicator(y):
+            y = _fitted_indicator(estimator, y)
+        return self.scorer(estimator, X, y, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self.scorer)
+
+
+def _fitted_indicator(estimator: Any, y: Any) -> np.ndarray:
+    """Label sets as a bool indicator over ``estimator.classes_``; labels outside them are left out, with a warning."""
+    classes = getattr(estimator, "classes_", None)
+    taxonomy = getattr(estimator, "taxonomy_", None)
+    if classes is None or np.ndim(classes) != 1:
+        raise ValueError(
+            "y holds label sets, which these scorers read as an indicator over the estimator's classes_; "
+            f"{type(estimator).__name__} has no 1-D classes_ (fit it on label sets, or pass y as an indicator matrix)."
+        )
+    sep = getattr(taxonomy, "sep", "/")
+    sets = label_sets(y, sep=sep)
+    column = {label: j for j, label in enumerate(np.asarray(classes).tolist())}
+    indicator = np.zeros((len(sets), len(column)), dtype=bool)
+    left_out = 0
+    for i, labels in enumerate(sets):
+        for label in labels:
+            if label in column:
+                indicator[i, column[label]] = True
+            else:
+                left_out += 1
+    if left_out:
+        warn_at_caller(
+            f"{left_out} label(s) of y are not classes of the fit (unseen in training): no column of predict_proba "
+            "scores them, so the tagging scores leave them out."
+        )
+    return indicator
