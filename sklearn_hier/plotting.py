@@ -37,7 +37,6 @@ _METRIC_NAMES = {
     "lsa_accuracy_blind": "Acc_blind",
     "lwlrap": "lwlrap",
     "mean_average_precision": "mAP",
-    "hierarchical_f1": "hF1",
 }
 
 

@@ -77,12 +77,14 @@ _COLUMNS_NOTE = {
         "Acc_aware is n/a for a configuration without PL: it trains no per-level heads to ask."
     ),
     True: (
-        "Columns MNR..hF1: test clips whose every label was seen in training; MNR unseen, NDCG unseen: clips "
+        "Columns MNR..mAP: test clips whose every label was seen in training; MNR unseen..Acc_blind: clips "
         "carrying a label the fold held out (they may carry seen labels too). Mean ± std over folds; best per "
         "column in bold. MNR and NDCG take relevance from the overlap of the clips' ancestor closures; RP@5 "
-        "counts the retrieved clips sharing one of the query's labels. lwlrap and mAP rank the heads' "
-        "probabilities (predict_proba) against the true labels; hF1 is the micro hierarchical F1 of the "
-        "predicted label sets (predict_label_sets) on their closures."
+        "counts the retrieved clips sharing one of the query's labels. F1: macro F1 per level of the predicted "
+        "label sets (predict_label_sets) on their closures, averaged over levels. lwlrap and mAP rank the heads' "
+        "probabilities (predict_proba) against the true labels. Acc_blind: the share of held-out labels whose "
+        "lowest seen ancestors the predicted closure holds. Acc_aware, which asks a per-level head for one node "
+        "per clip, is not scored on label sets."
     ),
 }
 
@@ -90,21 +92,16 @@ _COLUMNS_NOTE = {
 def share_in_words(settings: CompareSettings) -> str:
     """What ``test_size`` holds out, in words, as the quick notes say it.
 
-    On label sets the share counts the clips a held-out label already puts in
-    the test set (:class:`~sklearn_hier.model_selection.UnseenLabelKFold`).
-
     Examples
     --------
     >>> share_in_words(CompareSettings(dataset="synthetic", test_size=0.5))
     "50% of each seen leaf's clips held out for testing"
-    >>> print(share_in_words(CompareSettings(dataset="mixtures", test_size=0.6)))
-    60% of each seen label's clips in the test set, counting those a held-out label puts there
+    >>> print(share_in_words(CompareSettings(dataset="mixtures", test_size=0.3)))
+    30% of each seen label's clips (of those free of held-out labels) held out for testing
     """
-    if settings.label_sets:
-        where = "in the test set, counting those a held-out label puts there"
-    else:
-        where = "held out for testing"
-    return f"{settings.test_size:.0%} of each seen {'label' if settings.label_sets else 'leaf'}'s clips {where}"
+    # On label sets the clips that carry a held-out label are all tested as unseen; the share is of the others.
+    whose = "label's clips (of those free of held-out labels)" if settings.label_sets else "leaf's clips"
+    return f"{settings.test_size:.0%} of each seen {whose} held out for testing"
 
 
 def _total_epochs(rows: list[dict]) -> int | None:

@@ -187,16 +187,14 @@ class CompareSettings:
         and is defined in every fold. With the paper's 10 % of 12 clips, one
         or two test clips per leaf leave RP@5 undefined or capped far below 1.
 
-        On mixtures :class:`~sklearn_hier.model_selection.UnseenLabelKFold`
-        counts, in a seen label's share of test clips, the clips that a
-        held-out label already put there: about half of them, when a third of
-        the labels is held out and clips carry 2 or 3. ``test_size=0.6`` then
-        tests about 30 % of the clips free of held-out labels (200-250 per
-        fold, against some 500 for training; 1,250-1,300 clips carry a
-        held-out label), and RP@5 can reach 1: every label is carried by tens
-        of clips. The mixtures train for 12 epochs rather than 5: an epoch on
-        label sets passes over the training clips once, about 5 batches here,
-        so 5 epochs would be some 25 steps.
+        On mixtures every clip carrying one of the fold's held-out labels
+        (a third of them) is an unseen test clip: some 1,250-1,300 of the
+        2,000. Of the others, ``test_size=0.3`` of each seen label's are
+        tested (260-280 clips), leaving some 450-480 to train on, and RP@5
+        can still reach 1: every label is carried by tens of clips. The
+        mixtures train for 12 epochs rather than 5: an epoch on label sets
+        passes over the training clips once, about 5 batches here, so 5
+        epochs would be some 25 steps.
 
         Examples
         --------
@@ -205,7 +203,7 @@ class CompareSettings:
         (3, 5, 0.5, True)
         >>> mixtures = CompareSettings.quick_settings(dataset="mixtures")
         >>> mixtures.test_size, mixtures.max_epochs
-        (0.6, 12)
+        (0.3, 12)
         """
         settings = cls(
             n_splits=3,
@@ -242,7 +240,7 @@ class CompareSettings:
 
 
 # Quick settings that differ by dataset, beyond its dataset_params (see quick_settings for why).
-_QUICK_BY_DATASET: dict[str, dict[str, Any]] = {"mixtures": {"test_size": 0.6, "max_epochs": 12}}
+_QUICK_BY_DATASET: dict[str, dict[str, Any]] = {"mixtures": {"test_size": 0.3, "max_epochs": 12}}
 
 
 def default_configs(dataset: str) -> tuple[str, ...]:
