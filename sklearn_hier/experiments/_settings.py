@@ -190,7 +190,7 @@ class CompareSettings:
         On mixtures every clip carrying one of the fold's held-out labels
         (a third of them) is an unseen test clip: some 1,250-1,300 of the
         2,000. Of the others, ``test_size=0.3`` of each seen label's are
-        tested (260-280 clips), leaving some 450-480 to train on, and RP@5
+        tested (260-280 clips), leaving some 440-480 to train on, and RP@5
         can still reach 1: every label is carried by tens of clips. The
         mixtures train for 12 epochs rather than 5: an epoch on label sets
         passes over the training clips once, about 5 batches here, so 5
