@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklearn_hier._build import build_net, seeded
 from sklearn_hier._data import TensorData, home_device
+from sklearn_hier._decision import tune_threshold
 from sklearn_hier._net import NonFiniteTrainingError
 from sklearn_hier._plan import FITTED_FIELDS, NET_PREFIXES, make_plan
 from sklearn_hier._validation import GEOMETRY_METRIC, saturation_message, validate_X, validate_y
@@ -36,7 +37,7 @@ from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_paths, label_se
 __all__ = ["HierarchicalEmbedder"]
 
 # What fit decides; a failed or interrupted fit leaves none of it behind.
-_FITTED = ("net_", "_continue_rng", *(f"{name}_" for name in FITTED_FIELDS))
+_FITTED = ("net_", "_continue_rng", "_threshold_setting", "threshold_", *(f"{name}_" for name in FITTED_FIELDS))
 
 
 class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -157,6 +158,16 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         term trains it (L, HXE, SOFT), else ``"deepest_level"`` when PL does,
         else ``"nodes"`` when B does. A route whose head no weighted term
         trains is refused at fit. Resolved into :attr:`leaf_source_`.
+    threshold : float in (0, 1) or "auto", default="auto"
+        On label sets, the probability at which :meth:`predict` and
+        :meth:`predict_label_sets` mark a class (each class has its own
+        sigmoid). ``"auto"``: the value of a grid from 0.05 to 0.95 (step
+        0.05) whose predictions best reproduce the validation clips' label
+        sets (micro F1; ties go to the value closest to 0.5), chosen at the
+        end of ``fit`` and ``partial_fit``; 0.5 (scikit-learn's convention)
+        when ``valid_size`` holds nothing out. A short training leaves rare
+        classes' sigmoids below 0.5, so that a fixed 0.5 predicts empty sets.
+        Resolved into :attr:`threshold_`; ignored with one label per sample.
     max_epochs : int, default=2500
         Upper bound on the epochs; early stopping usually ends training first.
     lr : float, default=1e-3
@@ -252,6 +263,9 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``losses="T"``).
     level_heads_trained_ : bool
         Whether a weighted term trained the per-level heads (PL).
+    threshold_ : float or None
+        On label sets, ``threshold`` resolved: the probability at which a
+        class is predicted. None with one label per sample.
     device_ : torch.device
         The device the model was trained on (``device`` resolved).
     precision_ : {"float32", "bfloat16"}
@@ -324,6 +338,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "geometry": [StrOptions(set(GEOMETRY_METRIC))],
         "class_weight": [StrOptions({"balanced"}), None],
         "leaf_source": [StrOptions({"auto", *LEAF_ROUTES})],
+        "threshold": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -355,6 +370,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         geometry: str = "euclidean",
         class_weight: str | None = None,
         leaf_source: str = "auto",
+        threshold: float | str = "auto",
         max_epochs: int = 2500,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
@@ -383,6 +399,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.geometry = geometry
         self.class_weight = class_weight
         self.leaf_source = leaf_source
+        self.threshold = threshold
         self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
@@ -597,8 +614,25 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # Later partial fits draw their seeds from here, not from random_state, which set_params may have changed.
         self._continue_rng = np.random.RandomState(plan.seeds.later)
         self.net_ = net
+        # Kept as fit read it: partial fits follow the fit's settings, not parameters set since.
+        self._threshold_setting = plan.params["threshold"]
+        self.threshold_ = self._resolve_threshold(X, codes)
         self._warn_if_learned_curvature_saturates()
         return self
+
+    def _resolve_threshold(self, X: Any, codes: np.ndarray) -> float | None:
+        """``threshold`` on label sets, ``"auto"`` tuned on the validation clips of the net's split; else None."""
+        table, threshold = self._label_set_table(), self._threshold_setting
+        if table is None:
+            return None
+        if not (isinstance(threshold, str) and threshold == "auto"):
+            return float(threshold)
+        split = self.net_.train_split
+        if split is None:
+            return 0.5
+        # The net's own split, drawn again: the same seed gives the same validation clips it trained without.
+        _, valid = split.indices(codes)
+        return tune_threshold(table.indicator()[codes[valid]] > 0, self.predict_proba(X[valid]))
 
     def _warn_if_learned_curvature_saturates(self) -> None:
         ball = self.net_.module_.embedding_map
@@ -619,6 +653,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         except (KeyboardInterrupt, NonFiniteTrainingError):
             self._forget_fit()  # a cut-short or diverged model must not pass for a fitted one
             raise
+        self.threshold_ = self._resolve_threshold(X, codes)  # "auto" follows the model just trained
         return self
 
     def _codes(self, y: Any) -> np.ndarray:
@@ -743,9 +778,10 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """The most probable training leaf of each sample, in the form of ``y``; on label sets, an indicator matrix.
 
         On label sets, a class is predicted when its probability
-        (:meth:`predict_proba`) is at least 0.5: scikit-learn's multi-label
-        convention, an indicator matrix whose columns follow :attr:`classes_`
-        (:meth:`predict_label_sets` gives the sets).
+        (:meth:`predict_proba`) is at least :attr:`threshold_` (see
+        ``threshold``): scikit-learn's multi-label convention, an indicator
+        matrix whose columns follow :attr:`classes_` (:meth:`predict_label_sets`
+        gives the sets).
 
         Returns
         -------
@@ -762,7 +798,7 @@ class HierarchicalEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         check_is_fitted(self)
         if self._label_set_table() is not None:
-            return (self.predict_proba(X) >= 0.5).astype(np.int64)
+            return (self.predict_proba(X) >= self.threshold_).astype(np.int64)
         return self.classes_[self._predict_codes(X)]
 
     def predict_label_sets(self, X: Any) -> list[frozenset[str]]:

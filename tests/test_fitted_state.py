@@ -28,6 +28,7 @@ OTHER_VALUES = {
     "geometry": "euclidean",
     "class_weight": "balanced",
     "leaf_source": "level_product",
+    "threshold": 0.9,
     "max_epochs": 1,
     "lr": 0.5,
     "weight_decay": 0.1,

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_hier"
 LAYERS = [
     {
         "sklearn_hier.taxonomy",
+        "sklearn_hier._decision",
         "sklearn_hier._device",
         "sklearn_hier._docstrings",
         "sklearn_hier._progress",

@@ -9,11 +9,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import f1_score
 from sklearn.model_selection import cross_validate
 
 from sklearn_hier import HierarchicalEmbedder
 from sklearn_hier._batches import ShuffledBatches
 from sklearn_hier._data import TensorData
+from sklearn_hier._decision import THRESHOLD_GRID, micro_f1, tune_threshold
 from sklearn_hier._validation import rarest_label_strata
 from sklearn_hier.metrics import hierarchy_scorers, lwlrap_score, mean_average_precision, tagging_scorers
 from sklearn_hier.model_selection import UnseenLabelKFold
@@ -273,7 +275,7 @@ def test_fit_on_label_sets_predicts_indicator_matrices_over_classes(losses, trip
     assert proba.shape == (len(X), 4) and proba.dtype == np.float32
     assert ((proba >= 0) & (proba <= 1)).all()
     predicted = emb.predict(X)
-    assert np.array_equal(predicted, (proba >= 0.5).astype(np.int64))
+    assert np.array_equal(predicted, (proba >= emb.threshold_).astype(np.int64))
     sets = emb.predict_label_sets(X)
     assert sets == [frozenset(emb.classes_[row > 0]) for row in predicted]
     exact = np.mean([p == t for p, t in zip(sets, y, strict=True)])
@@ -408,3 +410,44 @@ def test_the_retrieval_and_tagging_scorers_run_in_cross_validate_with_unseen_lab
         results = cross_validate(_embedder(losses="PL+B"), X, np.array(y, dtype=object), cv=cv, scoring=scoring)
     for name in ("ndcg", "ndcg_unseen", "lwlrap", "mean_average_precision"):
         assert np.isfinite(results[f"test_{name}"]).all(), name
+
+
+# ------------------------------------------------------------------ threshold
+def test_tune_threshold_takes_the_grid_value_of_best_micro_f1_nearest_one_half():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        truth = rng.random((15, 6)) < 0.3
+        proba = np.clip(truth * rng.uniform(0.1, 0.6) + rng.random((15, 6)) * 0.5, 0, 1)
+        # sklearn's micro F1 as the peer; an empty prediction of an empty truth scores 1, as micro_f1 says.
+        scores = {t: f1_score(truth, proba >= t, average="micro", zero_division=1.0) for t in THRESHOLD_GRID}
+        best = max(scores.values())
+        expected = min(
+            (t for t, v in scores.items() if np.isclose(v, best, rtol=0, atol=1e-12)), key=lambda t: (abs(t - 0.5), t)
+        )
+        assert tune_threshold(truth, proba) == pytest.approx(expected)
+        assert micro_f1(truth, proba >= 0.5) == pytest.approx(scores[0.5])
+
+
+def test_threshold_auto_is_tuned_on_the_validation_clips_and_a_number_is_kept():
+    X, y = _mixtures(120)
+    auto = _embedder(losses="PL", valid_size=0.2).fit(X, y)
+    table = auto.net_.criterion_.tables.label_sets
+    codes = LabelSetTable.encode([frozenset(s) for s in y], auto.taxonomy_)[1]
+    _, valid = auto.net_.train_split.indices(codes)
+    truth = table.indicator()[codes[valid]] > 0
+    assert auto.threshold_ == tune_threshold(truth, auto.predict_proba(X[valid]))
+    assert auto.threshold_ in THRESHOLD_GRID
+    assert _embedder(losses="PL", valid_size=None).fit(X, y).threshold_ == 0.5
+    fixed = _embedder(losses="PL", threshold=0.3).fit(X, y)
+    assert fixed.threshold_ == 0.3
+    assert np.array_equal(fixed.predict(X), (fixed.predict_proba(X) >= 0.3).astype(np.int64))
+    before = fixed.predict(X)
+    fixed.set_params(threshold=0.9)  # applies from the next fit
+    assert np.array_equal(fixed.predict(X), before)
+    fixed.partial_fit(X, y)
+    assert fixed.threshold_ == 0.3
+
+
+def test_single_label_fits_have_no_threshold():
+    X, y = _mixtures(40)
+    assert _embedder(losses="L", max_epochs=2).fit(X, [sorted(s)[0] for s in y]).threshold_ is None
