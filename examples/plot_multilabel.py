@@ -136,7 +136,8 @@ MetricComparisonDisplay.from_cv_results(
 # Predicted label sets
 # --------------------
 # ``predict_label_sets`` returns one frozenset of node keys per clip (possibly
-# empty): the training labels whose probability is at least 0.5. A Pipeline
+# empty): the training labels whose probability is at least ``threshold_``
+# (tuned on the fit's validation clips, ``threshold="auto"``). A Pipeline
 # does not pass the method on, so the mels of the first step feed the
 # embedder. For the first fold's model, a few seen and unseen test clips: an
 # unseen clip's hidden label cannot be predicted, only its seen ancestors.
