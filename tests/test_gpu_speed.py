@@ -343,3 +343,24 @@ def test_small_cuda_training_batches_replay_as_cuda_graphs(blobs, monkeypatch, t
     params = {**FAST, "triplets_per_batch": triplets_per_batch}
     HierarchicalEmbedder(device="cuda", max_epochs=2, random_state=0, **params).fit(X, y)
     assert modes == [mode]
+
+
+@needs_cuda
+def test_cuda_label_set_training_steps_never_wait_for_the_gpu():
+    # Label sets: closure and label targets gathered on the device, the sigmoid terms, shuffled batches.
+    X, y = tree_blobs(n_per_leaf=12, shape=(16, 16))
+    rng = np.random.default_rng(0)
+    sets = [frozenset({label, str(y[j])}) for label, j in zip(y, rng.permutation(len(y)), strict=True)]
+    params = dict(module__channels=8, module__n_blocks=2, embedding_dim=8, triplets_per_batch=8)
+    try:
+        emb = HierarchicalEmbedder(
+            losses="L+PL+B",
+            device="cuda",
+            max_epochs=3,
+            callbacks=[("sync_debug", SyncDebug())],
+            **params,
+        ).fit(X, sets)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert np.isfinite(emb.history[:, "train_loss"]).all()
+    assert emb.predict(X).shape == (len(X), len(emb.classes_))
