@@ -11,25 +11,12 @@ validation clips' label sets instead.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import f1_score
 
-__all__ = ["THRESHOLD_GRID", "micro_f1", "tune_threshold"]
+__all__ = ["THRESHOLD_GRID", "tune_threshold"]
 
 # The thresholds tried: a coarse grid, so that a handful of validation clips cannot pick a value to four decimals.
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
-
-
-def micro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """F1 over every (clip, class) decision: ``2 TP / (2 TP + FP + FN)``; 1.0 when there is nothing to find.
-
-    Examples
-    --------
-    >>> micro_f1(np.array([[1, 0], [1, 1]], bool), np.array([[1, 1], [0, 1]], bool))  # TP 2, FP 1, FN 1
-    0.6666666666666666
-    """
-    truth, predicted = np.asarray(truth, dtype=bool), np.asarray(predicted, dtype=bool)
-    tp = int((truth & predicted).sum())
-    wrong = int((truth ^ predicted).sum())
-    return 1.0 if tp == 0 and wrong == 0 else 2 * tp / (2 * tp + wrong)
 
 
 def tune_threshold(truth: np.ndarray, proba: np.ndarray) -> float:
@@ -58,7 +45,8 @@ def tune_threshold(truth: np.ndarray, proba: np.ndarray) -> float:
     """
     if truth.shape != proba.shape:
         raise ValueError(f"truth and proba must have one shape; got {truth.shape} and {proba.shape}.")
-    scores = [micro_f1(truth, proba >= t) for t in THRESHOLD_GRID]
+    # Micro F1: 2 TP / (2 TP + FP + FN) over every (clip, class) decision; 1.0 when there is nothing to find.
+    scores = [f1_score(truth, proba >= t, average="micro", zero_division=1.0) for t in THRESHOLD_GRID]
     best = max(scores)
     candidates = [t for t, s in zip(THRESHOLD_GRID, scores, strict=True) if s == best]
     return float(min(candidates, key=lambda t: (abs(t - 0.5), t)))

@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, va
 
 from sklearn_hier._tensor_input import host_array
 from sklearn_hier._warnings import warn_at_caller
-from sklearn_hier.taxonomy import is_multilabel, label_sets
+from sklearn_hier.taxonomy import indicator_matrix, is_multilabel, label_sets
 
 __all__ = [
     "lwlrap_score",
@@ -711,19 +711,12 @@ def _fitted_indicator(estimator: Any, y: Any) -> np.ndarray:
             f"{type(estimator).__name__} has no 1-D classes_ (fit it on label sets, or pass y as an indicator matrix)."
         )
     sep = getattr(taxonomy, "sep", "/")
+    known = set(np.asarray(classes).tolist())
     sets = label_sets(y, sep=sep)
-    column = {label: j for j, label in enumerate(np.asarray(classes).tolist())}
-    indicator = np.zeros((len(sets), len(column)), dtype=bool)
-    left_out = 0
-    for i, labels in enumerate(sets):
-        for label in labels:
-            if label in column:
-                indicator[i, column[label]] = True
-            else:
-                left_out += 1
+    left_out = sum(len(labels - known) for labels in sets)
     if left_out:
         warn_at_caller(
             f"{left_out} label(s) of y are not classes of the fit (unseen in training): no column of predict_proba "
             "scores them, so the tagging scores leave them out."
         )
-    return indicator
+    return indicator_matrix([labels & known for labels in sets], classes=classes, sep=sep)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sklearn_hier.taxonomy import Taxonomy, is_multilabel, label_sets, lca_depth
+from sklearn_hier.taxonomy import Taxonomy, indicator_matrix, is_multilabel, label_sets, lca_depth
 
 __all__ = ["LabelSetTable", "TargetTables", "Targets", "Triplets"]
 
@@ -65,12 +65,9 @@ class LabelSetTable:
         return table, np.fromiter((row[key] for key in keys), dtype=np.int64, count=len(keys))
 
     def indicator(self) -> np.ndarray:
-        """(n_sets, n_classes) float32: 1 where a set holds a class."""
-        column = {label: j for j, label in enumerate(self.classes)}
-        out = np.zeros((len(self.sets), len(self.classes)), dtype=np.float32)
-        for i, labels in enumerate(self.sets):
-            out[i, [column[label] for label in labels]] = 1.0
-        return out
+        """(n_sets, n_classes) float32: 1 where a set holds a class (as ``indicator_matrix`` writes it)."""
+        # The sets hold node keys already: read as identities, nothing is split or resolved again.
+        return indicator_matrix(list(self.sets), classes=list(self.classes), sep=None).astype(np.float32)
 
 
 class TargetTables(nn.Module):

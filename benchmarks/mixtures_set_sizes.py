@@ -6,7 +6,7 @@ prints, for the seen test clips, each fit's ``threshold_``, the mean size of the
 and of the true ones. About a minute on a 2-core CPU once the mixtures are rendered (the first
 call renders them, a few seconds).
 
-Run from the repository root: ``python docs/results/mixtures_set_sizes.py``.
+Run from the repository root: ``python benchmarks/mixtures_set_sizes.py``.
 """
 
 import numpy as np
