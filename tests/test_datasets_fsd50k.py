@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from _ontology import BARK, CANIDAE, DOG, HOWL, ONTOLOGY
 
+from sklearn_hier import HierarchicalEmbedder
 from sklearn_hier.datasets import load_fsd50k
+from sklearn_hier.metrics import hierarchy_scorers
 from sklearn_hier.taxonomy import Taxonomy, label_sets
 
 ANIMAL, DOMESTIC, WILD, MUSIC, GUITAR = "/m/0jbk", "/m/068hy", "/m/01280g", "/m/04rlf", "/m/0342h"
@@ -108,3 +110,27 @@ def test_malformed_ground_truth_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_fsd50k(tmp_path / "nowhere")
     assert np.all([isinstance(t, frozenset) for t in load_fsd50k(_write(tmp_path / "b")).target])
+
+
+def test_fsd50k_label_sets_train_the_embedder_on_the_ontology_dag(tmp_path):
+    bunch = load_fsd50k(_write(tmp_path))
+    rng = np.random.default_rng(0)
+    y = list(bunch.target) * 8  # 40 clips: the five label sets of the copy, with features of their own
+    centres = {mid: rng.normal(size=6) * 3 for mid in VOCABULARY}
+    X = np.array([sum(centres[mid] for mid in labels) for labels in y]) + rng.normal(scale=0.3, size=(len(y), 6))
+    emb = HierarchicalEmbedder(
+        losses="PL+B+T",
+        triplets="batch_hard",
+        taxonomy=bunch.taxonomy,
+        embedding_dim=6,
+        module__hidden=(16,),
+        max_epochs=5,
+        valid_size=None,
+        random_state=0,
+        verbose=0,
+    ).fit(X.astype(np.float32), y)
+    # FSD50K's labels are closed under their ancestors, so inner nodes are classes too; the DAG is kept.
+    assert set(emb.classes_) == set().union(*bunch.target) and not emb.taxonomy_.is_tree
+    assert set(emb.taxonomy_.parents(HOWL)) == {DOG, CANIDAE}
+    assert all(labels <= set(emb.classes_) for labels in emb.predict_label_sets(X.astype(np.float32)))
+    assert 0 < hierarchy_scorers()["ndcg"](emb, X.astype(np.float32), np.array(y, dtype=object)) <= 1
