@@ -259,12 +259,15 @@ class ShuffledBatches(_EpochBatches):
 
     def _draw(self) -> tuple[Iterator[Batch], np.ndarray]:
         order = self._rng.permutation(len(self.data))
-        sizes = [len(part) for part in np.array_split(order, np.arange(self.batch_size, len(order), self.batch_size))]
-        return _to_mine(self.data, order, sizes), np.bincount(self.data.leaf_codes[order], minlength=self.n_leaves)
+        counts = np.bincount(self.data.leaf_codes[order], minlength=self.n_leaves)
+        return _to_mine(self.data, order, self.batch_size), counts
 
 
-def _to_mine(data: TensorData, flat: np.ndarray, sizes: list[int]) -> Iterator[Batch]:
-    """Batches of the clips ``flat`` in runs of ``sizes``, with no triplets: the net's miner picks them."""
+def _to_mine(data: TensorData, flat: np.ndarray, sizes: int | list[int]) -> Iterator[Batch]:
+    """Batches of the clips ``flat`` in runs of ``sizes`` (one size: the last run shorter), with no triplets.
+
+    The net's miner picks the triplets.
+    """
     indices = host_to_device(flat, data.X.device)  # one copy per epoch
     for index in indices.split(sizes):
         X, codes = data.take(index)

@@ -173,13 +173,14 @@ def class_probabilities(
     if route == "leaf":
         return torch.sigmoid(outputs.leaf)
     if route == "nodes":
-        columns = torch.tensor([taxonomy.nodes.index(c) - 1 for c in classes], device=outputs.nodes.device)
+        # nodes[1:] lists the levels in turn: a node's column is its position less the root's.
+        position = {node: i - 1 for i, node in enumerate(taxonomy.nodes)}
+        columns = torch.tensor([position[c] for c in classes], device=outputs.nodes.device)
         return torch.sigmoid(outputs.nodes[:, columns])
     if route != "deepest_level":
         raise ValueError(f"route must be 'leaf', 'deepest_level' or 'nodes' on label sets; got {route!r}.")
-    columns = [
-        outputs.levels[depth][:, taxonomy.levels[depth].index(c)] for c in classes for depth in [taxonomy.node_depth(c)]
-    ]
+    within = {node: j for level in taxonomy.levels for j, node in enumerate(level)}
+    columns = [outputs.levels[taxonomy.node_depth(c)][:, within[c]] for c in classes]
     return torch.sigmoid(torch.stack(columns, dim=1))
 
 
